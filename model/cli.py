@@ -1,0 +1,107 @@
+"""Command line: ``python main.py [gui|remove|batch|train|eval|watermark-mask|fetch-data]``.
+
+Each command's module registers its own sub-parser (``add_cli``) and handler,
+so this file only wires them. Exit codes: 0 ok, 1 some files failed, 2 usage.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+# Modules that define add_cli(subparsers); imported lazily so that a missing
+# optional part never breaks the others.
+COMMAND_MODULES = ("model.cli", "model.batch", "model.watermark", "model.trainer",
+                   "model.evaluate", "model.datasets")
+
+
+def add_device_weights(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--weights", type=Path, help="model checkpoint (default: $INPAINT_WEIGHTS, then the bundled model)")
+
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("photo", nargs="?", type=Path, help="photo to open")
+    gui.set_defaults(func=run_gui)
+
+    rm = sub.add_parser("remove", help="remove the masked region of one photo")
+    rm.add_argument("image", type=Path)
+    rm.add_argument("--mask", type=Path, required=True, help="mask image: white (non-zero) = remove")
+    rm.add_argument("-o", "--out", type=Path, help="refined result (default: IMAGE_cleaned.EXT)")
+    rm.add_argument("--coarse", type=Path, help="also write the coarse (stage-1) result here")
+    add_device_weights(rm)
+    rm.set_defaults(func=run_remove)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    try:
+        from inpaint_gui.app import main as gui_main
+    except ImportError as exc:
+        print(f"the desktop app is not available: {exc}", file=sys.stderr)
+        return 2
+    return gui_main([str(args.photo)] if getattr(args, "photo", None) else [])
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from .imageio import ImageReadError, read_image, read_mask
+    from .inference import Inpainter
+    from .savefile import save_like
+
+    out = args.out or args.image.with_name(f"{args.image.stem}_cleaned{args.image.suffix}")
+    if out.resolve() == args.image.resolve():
+        print(f"error: refusing to overwrite the input photo {args.image}", file=sys.stderr)
+        return 2
+    try:
+        image, hole = read_image(args.image), read_mask(args.mask)
+    except ImageReadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if hole.shape != image.shape[:2]:
+        print(f"error: mask {args.mask} is {hole.shape[1]}x{hole.shape[0]} but photo {args.image} "
+              f"is {image.shape[1]}x{image.shape[0]}", file=sys.stderr)
+        return 1
+    try:
+        inpainter = Inpainter(args.weights, args.device)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = inpainter(image, hole)
+    save_like(result.refined, out, args.image)
+    print(f"wrote {out}")
+    if args.coarse:
+        save_like(result.coarse, args.coarse, args.image)
+        print(f"wrote {args.coarse}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inpaint", description="Remove objects from photos (region-wise coarse-to-fine inpainting).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "add_cli"):
+            module.add_cli(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return run_gui(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def gui_entry() -> int:
+    return run_gui(argparse.Namespace(photo=Path(sys.argv[1]) if len(sys.argv) > 1 else None))

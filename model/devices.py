@@ -1,0 +1,38 @@
+"""Device choice shared by inference and training."""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """"auto" picks CUDA, then Apple MPS, then CPU; anything else is passed to torch."""
+    if isinstance(name, torch.device):
+        return name
+    if name in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} asked for, but Apple MPS is not available here")
+    return device
+
+
+def autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA, fp16 on MPS, nothing on CPU."""
+    if not enabled or device.type == "cpu":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type

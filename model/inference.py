@@ -1,0 +1,211 @@
+"""The one inference path: the GUI, the batch CLI, eval and the trainer's
+previews all call ``Inpainter``.
+
+High-resolution photos are handled region by region: each connected hole
+(near ones merged) gets a crop with context, resized so the network sees it
+at its training resolution; only the (slightly dilated, feathered) hole is
+pasted back, so every other pixel stays bit-identical to the input.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from .checkpoint import load_network
+from .devices import autocast, resolve_device
+from .masks import hole_from_user_mask
+from .network import InpaintNet
+from .paths import resolve_weights
+from .prefill import network_inputs, to_uint8
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
+
+
+@dataclass
+class CropResult:
+    """What the network saw and produced for one region, at model resolution."""
+
+    box: Box  # where the crop lies in the full image
+    image: np.ndarray  # RGB uint8 input crop, resized
+    hole: np.ndarray  # bool, True = missing
+    coarse: np.ndarray  # stage-1 composite, RGB uint8
+    refined: np.ndarray  # stage-2 composite, RGB uint8
+
+
+@dataclass
+class InpaintResult:
+    coarse: np.ndarray  # full-resolution stage-1 composite, RGB uint8
+    refined: np.ndarray  # full-resolution stage-2 composite, RGB uint8
+    crops: list[CropResult] = field(default_factory=list)
+
+
+class Cancelled(Exception):
+    """Raised when a caller's cancel check says stop."""
+
+
+class Inpainter:
+    """``Inpainter(weights=None, device="auto")(image, mask)`` -> InpaintResult.
+
+    image: RGB uint8 H x W x 3; mask: H x W, non-zero = remove.
+    ``context`` is the margin of context around each hole as a fraction of the
+    hole's size; ``dilate`` grows the pasted region by a few pixels, over
+    which the fill is feathered into the photo.
+    """
+
+    def __init__(self, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
+                 context: float = 0.5, dilate: int = 3, feather: bool = True):
+        self.device = resolve_device(device)
+        self.weights_path = resolve_weights(weights)
+        net, ckpt = load_network(self.weights_path, self.device)
+        self._setup(net, context, dilate, feather)
+        self.meta = ckpt.get("meta", {})
+
+    @classmethod
+    def from_network(cls, net: InpaintNet, context: float = 0.5, dilate: int = 3,
+                     feather: bool = True) -> "Inpainter":
+        """Wrap a network in memory (the trainer's previews)."""
+        self = cls.__new__(cls)
+        self.device = next(net.parameters()).device
+        self.weights_path = None
+        self.meta = {}
+        self._setup(net, context, dilate, feather)
+        return self
+
+    def _setup(self, net: InpaintNet, context: float, dilate: int, feather: bool) -> None:
+        self.net = net
+        self.cfg = net.cfg
+        self.context = context
+        self.dilate = dilate
+        self.feather = feather
+        self._lock = threading.Lock()  # one forward at a time per model
+
+    # ------------------------------------------------------------------ api
+    def __call__(self, image: np.ndarray, mask: np.ndarray,
+                 should_stop: Callable[[], bool] | None = None) -> InpaintResult:
+        image = _check_image(image)
+        hole = hole_from_user_mask(mask)
+        if hole.shape != image.shape[:2]:
+            raise ValueError(f"mask size {hole.shape[1]}x{hole.shape[0]} does not match "
+                             f"image size {image.shape[1]}x{image.shape[0]}")
+        coarse, refined = image.copy(), image.copy()
+        if not hole.any():
+            return InpaintResult(coarse, refined)
+
+        paste = _dilate(hole, self.dilate)
+        alpha = _feather_alpha(hole, paste, self.dilate if self.feather else 0)
+        crops = []
+        for box in self.region_boxes(paste):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            crop = self._run_crop(image, hole, box)
+            crops.append(crop)
+            x0, y0, x1, y1 = box
+            size = (x1 - x0, y1 - y0)
+            for out, fill in ((coarse, crop.coarse), (refined, crop.refined)):
+                if fill.shape[1::-1] != size:
+                    fill = cv2.resize(fill, size, interpolation=cv2.INTER_CUBIC)
+                _paste(out[y0:y1, x0:x1], fill, alpha[y0:y1, x0:x1])
+        return InpaintResult(coarse, refined, crops)
+
+    def region_boxes(self, paste: np.ndarray) -> list[Box]:
+        """Boxes around each connected region of ``paste`` with context,
+        at least the training size where the image allows, overlaps merged."""
+        h, w = paste.shape
+        count, _, stats, _ = cv2.connectedComponentsWithStats(paste.astype(np.uint8), connectivity=8)
+        boxes = []
+        for x, y, bw, bh, _ in stats[1:count]:
+            margin = max(8, int(self.context * max(bw, bh)))
+            boxes.append(_fit_box((x - margin, y - margin, x + bw + margin, y + bh + margin),
+                                  self.cfg.train_size, w, h))
+        return _merge_boxes(boxes, self.cfg.train_size, w, h)
+
+    # ------------------------------------------------------------ internals
+    def _run_crop(self, image: np.ndarray, hole: np.ndarray, box: Box) -> CropResult:
+        x0, y0, x1, y1 = box
+        crop, crop_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+        scale = min(1.0, self.cfg.train_size / max(crop.shape[:2]))
+        if scale < 1.0:
+            size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            # Any hole pixel under a model pixel makes it missing (never leak the object).
+            crop_hole = cv2.resize(crop_hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        img_t, known_t, fill_t = network_inputs(crop, crop_hole, self.cfg.prefill)
+        with self._lock, torch.inference_mode(), autocast(self.device):
+            out = self.net(img_t[None].to(self.device), known_t[None].to(self.device),
+                           fill_t[None].to(self.device))
+        return CropResult(box, crop, crop_hole, to_uint8(out.coarse_composite[0]),
+                          to_uint8(out.refined_composite[0]))
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be RGB uint8 H x W x 3, got {image.dtype} {image.shape}")
+    return image
+
+
+def _dilate(hole: np.ndarray, pixels: int) -> np.ndarray:
+    if pixels <= 0:
+        return hole.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool)
+
+
+def _feather_alpha(hole: np.ndarray, paste: np.ndarray, width: int) -> np.ndarray:
+    """1 inside the hole, falling to 0 across the dilation band, 0 outside ``paste``."""
+    if width <= 0:
+        return paste.astype(np.float32)
+    dist = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
+    alpha = np.clip(1.0 - dist / (width + 1), 0.0, 1.0).astype(np.float32)
+    alpha[~paste] = 0.0
+    return alpha
+
+
+def _paste(dst: np.ndarray, fill: np.ndarray, alpha: np.ndarray) -> None:
+    """Blend ``fill`` into ``dst`` in place; pixels with alpha 0 are untouched."""
+    sel = alpha > 0
+    a = alpha[sel][:, None]
+    dst[sel] = np.round(a * fill[sel] + (1 - a) * dst[sel]).astype(np.uint8)
+
+
+def _fit_box(box: Box, min_size: int, w: int, h: int) -> Box:
+    """Clip to the image, growing the box (centred) to at least min_size per
+    side where the image allows, so small holes are not upscaled."""
+    x0, y0, x1, y1 = box
+
+    def span(a: int, b: int, limit: int) -> tuple[int, int]:
+        need = min(max(b - a, min_size), limit)
+        centre = (a + b) / 2
+        a = int(round(centre - need / 2))
+        a = min(max(a, 0), limit - need)
+        return a, a + need
+
+    x0, x1 = span(int(x0), int(x1), w)
+    y0, y1 = span(int(y0), int(y1), h)
+    return x0, y0, x1, y1
+
+
+def _merge_boxes(boxes: list[Box], min_size: int, w: int, h: int) -> list[Box]:
+    """Union overlapping boxes until none overlap."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    union = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    boxes[i] = _fit_box(union, min_size, w, h)
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes

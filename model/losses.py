@@ -1,0 +1,167 @@
+"""The paper's losses: L1 reconstruction, non-local correlation, style.
+
+``L = Lr + λ1·Lc + λ2·Ls`` with Lr the L1 of both stages' predictions, Lc the
+correlation loss on the stage-1 composite (VGG16 pool2) and Ls the style loss
+on the stage-2 composite (pool1..pool3).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from .network import StageOutputs
+from .paths import RESOURCES
+
+BUNDLED_VGG = RESOURCES / "vgg16_hed_conv1_3.pt"
+CAFFE_BGR_MEAN = (104.00699, 116.66877, 122.67892)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class VGGFeatures(nn.Module):
+    """VGG16 conv1_1 ... conv3_3; returns pool1, pool2, pool3.
+
+    ``preprocess`` is "caffe" (BGR 0-255 minus the Caffe means: the bundled
+    HED-converted weights) or "imagenet" (RGB 0-1, ImageNet mean/std: a
+    torchvision VGG16 state dict). Frozen, always in eval mode.
+    """
+
+    def __init__(self, weights: str | Path | None = BUNDLED_VGG, preprocess: str | None = None):
+        super().__init__()
+
+        def conv(cin: int, cout: int) -> nn.Conv2d:
+            return nn.Conv2d(cin, cout, 3, padding=1)
+
+        # Indices as in torchvision vgg16().features, so its state dicts load.
+        self.features = nn.Sequential(
+            conv(3, 64), nn.ReLU(), conv(64, 64), nn.ReLU(), nn.MaxPool2d(2),
+            conv(64, 128), nn.ReLU(), conv(128, 128), nn.ReLU(), nn.MaxPool2d(2),
+            conv(128, 256), nn.ReLU(), conv(256, 256), nn.ReLU(), conv(256, 256), nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        if weights is not None:
+            weights = Path(weights)
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            if "state_dict" in state:
+                state = state["state_dict"]
+            # Accept full vgg16() dicts ("features.0.weight", classifier...) too.
+            state = {k.removeprefix("features."): v for k, v in state.items()}
+            wanted = self.features.state_dict().keys()
+            missing = [k for k in wanted if k not in state]
+            if missing:
+                raise ValueError(f"{weights}: not a VGG16 state dict (missing {missing[:3]})")
+            self.features.load_state_dict({k: state[k] for k in wanted})
+            if preprocess is None:
+                preprocess = "caffe" if weights.resolve() == BUNDLED_VGG.resolve() else "imagenet"
+        self.preprocess = preprocess or "caffe"
+        if self.preprocess not in ("caffe", "imagenet"):
+            raise ValueError(f"unknown VGG preprocessing {self.preprocess!r}")
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "VGGFeatures":
+        return super().train(False)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """x: RGB in [-1, 1]."""
+        if self.preprocess == "caffe":
+            mean = x.new_tensor(CAFFE_BGR_MEAN).view(1, 3, 1, 1)
+            return (x.flip(1) + 1) * 127.5 - mean
+        mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        return ((x + 1) / 2 - mean) / std
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.normalise(x)
+        pools = []
+        for layer in self.features:
+            x = layer(x)
+            if isinstance(layer, nn.MaxPool2d):
+                pools.append(x)
+        return pools
+
+
+def _gram_rows_l1(rows: torch.Tensor, psi_a: torch.Tensor, rows_b: torch.Tensor,
+                  psi_b: torch.Tensor) -> torch.Tensor:
+    return (rows.transpose(1, 2) @ psi_a - rows_b.transpose(1, 2) @ psi_b).abs().sum()
+
+
+def correlation_loss(feat: torch.Tensor, target: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """Non-local correlation loss (Eq. 4): mean over the n x n position pairs
+    of |Ψ(a)ᵀΨ(a) − Ψ(b)ᵀΨ(b)|, averaged over the batch.
+
+    The n x n Gram (4096² per image at 64² pool2) is never held whole: it is
+    built ``chunk`` rows at a time, each chunk recomputed in backward
+    (activation checkpointing), so memory is O(chunk · n)."""
+    b, c, h, w = feat.shape
+    n = h * w
+    psi_a = feat.reshape(b, c, n).float()
+    psi_b = target.reshape(b, c, n).float()
+    total = feat.new_zeros((), dtype=torch.float32)
+    for start in range(0, n, chunk):
+        rows_a, rows_b = psi_a[..., start:start + chunk], psi_b[..., start:start + chunk]
+        if torch.is_grad_enabled() and (psi_a.requires_grad or psi_b.requires_grad):
+            total = total + checkpoint(_gram_rows_l1, rows_a, psi_a, rows_b, psi_b, use_reentrant=False)
+        else:
+            total = total + _gram_rows_l1(rows_a, psi_a, rows_b, psi_b)
+    return total / (b * n * n)
+
+
+def correlation_loss_naive(feat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Reference form of ``correlation_loss`` (whole n x n Gram); for tests."""
+    b, c = feat.shape[:2]
+    psi_a, psi_b = feat.reshape(b, c, -1), target.reshape(b, c, -1)
+    return (psi_a.transpose(1, 2) @ psi_a - psi_b.transpose(1, 2) @ psi_b).abs().mean()
+
+
+def gram(feat: torch.Tensor) -> torch.Tensor:
+    """Channel Gram ΦΦᵀ normalised by c·h·w."""
+    b, c, h, w = feat.shape
+    phi = feat.reshape(b, c, h * w).float()
+    return phi @ phi.transpose(1, 2) / (c * h * w)
+
+
+def style_loss(feats: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
+    """Style loss (Eq. 5): L1 between channel Grams, averaged per layer over
+    its c x c entries (the per-layer normalisation by channels), summed."""
+    return sum((gram(a) - gram(b)).abs().mean() for a, b in zip(feats, targets))
+
+
+@dataclass
+class LossWeights:
+    correlation: float = 1e-5  # λ1
+    style: float = 1e-3  # λ2
+
+
+class InpaintLoss(nn.Module):
+    """Total loss of the paper for one batch; returns (total, parts)."""
+
+    def __init__(self, vgg: VGGFeatures | None, weights: LossWeights = LossWeights()):
+        super().__init__()
+        self.vgg = vgg
+        self.weights = weights
+
+    def forward(self, out: StageOutputs, truth: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        l1 = F.l1_loss(out.coarse.float(), truth) + F.l1_loss(out.refined.float(), truth)
+        parts = {"l1": l1.detach()}
+        total = l1
+        use_vgg = self.vgg is not None and (self.weights.correlation > 0 or self.weights.style > 0)
+        if use_vgg:
+            with torch.no_grad():
+                truth_feats = self.vgg(truth)
+            if self.weights.correlation > 0:
+                pool2 = self.vgg(out.coarse_composite)[1]
+                lc = correlation_loss(pool2, truth_feats[1])
+                parts["correlation"] = lc.detach()
+                total = total + self.weights.correlation * lc
+            if self.weights.style > 0:
+                ls = style_loss(self.vgg(out.refined_composite), truth_feats)
+                parts["style"] = ls.detach()
+                total = total + self.weights.style * ls
+        parts["total"] = total.detach()
+        return total, {k: float(v) for k, v in parts.items()}

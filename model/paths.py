@@ -1,0 +1,42 @@
+"""Where the project's files live: bundled resources and the user's data dir."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "region-inpaint"
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+BUNDLED_WEIGHTS = RESOURCES / "default.pt"
+WEIGHTS_ENV = "INPAINT_WEIGHTS"
+
+
+def user_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def user_weights() -> Path:
+    return user_data_dir() / "weights" / "default.pt"
+
+
+def resolve_weights(weights: str | os.PathLike | None = None) -> Path:
+    """The weights file to use: an explicit path, then $INPAINT_WEIGHTS, then
+    the bundled file under resources/, then the user data dir."""
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file not found: {path}")
+        return path
+    env = os.environ.get(WEIGHTS_ENV)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"${WEIGHTS_ENV} points to a missing file: {path}")
+        return path
+    for candidate in (BUNDLED_WEIGHTS, user_weights()):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"no model weights: looked for {BUNDLED_WEIGHTS} and {user_weights()}; "
+        f"pass --weights FILE or set ${WEIGHTS_ENV}")
