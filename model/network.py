@@ -117,7 +117,7 @@ class RegionConv2d(nn.Module):
         y = F.conv2d(_pad(x, self.pad), weight, bias, dilation=self.dilation)
         y_known, y_missing = y.chunk(2, dim=1)
         m = F.interpolate(mask.to(y.dtype), size=y.shape[-2:], mode="nearest")
-        return self.act(y_missing + m * (y_known - y_missing))
+        return self.act(torch.where(m > 0.5, y_known, y_missing))
 
 
 class Encoder(nn.Module):

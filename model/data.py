@@ -1,0 +1,157 @@
+"""Training data: random multi-scale crops of a folder of photos with seeded
+irregular masks. Every sample is a pure function of (seed, sample index), so
+a resumed run sees exactly the data an uninterrupted one would have."""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .imageio import ImageReadError, is_image_file, open_image, read_image
+from .masks import random_mask
+from .prefill import network_inputs
+
+
+@dataclass
+class PhotoScan:
+    usable: list[Path]
+    skipped: list[tuple[Path, str]]  # unreadable files and why
+
+
+def scan_photos(folder: str | Path, exclude: Path | None = None) -> PhotoScan:
+    """Every readable photo under ``folder`` (recursive), sorted; unreadable
+    ones are listed in ``skipped`` with the reason, never fatal."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: not a folder")
+    usable, skipped = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p)):
+        if exclude is not None and exclude in path.parents:
+            continue
+        try:
+            with open_image(path) as im:
+                if min(im.size) < 16:
+                    raise ImageReadError(f"{path}: too small ({im.size[0]}x{im.size[1]})")
+        except ImageReadError as exc:
+            skipped.append((path, str(exc)))
+            continue
+        usable.append(path)
+    return PhotoScan(usable, skipped)
+
+
+def split_validation(photos: list[Path], fraction: float = 0.1) -> tuple[list[Path], list[Path]]:
+    """A fixed held-out part, chosen by a hash of the file name so adding
+    photos never moves old ones between the splits. With a single photo it
+    serves both (different crops)."""
+    if len(photos) < 2:
+        return list(photos), list(photos)
+    ranked = sorted(photos, key=lambda p: zlib.crc32(p.name.encode()))
+    n_val = max(1, round(len(photos) * fraction))
+    val = set(ranked[:n_val])
+    return [p for p in photos if p not in val], [p for p in photos if p in val]
+
+
+class CropDataset(Dataset):
+    """Sample i -> (truth image, known mask, prefill) tensors at size x size.
+
+    The photo, crop scale/position, flip and mask of sample i depend only on
+    (seed, i). Photos are decoded once and kept downscaled (short side at
+    most ``max_side``) in a per-process cache."""
+
+    def __init__(self, photos: list[Path], size: int, prefill: str, hole_area: tuple[float, float],
+                 seed: int = 0, max_side: int | None = None, cache: int = 256):
+        if not photos:
+            raise ValueError("no photos to train on")
+        self.photos = photos
+        self.size = size
+        self.prefill = prefill
+        self.hole_area = hole_area
+        self.seed = seed
+        self.max_side = max_side or 4 * size
+        self.cache = cache
+        self._load = lru_cache(maxsize=cache)(self._decode)
+
+    def __getstate__(self) -> dict:  # worker processes get an empty cache
+        state = self.__dict__.copy()
+        del state["_load"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._load = lru_cache(maxsize=self.cache)(self._decode)
+
+    def __len__(self) -> int:  # virtual: indices are unbounded sample numbers
+        return 2**62
+
+    def _decode(self, index: int) -> np.ndarray:
+        image = read_image(self.photos[index])
+        h, w = image.shape[:2]
+        short = min(h, w)
+        scale = min(self.max_side / short, 1.0) if short > self.size else self.size / short
+        if scale != 1.0:
+            size = (max(self.size, round(w * scale)), max(self.size, round(h * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        return image
+
+    def photo_index(self, sample: int) -> int:
+        n = len(self.photos)
+        epoch, pos = divmod(sample, n)
+        return int(np.random.default_rng([self.seed, epoch, 7]).permutation(n)[pos])
+
+    def __getitem__(self, sample: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, sample])
+        image = self._load(self.photo_index(sample))
+        h, w = image.shape[:2]
+        # Crop side log-uniform between the output size and the short side:
+        # one photo yields both close-ups and wide views.
+        short = min(h, w)
+        side = int(round(math.exp(rng.uniform(math.log(self.size), math.log(short))))) if short > self.size else short
+        y = int(rng.integers(0, h - side + 1))
+        x = int(rng.integers(0, w - side + 1))
+        crop = image[y:y + side, x:x + side]
+        if side != self.size:
+            crop = cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        crop = np.ascontiguousarray(crop)
+        hole = random_mask(self.size, self.size, self.hole_area, rng, kinds=("strokes", "shapes", "blobs"))
+        return network_inputs(crop, hole, self.prefill)
+
+
+@dataclass
+class ValCase:
+    name: str
+    image: np.ndarray  # RGB uint8, size x size
+    hole: np.ndarray  # bool
+
+
+def validation_cases(photos: list[Path], size: int, seed: int = 1234,
+                     per_photo: int = 2, max_cases: int = 16) -> list[ValCase]:
+    """Fixed cases: a centre crop of each held-out photo (short side scaled
+    to ``size``) with seeded masks spread over the 10-50 % hole range."""
+    cases = []
+    bins = [(0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5)]
+    for i, path in enumerate(photos):
+        image = read_image(path)
+        h, w = image.shape[:2]
+        scale = size / min(h, w)
+        image = cv2.resize(image, (max(size, round(w * scale)), max(size, round(h * scale))),
+                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        h, w = image.shape[:2]
+        y0, x0 = (h - size) // 2, (w - size) // 2
+        crop = np.ascontiguousarray(image[y0:y0 + size, x0:x0 + size])
+        for k in range(per_photo):
+            area = bins[(i * per_photo + k) % len(bins)]
+            hole = random_mask(size, size, area, rng=np.random.default_rng([seed, i, k]),
+                               kinds=("strokes", "blobs"))
+            cases.append(ValCase(f"{path.stem}#{k}", crop, hole))
+            if len(cases) >= max_cases:
+                return cases
+    return cases

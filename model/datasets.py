@@ -1,0 +1,91 @@
+"""The default training set: photographs shipped in Debian packages.
+
+``python main.py fetch-data debian-photos DIR`` (or ``python -m model.datasets
+debian-photos DIR``) downloads the packages with ``apt-get download``, unpacks
+them with ``dpkg-deb -x`` and copies the photographs listed in
+``resources/debian_photos.txt`` (abstract and vector artwork is left out) to
+DIR, which the trainer reads. Nothing here is committed to the repository.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .paths import RESOURCES
+
+PHOTO_LIST = RESOURCES / "debian_photos.txt"
+
+
+def read_photo_list(path: Path = PHOTO_LIST) -> dict[str, list[str]]:
+    """{package: [path inside the package, ...]} from the list file
+    (lines ``package path``; ``#`` comments)."""
+    wanted: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            package, member = line.split(maxsplit=1)
+            wanted.setdefault(package, []).append(member)
+    return wanted
+
+
+def _largest(folder: Path) -> Path:
+    """Plasma wallpapers ship one picture at many sizes: take the biggest file."""
+    files = [p for p in folder.iterdir() if p.is_file()]
+    if not files:
+        raise FileNotFoundError(f"{folder}: no pictures")
+    return max(files, key=lambda p: p.stat().st_size)
+
+
+def fetch_debian_photos(out_dir: Path, list_file: Path = PHOTO_LIST) -> list[Path]:
+    """Download, unpack, select; returns the written files."""
+    wanted = read_photo_list(list_file)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for package, members in wanted.items():
+            print(f"apt-get download {package}", file=sys.stderr)
+            subprocess.run(["apt-get", "download", package], cwd=tmp, check=True)
+            deb = next(tmp.glob(f"{package}_*.deb"))
+            root = tmp / package
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+            for member in members:
+                src = root / member.lstrip("/")
+                if src.is_dir():
+                    # .../wallpapers/NAME/contents/images -> NAME
+                    name = src.parent.parent.name if src.name == "images" else src.name
+                    src = _largest(src)
+                else:
+                    name = src.stem
+                if not src.is_file():
+                    print(f"warning: {package} has no {member}", file=sys.stderr)
+                    continue
+                dst = out_dir / f"{package}--{name}{src.suffix.lower()}"
+                shutil.copyfile(src, dst)
+                written.append(dst)
+    print(f"wrote {len(written)} photos to {out_dir}", file=sys.stderr)
+    return written
+
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fetch-data", help="fetch the default training photos (Debian packages)")
+    p.add_argument("source", choices=["debian-photos"])
+    p.add_argument("out", type=Path, help="folder to write the photos to")
+    p.set_defaults(func=lambda a: 0 if fetch_debian_photos(a.out) else 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.datasets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_cli(sub)
+    args = parser.parse_args(["fetch-data", *(argv if argv is not None else sys.argv[1:])])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""Fine-tune (or train) the inpainting network on a folder of photos.
+
+``python main.py train DATA_DIR [--steps N] [--out RUN_DIR] ...`` or, from
+Python (the GUI's fine-tune dialog), ``train(TrainOptions(...), progress=cb,
+should_stop=cb)``. Writes RUN_DIR/last.pt (resumable: model, optimiser, step,
+RNG state), RUN_DIR/best.pt (by validation PSNR, loadable by the app),
+RUN_DIR/log.jsonl and RUN_DIR/previews/step_XXXXXXX.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .checkpoint import FORMAT, atomic_save, load_network, read_checkpoint, save_weights
+from .data import CropDataset, ValCase, scan_photos, split_validation, validation_cases
+from .devices import autocast, describe, resolve_device
+from .inference import Inpainter
+from .losses import BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures
+from .network import InpaintNet, NetConfig, get_config
+from .paths import resolve_weights
+
+
+@dataclass
+class TrainOptions:
+    data_dir: Path
+    out_dir: Path = Path("runs/latest")
+    steps: int | None = 2000  # total optimiser steps (ignored when epochs is set)
+    epochs: float | None = None  # passes over the training photos (one crop each)
+    batch_size: int = 8
+    size: int = 256
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    device: str = "auto"
+    config: str = "default"  # network plan when starting from scratch
+    init: Path | None = None  # start weights; default: the bundled model
+    scratch: bool = False  # random initialisation instead of init weights
+    vgg_weights: Path | None = None  # torchvision VGG16 state dict (ImageNet)
+    lambda_corr: float = 1e-5  # λ1, correlation loss
+    lambda_style: float = 1e-3  # λ2, style loss
+    l1_only_steps: int = 0  # curriculum: plain L1 for the first N steps
+    hole_area: tuple[float, float] = (0.0, 0.4)
+    val_dir: Path | None = None  # held-out photos; default: a fixed part of data_dir
+    val_fraction: float = 0.1
+    log_every: int = 10
+    val_every: int = 200
+    checkpoint_every: int = 100
+    workers: int = -1  # DataLoader workers; -1: a sensible number for the device
+    seed: int = 0
+    compile: bool = False  # torch.compile the network (GPU)
+    resume: bool = False
+
+    def to_dict(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class TrainProgress:
+    step: int
+    total: int
+    losses: dict[str, float]
+    val_psnr: float | None = None
+    val_ssim: float | None = None
+    preview_path: Path | None = None
+    steps_per_s: float = 0.0
+    eta_s: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    best_path: Path | None
+    last_path: Path
+    steps_done: int
+    stopped: bool  # True when should_stop ended it early
+    best_psnr: float | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+class TrainError(ValueError):
+    """A problem with the options or the data, with a message for the user."""
+
+
+def _total_steps(opts: TrainOptions, n_photos: int) -> int:
+    if opts.epochs is not None:
+        return max(1, math.ceil(opts.epochs * n_photos / opts.batch_size))
+    if not opts.steps or opts.steps < 1:
+        raise TrainError("give --steps N (N >= 1) or --epochs N")
+    return opts.steps
+
+
+def _build_network(opts: TrainOptions, device: torch.device) -> tuple[InpaintNet, str]:
+    """From scratch (config plan) or from init weights (their own plan);
+    the config records the training size so inference runs at it."""
+    if opts.scratch:
+        cfg = get_config(opts.config, train_size=opts.size)
+        return InpaintNet(cfg).to(device), f"scratch ({cfg.name})"
+    path = resolve_weights(opts.init)
+    net, _ = load_network(path, device)
+    net.cfg = replace(net.cfg, train_size=opts.size)
+    return net.train(), str(path)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def evaluate_cases(inpainter: Inpainter, cases: list[ValCase]) -> tuple[float, float, list]:
+    """Mean PSNR / SSIM of the refined result over fixed cases, through the
+    one inference path; returns (psnr, ssim, results)."""
+    from .metrics import psnr, ssim
+
+    results, scores = [], []
+    for case in cases:
+        res = inpainter(case.image, case.hole)
+        results.append(res)
+        scores.append((psnr(res.refined, case.image), ssim(res.refined, case.image)))
+    arr = np.array(scores)
+    return float(arr[:, 0].mean()), float(arr[:, 1].mean()), results
+
+
+def preview_sheet(cases: list[ValCase], results: list, path: Path, rows: int = 4) -> Path:
+    """PNG with one row per case: masked input | mask | coarse | refined | truth."""
+    import cv2
+
+    lines = []
+    for case, res in list(zip(cases, results))[:rows]:
+        masked = case.image.copy()
+        masked[case.hole] = (255, 255, 255)
+        mask = np.repeat((case.hole * 255).astype(np.uint8)[..., None], 3, axis=2)
+        lines.append(np.hstack([masked, mask, res.coarse, res.refined, case.image]))
+    sheet = np.vstack(lines)
+    header = np.full((24, sheet.shape[1], 3), 255, np.uint8)
+    w = case.image.shape[1]
+    for i, label in enumerate(["input", "mask", "coarse", "refined", "truth"]):
+        cv2.putText(header, label, (i * w + 6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.vstack([header, sheet]), cv2.COLOR_RGB2BGR))
+    return path
+
+
+class Trainer:
+    """One training run; ``run()`` does the loop. Split into a class so tests
+    and the GUI can inspect the pieces (dataset, network, options)."""
+
+    def __init__(self, opts: TrainOptions):
+        self.opts = opts
+        self.out = Path(opts.out_dir)
+        self.device = resolve_device(opts.device)
+
+        scan = scan_photos(opts.data_dir, exclude=self.out)
+        self.skipped = [(str(p), why) for p, why in scan.skipped]
+        if not scan.usable:
+            detail = f" ({len(scan.skipped)} unreadable)" if scan.skipped else ""
+            raise TrainError(f"{opts.data_dir}: no usable photos found{detail}")
+        if opts.val_dir is not None:
+            val_scan = scan_photos(opts.val_dir)
+            if not val_scan.usable:
+                raise TrainError(f"{opts.val_dir}: no usable validation photos")
+            self.train_photos, self.val_photos = scan.usable, val_scan.usable
+        else:
+            self.train_photos, self.val_photos = split_validation(scan.usable, opts.val_fraction)
+        self.total = _total_steps(opts, len(self.train_photos))
+
+        self.net, self.init_source = _build_network(opts, self.device)
+        if self.device.type == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.cfg: NetConfig = self.net.cfg
+        self.dataset = CropDataset(self.train_photos, opts.size, self.cfg.prefill, opts.hole_area, opts.seed)
+        self.val_cases = validation_cases(self.val_photos, opts.size)
+
+        vgg = None
+        if opts.lambda_corr > 0 or opts.lambda_style > 0:
+            vgg = VGGFeatures(opts.vgg_weights or BUNDLED_VGG).to(self.device)
+            if self.device.type == "cuda":
+                vgg = vgg.to(memory_format=torch.channels_last)
+        self.loss = InpaintLoss(vgg, LossWeights(opts.lambda_corr, opts.lambda_style))
+        self.l1_loss = InpaintLoss(None)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=opts.lr, betas=tuple(opts.betas))
+        self.step = 0
+        self.best_psnr: float | None = None
+        self.forward = torch.compile(self.net) if opts.compile else self.net
+
+    # ------------------------------------------------------------ state
+    def state(self) -> dict:
+        return {"format": FORMAT, "config": self.cfg.to_dict(),
+                "model": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+                "optimizer": self.optimizer.state_dict(), "step": self.step,
+                "best_psnr": self.best_psnr, "rng": _rng_state(), "options": self.opts.to_dict(),
+                "meta": {"step": self.step, "init": self.init_source}}
+
+    def save_last(self) -> Path:
+        path = self.out / "last.pt"
+        atomic_save(self.state(), path)
+        return path
+
+    def load_last(self) -> None:
+        path = self.out / "last.pt"
+        if not path.is_file():
+            raise TrainError(f"--resume: {path} does not exist")
+        ckpt = read_checkpoint(path)
+        self.net.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.step = int(ckpt["step"])
+        self.best_psnr = ckpt.get("best_psnr")
+        _set_rng_state(ckpt["rng"])
+        self._truncate_log(self.step)
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines written after the checkpoint, so the curve stays one curve."""
+        log = self.out / "log.jsonl"
+        if log.is_file():
+            keep = [line for line in log.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= step]
+            log.write_text("".join(line + "\n" for line in keep))
+
+    def _log(self, record: dict) -> None:
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # ------------------------------------------------------------- loop
+    def _loader(self) -> DataLoader:
+        workers = self.opts.workers
+        if workers < 0:
+            workers = 4 if self.device.type == "cuda" else 0
+        start = self.step * self.opts.batch_size
+        indices = range(start, self.total * self.opts.batch_size)
+        return DataLoader(self.dataset, batch_size=self.opts.batch_size, sampler=indices,
+                          num_workers=workers, pin_memory=self.device.type == "cuda",
+                          persistent_workers=False, prefetch_factor=4 if workers else None)
+
+    def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
+        truth, known, prefill = (t.to(self.device, non_blocking=True) for t in batch)
+        if self.device.type == "cuda":
+            truth, prefill = (t.contiguous(memory_format=torch.channels_last) for t in (truth, prefill))
+        self.net.train()
+        with autocast(self.device):
+            out = self.forward(truth, known, prefill)
+            loss_fn = self.l1_loss if self.step < self.opts.l1_only_steps else self.loss
+            total, parts = loss_fn(out, truth)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.step += 1
+        return parts
+
+    def validate(self) -> tuple[float, float, Path]:
+        self.net.eval()
+        inpainter = Inpainter.from_network(self.net)
+        val_psnr, val_ssim, results = evaluate_cases(inpainter, self.val_cases)
+        preview = preview_sheet(self.val_cases, results, self.out / "previews" / f"step_{self.step:07d}.png")
+        self.net.train()
+        return val_psnr, val_ssim, preview
+
+    def run(self, progress: Callable[[TrainProgress], None] | None = None,
+            should_stop: Callable[[], bool] | None = None, bar: bool = False) -> TrainResult:
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.opts.resume:
+            self.load_last()
+        else:
+            torch.manual_seed(self.opts.seed)
+            (self.out / "log.jsonl").unlink(missing_ok=True)
+        (self.out / "options.json").write_text(json.dumps(self.opts.to_dict(), indent=2))
+        if self.step == 0 and self.best_psnr is None:
+            self._validate_and_keep(progress, {}, 0.0)
+
+        tqdm_bar = None
+        if bar:
+            from tqdm import tqdm
+            tqdm_bar = tqdm(total=self.total, initial=self.step, unit="step", dynamic_ncols=True, file=sys.stderr)
+        stopped = False
+        t0, s0 = time.perf_counter(), self.step
+        try:
+            for batch in self._loader():
+                parts = self.train_step(batch)
+                rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
+                eta = (self.total - self.step) / max(rate, 1e-9)
+                if tqdm_bar is not None:
+                    tqdm_bar.update(1)
+                    tqdm_bar.set_postfix(loss=f"{parts['total']:.4f}", l1=f"{parts['l1']:.4f}")
+                if self.step % self.opts.log_every == 0 or self.step == self.total:
+                    self._log({"step": self.step, **parts, "time": time.time()})
+                val = None
+                if self.step % self.opts.val_every == 0 or self.step == self.total:
+                    val = self._validate_and_keep(progress, parts, rate, eta)
+                if self.step % self.opts.checkpoint_every == 0 or self.step == self.total:
+                    self.save_last()
+                if progress is not None and val is None:
+                    progress(TrainProgress(self.step, self.total, parts, steps_per_s=rate, eta_s=eta))
+                if should_stop is not None and should_stop():
+                    stopped = self.step < self.total
+                    break
+                if self.step >= self.total:
+                    break
+        finally:
+            if tqdm_bar is not None:
+                tqdm_bar.close()
+            last = self.save_last()
+        best = self.out / "best.pt"
+        return TrainResult(best if best.is_file() else None, last, self.step, stopped,
+                           self.best_psnr, self.skipped)
+
+    def _validate_and_keep(self, progress, parts: dict, rate: float, eta: float = 0.0) -> TrainProgress:
+        val_psnr, val_ssim, preview = self.validate()
+        self._log({"step": self.step, "val_psnr": val_psnr, "val_ssim": val_ssim})
+        if self.best_psnr is None or val_psnr > self.best_psnr:
+            self.best_psnr = val_psnr
+            save_weights(self.net, self.out / "best.pt", step=self.step, val_psnr=val_psnr,
+                         val_ssim=val_ssim, init=self.init_source, data=str(self.opts.data_dir))
+        info = TrainProgress(self.step, self.total, parts, val_psnr, val_ssim, preview, rate, eta)
+        if progress is not None:
+            progress(info)
+        return info
+
+
+def train(opts: TrainOptions, progress: Callable[[TrainProgress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, bar: bool = False) -> TrainResult:
+    """Run a whole training job (see module docstring)."""
+    return Trainer(opts).run(progress, should_stop, bar)
+
+
+# ------------------------------------------------------------------- CLI
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="fine-tune the model on a folder of photos")
+    p.add_argument("data_dir", type=Path, help="folder of photos (searched recursively)")
+    p.add_argument("--out", type=Path, default=Path("runs/latest"), help="run folder (default runs/latest)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=None, help="optimiser steps (default 2000)")
+    length.add_argument("--epochs", type=float, help="passes over the photos (one crop each)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--size", type=int, default=256, help="training crop size")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--config", choices=["default", "paper"], default="default", help="plan for --scratch")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--init", type=Path, help="start weights (default: the bundled model)")
+    start.add_argument("--scratch", action="store_true", help="start from random weights")
+    p.add_argument("--vgg-weights", type=Path, help="torchvision ImageNet VGG16 state dict for the losses")
+    p.add_argument("--lambda-corr", type=float, default=1e-5, help="λ1, correlation loss weight")
+    p.add_argument("--lambda-style", type=float, default=1e-3, help="λ2, style loss weight")
+    p.add_argument("--l1-only-steps", type=int, default=0, help="plain L1 for the first N steps")
+    p.add_argument("--hole-area", default="0-40", help="hole area range in %% (default 0-40)")
+    p.add_argument("--val", type=Path, dest="val_dir", help="validation photos (default: 10%% of DATA_DIR)")
+    p.add_argument("--val-every", type=int, default=200)
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--workers", type=int, default=-1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compile", action="store_true", help="torch.compile the network (GPU)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    p.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from .masks import area_bins
+
+    known = {f.name for f in fields(TrainOptions)}
+    values = {k: v for k, v in vars(args).items() if k in known and v is not None}
+    values["out_dir"] = args.out
+    values["hole_area"] = area_bins(args.hole_area)[0]
+    if args.steps is None and args.epochs is None:
+        values["steps"] = 2000
+    opts = TrainOptions(**values)
+    try:
+        trainer = Trainer(opts)
+    except (TrainError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path, why in trainer.skipped:
+        print(f"skipped {why}", file=sys.stderr)
+    print(f"training {trainer.cfg.name} on {len(trainer.train_photos)} photos "
+          f"({len(trainer.val_photos)} held out, {len(trainer.skipped)} unreadable) on "
+          f"{describe(trainer.device)} from {trainer.init_source}; {trainer.total} steps of "
+          f"{opts.batch_size} at {opts.size}px -> {opts.out_dir}", file=sys.stderr)
+    result = trainer.run(bar=True)
+    print(f"{'stopped' if result.stopped else 'done'} at step {result.steps_done}; best val PSNR "
+          f"{result.best_psnr:.2f} dB -> {result.best_path}", file=sys.stderr)
+    return 0

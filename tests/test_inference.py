@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import torch
+
+from model.checkpoint import save_weights
+from model.inference import Inpainter
+from model.network import InpaintNet, get_config
+from model.paths import BUNDLED_WEIGHTS, WEIGHTS_ENV, resolve_weights
+
+
+@pytest.fixture(scope="module")
+def inpainter():
+    return Inpainter(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory):
+    """A network whose outputs differ from its prefill, so tests can see them."""
+    torch.manual_seed(0)
+    net = InpaintNet(get_config("default"))
+    for p in net.parameters():
+        p.data.normal_(0, 0.05)
+    path = tmp_path_factory.mktemp("w") / "random.pt"
+    save_weights(net, path)
+    return path
+
+
+def test_bundled_weights_exist_and_load_weights_only():
+    assert BUNDLED_WEIGHTS.is_file()
+    assert BUNDLED_WEIGHTS.stat().st_size < 30e6
+    ckpt = torch.load(BUNDLED_WEIGHTS, weights_only=True)
+    assert {"config", "model"} <= set(ckpt)
+
+
+def test_large_image_two_small_masks_leave_the_rest_bit_identical(photo, random_weights):
+    inp = Inpainter(random_weights, device="cpu")
+    image = photo(2000, 3000, seed=5)
+    mask = np.zeros((2000, 3000), np.uint8)
+    mask[100:160, 200:260] = 255
+    mask[1500:1580, 2600:2750] = 255
+    result = inp(image, mask)
+    import cv2
+    k = 2 * inp.dilate + 1
+    changeable = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+    for out in (result.coarse, result.refined):
+        assert out.shape == image.shape and out.dtype == np.uint8
+        assert np.array_equal(out[~changeable], image[~changeable])
+        assert (out[mask > 0] != image[mask > 0]).any()
+    assert len(result.crops) == 2  # one crop per region, far apart
+    for crop in result.crops:
+        assert max(crop.image.shape[:2]) <= inp.cfg.train_size
+
+
+def test_near_regions_are_merged_and_big_regions_downscaled(photo, random_weights):
+    inp = Inpainter(random_weights, device="cpu")
+    image = photo(900, 1200, seed=2)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[300:600, 300:700] = 1
+    mask[300:600, 720:760] = 1  # 20 px away: same crop
+    result = inp(image, mask)
+    assert len(result.crops) == 1
+    crop = result.crops[0]
+    assert max(crop.image.shape[:2]) == inp.cfg.train_size  # seen at training resolution
+    assert crop.hole.mean() > 0.1
+
+
+def test_empty_mask_returns_input_unchanged(inpainter, photo):
+    image = photo(120, 160)
+    result = inpainter(image, np.zeros((120, 160), np.uint8))
+    assert np.array_equal(result.refined, image) and np.array_equal(result.coarse, image)
+    assert result.refined is not image
+
+
+def test_size_mismatch_is_a_clear_error(inpainter, photo):
+    with pytest.raises(ValueError, match="does not match"):
+        inpainter(photo(100, 100), np.ones((100, 90), np.uint8))
+
+
+def test_small_odd_image_is_padded(inpainter, photo):
+    image = photo(37, 53)
+    mask = np.zeros((37, 53), np.uint8)
+    mask[10:20, 10:30] = 255
+    result = inpainter(image, mask)
+    assert result.refined.shape == image.shape
+
+
+def test_untrained_residual_model_equals_telea(photo, tmp_path):
+    from model.prefill import classical_fill
+    net = InpaintNet(get_config("default"))
+    path = tmp_path / "zero.pt"
+    save_weights(net, path)
+    inp = Inpainter(path, device="cpu", dilate=0)
+    image = photo(128, 128)
+    hole = np.zeros((128, 128), bool)
+    hole[40:80, 50:90] = True
+    result = inp(image, hole)
+    telea = classical_fill(image, hole, "telea")
+    assert np.abs(result.refined.astype(int) - telea.astype(int)).max() <= 1
+
+
+def test_weights_resolution_order(tmp_path, monkeypatch, random_weights):
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    assert resolve_weights() == BUNDLED_WEIGHTS
+    monkeypatch.setenv(WEIGHTS_ENV, str(random_weights))
+    assert resolve_weights() == random_weights
+    explicit = tmp_path / "x.pt"
+    explicit.write_bytes(b"")
+    assert resolve_weights(explicit) == explicit
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        resolve_weights(tmp_path / "nope.pt")

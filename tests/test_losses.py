@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from model.losses import (BUNDLED_VGG, InpaintLoss, VGGFeatures, correlation_loss,
+                          correlation_loss_naive, style_loss)
+from model.network import StageOutputs
+
+
+def test_correlation_chunked_equals_naive():
+    torch.manual_seed(0)
+    a = torch.randn(2, 8, 9, 7, dtype=torch.float64)
+    b = torch.randn(2, 8, 9, 7, dtype=torch.float64)
+    naive = correlation_loss_naive(a, b)
+    for chunk in (1, 5, 16, 1000):
+        assert torch.allclose(correlation_loss(a, b, chunk=chunk).double(), naive, rtol=1e-5)
+
+
+def test_correlation_chunked_gradient_equals_naive():
+    torch.manual_seed(1)
+    a1 = torch.randn(1, 4, 6, 6, requires_grad=True)
+    a2 = a1.detach().clone().requires_grad_(True)
+    b = torch.randn(1, 4, 6, 6)
+    correlation_loss(a1, b, chunk=7).backward()
+    correlation_loss_naive(a2, b).backward()
+    assert torch.allclose(a1.grad, a2.grad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    return VGGFeatures()
+
+
+def test_bundled_vgg_is_real_and_frozen(vgg):
+    assert BUNDLED_VGG.is_file()
+    assert vgg.preprocess == "caffe"
+    assert all(not p.requires_grad for p in vgg.parameters())
+    # pretrained filters are not the random init: conv1_1 responds to colour edges
+    x = torch.zeros(1, 3, 32, 32)
+    x[..., 16:] = 1
+    pools = vgg(x)
+    assert [p.shape[1] for p in pools] == [64, 128, 256]
+    assert [p.shape[-1] for p in pools] == [16, 8, 4]
+
+
+def test_vgg_rejects_a_non_vgg_file(tmp_path):
+    path = tmp_path / "x.pt"
+    torch.save({"foo": torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match="not a VGG16"):
+        VGGFeatures(path)
+
+
+def test_vgg_accepts_torchvision_state_dict(tmp_path):
+    import torchvision
+    full = torchvision.models.vgg16().state_dict()
+    path = tmp_path / "vgg16.pth"
+    torch.save(full, path)
+    vgg = VGGFeatures(path)
+    assert vgg.preprocess == "imagenet"
+    assert torch.equal(vgg.features[0].weight, full["features.0.weight"])
+
+
+def test_style_and_correlation_zero_for_identical_positive_otherwise(vgg):
+    torch.manual_seed(0)
+    a = torch.rand(1, 3, 32, 32) * 2 - 1
+    b = a.clone()
+    b[..., 8:20, 8:20] = torch.rand(1, 3, 12, 12) * 2 - 1
+    fa, fb = vgg(a), vgg(b)
+    assert style_loss(fa, vgg(a.clone())).item() == 0
+    assert correlation_loss(fa[1], vgg(a.clone())[1]).item() == 0
+    assert style_loss(fa, fb).item() > 0
+    assert correlation_loss(fa[1], fb[1]).item() > 0
+
+
+def test_total_loss_combines_terms(vgg):
+    torch.manual_seed(0)
+    truth = torch.rand(1, 3, 32, 32) * 2 - 1
+    pred = truth + 0.1 * torch.randn_like(truth)
+    out = StageOutputs(pred, pred, pred, pred)
+    total, parts = InpaintLoss(vgg)(out, truth)
+    expected = parts["l1"] + 1e-5 * parts["correlation"] + 1e-3 * parts["style"]
+    assert abs(total.item() - expected) < 1e-5 * max(1.0, expected)
+    l1_total, l1_parts = InpaintLoss(None)(out, truth)
+    assert set(l1_parts) == {"l1", "total"}

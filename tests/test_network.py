@@ -1,0 +1,98 @@
+import pytest
+import torch
+
+from model.checkpoint import load_network, save_weights
+from model.network import CONFIGS, InpaintNet, RegionConv2d, count_flops, get_config
+
+
+def test_region_conv_uses_separate_filters_per_region():
+    torch.manual_seed(0)
+    conv = RegionConv2d(4, 5, act=False)
+    x = torch.randn(1, 4, 16, 16)
+    mask = torch.ones(1, 1, 16, 16)
+    mask[..., 4:12, 4:12] = 0  # a missing square
+    before = conv(x, mask)
+    with torch.no_grad():
+        conv.known.weight.add_(1.0)
+        conv.known.bias.add_(1.0)
+    after_known = conv(x, mask)
+    missing = mask[0, 0] == 0
+    assert torch.equal(after_known[..., missing], before[..., missing])
+    assert not torch.allclose(after_known[..., ~missing], before[..., ~missing])
+    with torch.no_grad():
+        conv.missing.weight.mul_(-2.0)
+    after_missing = conv(x, mask)
+    assert torch.equal(after_missing[..., ~missing], after_known[..., ~missing])
+    assert not torch.allclose(after_missing[..., missing], after_known[..., missing])
+
+
+def test_region_conv_resizes_mask_to_feature_map():
+    conv = RegionConv2d(2, 3)
+    x = torch.randn(1, 2, 8, 8)
+    mask = torch.ones(1, 1, 32, 32)
+    assert conv(x, mask).shape == (1, 3, 8, 8)
+
+
+@pytest.mark.parametrize("name", ["default", "paper"])
+@pytest.mark.parametrize("size", [(256, 256), (97, 131)])
+def test_shapes_and_range(name, size):
+    torch.manual_seed(0)
+    net = InpaintNet(get_config(name)).eval()
+    if net.cfg.residual:  # give the zero-initialised outputs something to do
+        for p in net.parameters():
+            p.data.normal_(0, 0.05)
+    h, w = size
+    image = torch.rand(1, 3, h, w) * 2 - 1
+    mask = (torch.rand(1, 1, h, w) > 0.3).float()
+    with torch.no_grad():
+        out = net(image, mask, prefill=torch.zeros_like(image))
+    for t in out:
+        assert t.shape == (1, 3, h, w)
+        assert t.min() >= -1 and t.max() <= 1
+    # composites keep the existing pixels exactly
+    keep = mask.expand_as(image).bool()
+    assert torch.equal(out.refined_composite[keep], image[keep])
+    assert torch.equal(out.coarse_composite[keep], image[keep])
+
+
+def test_residual_network_starts_at_its_prefill():
+    net = InpaintNet(get_config("default")).eval()
+    image = torch.rand(1, 3, 64, 64) * 2 - 1
+    mask = torch.ones(1, 1, 64, 64)
+    mask[..., 10:40, 20:50] = 0
+    prefill = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        out = net(image, mask, prefill)
+    expected = image * mask + prefill * (1 - mask)
+    assert torch.allclose(out.refined_composite, expected, atol=1e-6)
+
+
+def test_default_config_flop_budget():
+    flops = count_flops(CONFIGS["default"], 256)
+    assert flops <= 40e9
+    assert count_flops(CONFIGS["paper"], 256) > 2 * flops  # the savings are real
+
+
+def test_checkpoint_round_trip_rebuilds_the_same_network(tmp_path):
+    torch.manual_seed(3)
+    cfg = get_config("default", width=8, half_res_width=16, full_res_width=8)
+    net = InpaintNet(cfg)
+    for p in net.parameters():
+        p.data.normal_(0, 0.1)
+    path = tmp_path / "w.pt"
+    save_weights(net, path, note="test")
+    loaded, ckpt = load_network(path)
+    assert loaded.cfg == cfg
+    assert ckpt["meta"]["note"] == "test"
+    torch.load(path, weights_only=True)  # the app's loading rule
+    x = torch.rand(1, 3, 80, 80) * 2 - 1
+    m = (torch.rand(1, 1, 80, 80) > 0.5).float()
+    with torch.no_grad():
+        assert torch.equal(net.eval()(x, m, x).refined, loaded(x, m, x).refined)
+
+
+def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt"):
+        load_network(bad)
