@@ -57,6 +57,8 @@ class TrainOptions:
     workers: int = -1  # DataLoader workers; -1: a sensible number for the device
     seed: int = 0
     compile: bool = False  # torch.compile the network (GPU)
+    adversarial: bool = False  # the official code's optional GAN fine stage
+    lambda_adv: float = 0.01
     resume: bool = False
 
     def to_dict(self) -> dict:
@@ -179,6 +181,7 @@ class Trainer:
             self.train_photos, self.val_photos = split_validation(scan.usable, opts.val_fraction)
         self.total = _total_steps(opts, len(self.train_photos))
 
+        torch.manual_seed(opts.seed)  # a scratch network starts the same every time
         self.net, self.init_source = _build_network(opts, self.device)
         if self.device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -194,6 +197,11 @@ class Trainer:
         self.loss = InpaintLoss(vgg, LossWeights(opts.lambda_corr, opts.lambda_style))
         self.l1_loss = InpaintLoss(None)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=opts.lr, betas=tuple(opts.betas))
+        self.critic = self.critic_opt = None
+        if opts.adversarial:
+            from .adversarial import PatchDiscriminator
+            self.critic = PatchDiscriminator().to(self.device)
+            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=opts.lr, betas=tuple(opts.betas))
         self.step = 0
         self.best_psnr: float | None = None
         self.forward = torch.compile(self.net) if opts.compile else self.net
@@ -204,7 +212,9 @@ class Trainer:
                 "model": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
                 "optimizer": self.optimizer.state_dict(), "step": self.step,
                 "best_psnr": self.best_psnr, "rng": _rng_state(), "options": self.opts.to_dict(),
-                "meta": {"step": self.step, "init": self.init_source}}
+                "meta": {"step": self.step, "init": self.init_source},
+                **({"critic": self.critic.state_dict(), "critic_optimizer": self.critic_opt.state_dict()}
+                   if self.critic is not None else {})}
 
     def save_last(self) -> Path:
         path = self.out / "last.pt"
@@ -218,6 +228,9 @@ class Trainer:
         ckpt = read_checkpoint(path)
         self.net.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.critic is not None and "critic" in ckpt:
+            self.critic.load_state_dict(ckpt["critic"])
+            self.critic_opt.load_state_dict(ckpt["critic_optimizer"])
         self.step = int(ckpt["step"])
         self.best_psnr = ckpt.get("best_psnr")
         _set_rng_state(ckpt["rng"])
@@ -255,11 +268,26 @@ class Trainer:
             out = self.forward(truth, known, prefill)
             loss_fn = self.l1_loss if self.step < self.opts.l1_only_steps else self.loss
             total, parts = loss_fn(out, truth)
+            if self.critic is not None:
+                total = total + self._adversarial_step(out.refined_composite, truth, known, parts)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
         self.step += 1
         return parts
+
+    def _adversarial_step(self, fake: torch.Tensor, truth: torch.Tensor, known: torch.Tensor,
+                          parts: dict) -> torch.Tensor:
+        """Update the critic on (truth, composite); return the generator's term."""
+        from .adversarial import critic_loss, generator_loss
+
+        d_loss = critic_loss(self.critic(truth, known), self.critic(fake.detach(), known))
+        self.critic_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.critic_opt.step()
+        g_loss = generator_loss(self.critic(fake, known))
+        parts["critic"], parts["adversarial"] = float(d_loss), float(g_loss)
+        return self.opts.lambda_adv * g_loss
 
     def validate(self) -> tuple[float, float, Path]:
         self.net.eval()
@@ -275,7 +303,6 @@ class Trainer:
         if self.opts.resume:
             self.load_last()
         else:
-            torch.manual_seed(self.opts.seed)
             (self.out / "log.jsonl").unlink(missing_ok=True)
         (self.out / "options.json").write_text(json.dumps(self.opts.to_dict(), indent=2))
         if self.step == 0 and self.best_psnr is None:
@@ -363,6 +390,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=-1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compile", action="store_true", help="torch.compile the network (GPU)")
+    p.add_argument("--adversarial", action="store_true", help="add the optional SN-PatchGAN fine stage")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
     p.set_defaults(func=run_cli)
 

@@ -1,0 +1,138 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from model.checkpoint import load_network, read_checkpoint
+from model.data import CropDataset
+from model.trainer import TrainError, TrainOptions, Trainer, train
+
+from conftest import smooth_photo
+
+SMALL = dict(width=8, half_res_width=16, full_res_width=8)
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(5):
+        target = folder / ("sub" if i % 2 else "") / f"p{i}.{'png' if i % 2 else 'jpg'}"
+        Image.fromarray(smooth_photo(90 + 10 * i, 120, seed=i)).save(target)
+    return folder
+
+
+def options(photo_dir, tmp_path, **kw):
+    base = dict(data_dir=photo_dir, out_dir=tmp_path / "run", steps=10, batch_size=2, size=64,
+                device="cpu", scratch=True, config="default", val_every=5, checkpoint_every=5,
+                log_every=1, workers=0, lambda_corr=0.0, lambda_style=0.0)
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def small_trainer(opts):
+    import model.trainer as tr
+    from model.network import get_config, InpaintNet
+    orig = tr._build_network
+    def build(o, device):
+        return InpaintNet(get_config(o.config, train_size=o.size, **SMALL)).to(device), "scratch"
+    tr._build_network = build
+    try:
+        return Trainer(opts)
+    finally:
+        tr._build_network = orig
+
+
+def test_training_steps_reduce_loss_on_a_fixed_batch(photo_dir, tmp_path):
+    trainer = small_trainer(options(photo_dir, tmp_path, lr=1e-3, config="paper"))
+    batch = [torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(4)))]
+
+    def loss_now():
+        with torch.no_grad():
+            return trainer.loss(trainer.net(*batch), batch[0])[1]["total"]
+
+    before = loss_now()
+    for _ in range(10):
+        trainer.train_step(batch)
+    assert loss_now() < before
+
+
+def test_paper_losses_run_and_produce_all_terms(photo_dir, tmp_path):
+    trainer = small_trainer(options(photo_dir, tmp_path, lambda_corr=1e-5, lambda_style=1e-3))
+    batch = [torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(2)))]
+    parts = trainer.train_step(batch)
+    assert {"l1", "correlation", "style", "total"} <= set(parts)
+
+
+def test_kill_and_resume_matches_uninterrupted(photo_dir, tmp_path):
+    full = small_trainer(options(photo_dir, tmp_path / "a"))
+    full.run()
+    stopped = small_trainer(options(photo_dir, tmp_path / "b"))
+    calls = []
+    result = stopped.run(should_stop=lambda: calls.append(1) or len(calls) >= 4)
+    assert result.stopped and result.steps_done == 4
+    resumed = small_trainer(options(photo_dir, tmp_path / "b", resume=True))
+    result = resumed.run()
+    assert result.steps_done == 10 and not result.stopped
+    a = read_checkpoint(tmp_path / "a" / "run" / "last.pt")
+    b = read_checkpoint(tmp_path / "b" / "run" / "last.pt")
+    assert a["step"] == b["step"] == 10
+    for k in a["model"]:
+        assert torch.allclose(a["model"][k], b["model"][k], atol=1e-5), k
+
+
+def test_should_stop_within_one_step_leaves_loadable_checkpoint(photo_dir, tmp_path):
+    result = small_trainer(options(photo_dir, tmp_path, steps=50)).run(should_stop=lambda: True)
+    assert result.stopped and result.steps_done == 1
+    net, ckpt = load_network(result.last_path)
+    assert ckpt["step"] == 1
+    assert result.best_path is not None and load_network(result.best_path)[0] is not None
+
+
+def test_corrupt_file_is_skipped_and_counted(photo_dir, tmp_path):
+    (photo_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (photo_dir / "empty.png").write_bytes(b"")
+    trainer = small_trainer(options(photo_dir, tmp_path))
+    names = sorted(p.split("/")[-1] for p, _ in trainer.skipped)
+    assert names == ["broken.jpg", "empty.png"]
+    assert len(trainer.train_photos) + len(trainer.val_photos) == 5
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrainError, match="no usable photos"):
+        Trainer(options(tmp_path / "empty", tmp_path))
+
+
+def test_progress_reports_and_previews(photo_dir, tmp_path):
+    seen = []
+    result = small_trainer(options(photo_dir, tmp_path)).run(progress=seen.append)
+    assert [p.step for p in seen if p.val_psnr is None] == [1, 2, 3, 4, 6, 7, 8, 9]
+    vals = [p for p in seen if p.val_psnr is not None]
+    assert [p.step for p in vals] == [0, 5, 10]
+    assert all(p.preview_path.is_file() for p in vals)
+    assert all(np.isfinite(p.val_psnr) and p.val_psnr < 100 for p in vals)
+    assert result.best_psnr == max(p.val_psnr for p in vals)
+
+
+def test_dataset_samples_are_a_function_of_the_index(photo_dir):
+    photos = sorted(photo_dir.rglob("*.*"))
+    a = CropDataset(photos, 48, "telea", (0.1, 0.3), seed=3)
+    b = CropDataset(photos, 48, "telea", (0.1, 0.3), seed=3)
+    for i in (0, 7, 123):
+        for x, y in zip(a[i], b[i]):
+            assert torch.equal(x, y)
+    img, known, fill = a[5]
+    assert img.shape == (3, 48, 48) and known.shape == (1, 48, 48)
+    assert 0.1 <= 1 - known.mean().item() <= 0.3
+
+
+def test_adversarial_flag_trains_a_critic_and_resumes_it(photo_dir, tmp_path):
+    trainer = small_trainer(options(photo_dir, tmp_path, adversarial=True, steps=2, val_every=100))
+    before = [p.detach().clone() for p in trainer.critic.parameters()]
+    result = trainer.run()
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.critic.parameters()))
+    ckpt = read_checkpoint(result.last_path)
+    assert "critic" in ckpt
+    log = (tmp_path / "run" / "log.jsonl").read_text()
+    assert '"adversarial"' in log
