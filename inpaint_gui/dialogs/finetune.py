@@ -1,0 +1,338 @@
+"""Fine-tune the model on a folder of the user's photos (``model.trainer``),
+with a live loss curve (QPainter) and the latest preview sheet."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import (QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QProgressBar,
+                               QPushButton, QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from .. import messages
+from ..settings import Settings
+from ..workers import Worker
+from .settings import device_combo
+
+Button = messages.Button
+
+
+class LossPlot(QWidget):
+    """Training loss per step (total and L1), log-scaled y, drawn with QPainter."""
+
+    SERIES = (("total", QColor(230, 50, 90)), ("l1", QColor(40, 120, 220)))
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.points: dict[str, list[tuple[int, float]]] = {name: [] for name, _ in self.SERIES}
+        self.total_steps = 1
+        self.setMinimumSize(360, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def clear(self, total_steps: int = 1) -> None:
+        self.points = {name: [] for name, _ in self.SERIES}
+        self.total_steps = max(1, total_steps)
+        self.update()
+
+    def add(self, step: int, losses: dict[str, float]) -> None:
+        for name, _ in self.SERIES:
+            value = losses.get(name)
+            if value is not None and math.isfinite(value) and value > 0:
+                self.points[name].append((step, float(value)))
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QColor(255, 255, 255))
+        left, top, right, bottom = 52, 12, 12, 28
+        plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
+        p.setPen(QPen(QColor(210, 210, 215), 1))
+        p.drawRect(plot)
+        values = [v for series in self.points.values() for _, v in series]
+        p.setPen(QColor(90, 90, 100))
+        if not values:
+            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "the loss curve appears here")
+            return
+        lo, hi = math.log10(min(values)), math.log10(max(values))
+        if hi - lo < 0.1:
+            lo, hi = lo - 0.05, hi + 0.05
+
+        def to_xy(step: int, value: float) -> QPointF:
+            x = plot.left() + plot.width() * step / self.total_steps
+            y = plot.bottom() - plot.height() * (math.log10(value) - lo) / (hi - lo)
+            return QPointF(x, y)
+
+        # y ticks (log scale), x ticks (steps)
+        p.setPen(QColor(120, 120, 130))
+        font = p.font()
+        font.setPointSizeF(max(7.0, font.pointSizeF() - 1))
+        p.setFont(font)
+        for i in range(5):
+            frac = i / 4
+            y = plot.bottom() - plot.height() * frac
+            value = 10 ** (lo + (hi - lo) * frac)
+            p.setPen(QColor(235, 235, 240))
+            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+            p.setPen(QColor(110, 110, 120))
+            p.drawText(QRectF(0, y - 8, left - 6, 16), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       f"{value:.3g}")
+            x = plot.left() + plot.width() * frac
+            p.drawText(QRectF(x - 40, plot.bottom() + 4, 80, 16), Qt.AlignmentFlag.AlignHCenter,
+                       f"{round(self.total_steps * frac)}")
+        p.drawText(QRectF(plot.left(), plot.bottom() + 4, plot.width(), 22),
+                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, "step")
+
+        for i, (name, colour) in enumerate(self.SERIES):
+            series = self.points[name]
+            if not series:
+                continue
+            path = QPainterPath(to_xy(*series[0]))
+            for step, value in series[1:]:
+                path.lineTo(to_xy(step, value))
+            p.setPen(QPen(colour, 1.8))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(path)
+            if len(series) == 1:
+                p.setBrush(colour)
+                p.drawEllipse(to_xy(*series[0]), 2.5, 2.5)
+            # legend
+            lx, ly = plot.right() - 110, plot.top() + 8 + 16 * i
+            p.setPen(QPen(colour, 3))
+            p.drawLine(QPointF(lx, ly + 6), QPointF(lx + 18, ly + 6))
+            p.setPen(QColor(60, 60, 70))
+            p.drawText(QRectF(lx + 24, ly - 2, 90, 16), Qt.AlignmentFlag.AlignVCenter,
+                       f"{name} {series[-1][1]:.4f}")
+
+
+def _format_eta(seconds: float) -> str:
+    if seconds <= 0 or not math.isfinite(seconds):
+        return "–"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class FinetuneDialog(QDialog):
+    weights_ready = Signal(str)  # the user chose to switch to these weights
+
+    def __init__(self, parent: QWidget | None = None, settings: Settings | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Fine-tune the model")
+        self.settings = settings or Settings()
+        self.worker: Worker | None = None
+        self.result = None
+        self.last_progress = None
+
+        from model.paths import user_data_dir
+        self.data_dir = QLineEdit()
+        self.data_dir.setPlaceholderText("folder with your photos (searched recursively)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(lambda: self._browse(self.data_dir, "Photo folder"))
+        self.out_dir = QLineEdit(str(user_data_dir() / "runs" / time.strftime("finetune-%Y%m%d-%H%M%S")))
+        browse_out = QPushButton("Browse…")
+        browse_out.clicked.connect(lambda: self._browse(self.out_dir, "Output folder"))
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 1_000_000)
+        self.steps.setValue(2000)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 128)
+        self.batch_size.setValue(8)
+        self.size = QSpinBox()
+        self.size.setRange(32, 1024)
+        self.size.setSingleStep(32)
+        self.size.setValue(256)
+        self.size.setSuffix(" px")
+        self.device = device_combo(self.settings.device)
+
+        form = QFormLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.data_dir, 1)
+        row.addWidget(browse)
+        form.addRow("Photos:", row)
+        row = QHBoxLayout()
+        row.addWidget(self.out_dir, 1)
+        row.addWidget(browse_out)
+        form.addRow("Save run to:", row)
+        numbers = QHBoxLayout()
+        for label, widget in (("Steps:", self.steps), ("Batch:", self.batch_size), ("Crop:", self.size)):
+            numbers.addWidget(QLabel(label))
+            numbers.addWidget(widget)
+        numbers.addStretch(1)
+        form.addRow(numbers)
+        form.addRow("Device:", self.device)
+
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m steps")
+        self.status = QLabel("Choose a folder of photos and press Start.")
+        self.status.setWordWrap(True)
+        self.plot = LossPlot()
+        self.preview = QLabel("the latest preview sheet appears here\n(input | mask | coarse | refined | truth)")
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(300, 200)
+        self.preview.setStyleSheet("color: #888; background: #f4f4f6;")
+        self._preview_pixmap: QPixmap | None = None
+        self.preview_path: Path | None = None
+        self.skipped = QListWidget()
+        self.skipped.setMaximumHeight(70)
+        self.skipped.hide()
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.plot)
+        splitter.addWidget(self.preview)
+        splitter.setSizes([420, 420])
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.cancel_button = QPushButton("Stop")
+        self.cancel_button.setToolTip("Stop after the current step and keep what was learnt")
+        self.cancel_button.setEnabled(False)
+        self.close_button = QPushButton("Close")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for b in (self.start_button, self.cancel_button, self.close_button):
+            buttons.addWidget(b)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.skipped)
+        layout.addLayout(buttons)
+        self.resize(980, 640)
+
+    def _browse(self, edit: QLineEdit, caption: str) -> None:
+        folder = messages.get_folder(self, caption, edit.text())
+        if folder:
+            edit.setText(folder)
+
+    def options(self):
+        from model.trainer import TrainOptions
+        return TrainOptions(data_dir=Path(self.data_dir.text().strip()), out_dir=Path(self.out_dir.text().strip()),
+                            steps=self.steps.value(), batch_size=self.batch_size.value(), size=self.size.value(),
+                            device=self.device.currentData(), init=Path(self.settings.weights)
+                            if self.settings.weights else None)
+
+    def is_running(self) -> bool:
+        return self.worker is not None
+
+    def start(self) -> None:
+        if self.worker is not None:
+            return
+        if not self.data_dir.text().strip() or not Path(self.data_dir.text().strip()).is_dir():
+            messages.message(self, messages.ERROR, "No photo folder",
+                             f"Choose an existing folder of photos ({self.data_dir.text() or 'none given'}).")
+            return
+        opts = self.options()
+        self.result = None
+        self.plot.clear(opts.steps)
+        self.progress.setRange(0, opts.steps)
+        self.progress.setValue(0)
+        self.status.setText("Preparing (reading photos, first validation)…")
+        self.skipped.clear()
+        self.skipped.hide()
+
+        def job(report, should_stop):
+            from model.trainer import train
+            return train(opts, progress=report, should_stop=should_stop)
+
+        self.worker = Worker(job, self)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.done.connect(self._on_done)
+        self.worker.start()
+        self._set_running(True)
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText("Stopping after this step and saving…")
+            self.cancel_button.setEnabled(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for w in (self.data_dir, self.out_dir, self.steps, self.batch_size, self.size, self.device):
+            w.setEnabled(not running)
+
+    def _on_progress(self, info) -> None:
+        self.last_progress = info
+        self.progress.setMaximum(info.total)
+        self.progress.setValue(info.step)
+        self.plot.total_steps = max(1, info.total)
+        if info.losses:
+            self.plot.add(info.step, info.losses)
+        text = f"step {info.step} / {info.total}"
+        if info.steps_per_s:
+            text += f" · {info.steps_per_s:.2f} steps/s · about {_format_eta(info.eta_s)} left"
+        if "total" in info.losses:
+            text += f" · loss {info.losses['total']:.4f}"
+        if info.val_psnr is not None:
+            text += f" · validation PSNR {info.val_psnr:.2f} dB"
+        if self.worker is not None and self.worker.is_cancelling():
+            text += " · stopping…"
+        self.status.setText(text)
+        if info.preview_path is not None:
+            self._show_preview(Path(info.preview_path))
+
+    def _show_preview(self, path: Path) -> None:
+        pixmap = QPixmap(str(path))
+        if pixmap.isNull():
+            return
+        self.preview_path = path
+        self._preview_pixmap = pixmap
+        self._fit_preview()
+
+    def _fit_preview(self) -> None:
+        if self._preview_pixmap is not None:
+            self.preview.setPixmap(self._preview_pixmap.scaled(
+                self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_preview()
+
+    def _on_finished(self, result) -> None:
+        self.result = result
+        for path, why in getattr(result, "skipped", []) or []:
+            self.skipped.addItem(f"skipped {why}" if str(path) in why else f"skipped {path}: {why}")
+        self.skipped.setVisible(self.skipped.count() > 0)
+        how = "Stopped" if result.stopped else "Finished"
+        best = f"; best weights: {result.best_path}" if result.best_path else ""
+        self.status.setText(f"{how} after {result.steps_done} steps{best}")
+        if result.best_path is not None:
+            answer = messages.message(self, messages.QUESTION, "Use the new weights?",
+                                      f"{how} after {result.steps_done} steps.\n\n"
+                                      f"Switch the app to the fine-tuned weights?\n{result.best_path}",
+                                      Button.Yes | Button.No, Button.Yes)
+            if answer == Button.Yes:
+                self.weights_ready.emit(str(result.best_path))
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self.status.setText(f"Failed: {exc}")
+        messages.message(self, messages.ERROR, "Fine-tuning failed", str(exc))
+
+    def _on_done(self) -> None:
+        self.worker = None
+        self._set_running(False)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.worker is not None:
+            answer = messages.message(self, messages.QUESTION, "Stop fine-tuning?",
+                                      "Training is running. Stop it (what was learnt so far is saved)?",
+                                      Button.Yes | Button.No, Button.No)
+            if answer != Button.Yes:
+                event.ignore()
+                return
+            self.worker.cancel()
+            self.worker.wait(60000)
+        event.accept()

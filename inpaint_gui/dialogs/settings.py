@@ -1,0 +1,92 @@
+"""Preferences: device, weights file, brush size, context margin, output format."""
+from __future__ import annotations
+
+import torch
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget)
+
+from ..settings import FORMAT_POLICIES, Settings
+
+
+def device_choices() -> list[tuple[str, str]]:
+    """(value, label) for every device this machine offers."""
+    choices = [("auto", "Automatic (GPU if available)"), ("cpu", "CPU")]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            choices.append((f"cuda:{i}", f"CUDA {i}: {torch.cuda.get_device_name(i)}"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        choices.append(("mps", "Apple GPU (MPS)"))
+    return choices
+
+
+def device_combo(current: str) -> QComboBox:
+    combo = QComboBox()
+    for value, label in device_choices():
+        combo.addItem(label, value)
+    index = combo.findData(current)
+    if index < 0:  # a saved device that is not here (e.g. a GPU removed): keep it visible
+        combo.addItem(f"{current} (not available)", current)
+        index = combo.count() - 1
+    combo.setCurrentIndex(index)
+    return combo
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+
+        self.device = device_combo(settings.device)
+        self.weights = QLineEdit(settings.weights)
+        self.weights.setPlaceholderText("bundled model (default)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.weights, 1)
+        weights_row.addWidget(browse)
+
+        self.brush = QSpinBox()
+        self.brush.setRange(1, 1000)
+        self.brush.setSuffix(" px")
+        self.brush.setValue(settings.brush_size)
+        self.context = QDoubleSpinBox()
+        self.context.setRange(0.1, 3.0)
+        self.context.setSingleStep(0.1)
+        self.context.setValue(settings.context)
+        self.context.setToolTip("Context around each masked region, as a fraction of the region's size.\n"
+                                "More context helps large objects on big photos; less is faster.")
+        self.format = QComboBox()
+        for value, label in FORMAT_POLICIES.items():
+            self.format.addItem(label, value)
+        self.format.setCurrentIndex(max(0, self.format.findData(settings.format_policy)))
+
+        form = QFormLayout(self)
+        form.addRow("Device:", self.device)
+        form.addRow("Weights file:", weights_row)
+        form.addRow("Default brush size:", self.brush)
+        form.addRow("High-resolution context margin:", self.context)
+        form.addRow("Save As format:", self.format)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.resize(520, self.sizeHint().height())
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Model weights", self.weights.text(), "Checkpoints (*.pt *.pth)")
+        if path:
+            self.weights.setText(path)
+
+    def apply(self) -> bool:
+        """Store the values; True if the model must be reloaded."""
+        s = self.settings
+        reload = (self.device.currentData() != s.device or self.weights.text().strip() != s.weights
+                  or abs(self.context.value() - s.context) > 1e-9)
+        s.device = self.device.currentData()
+        s.weights = self.weights.text().strip()
+        s.brush_size = self.brush.value()
+        s.context = self.context.value()
+        s.format_policy = self.format.currentData()
+        return reload

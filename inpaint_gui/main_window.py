@@ -1,0 +1,770 @@
+"""The main window: editor canvas, tool dock, result view, menus, status bar."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMainWindow,
+                               QProgressBar, QPushButton, QSlider, QSpinBox, QStackedWidget, QToolBar,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from model.imageio import IMAGE_SUFFIXES, ImageReadError, is_image_file, read_image, read_mask, write_mask
+
+from . import messages
+from .canvas import Canvas, Tool
+from .icons import icon
+from .mask_model import MaskModel
+from .result_view import ResultView
+from .settings import FORMAT_PNG, Settings
+from .workers import Worker
+
+Button = messages.Button
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+PAGE_WELCOME, PAGE_EDIT, PAGE_RESULT = 0, 1, 2
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    try:
+        import torch
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(exc, (RuntimeError, MemoryError)) and "out of memory" in str(exc).lower()
+
+
+def default_output_path(source: Path, policy: str) -> Path:
+    suffix = ".png" if policy == FORMAT_PNG else source.suffix
+    return source.with_name(f"{source.stem}_cleaned{suffix}")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None, load_model: bool = True):
+        super().__init__()
+        self.settings = settings or Settings()
+        self.setWindowTitle("Inpaint — object removal")
+        self.setWindowIcon(icon("remove"))
+        self.setAcceptDrops(True)
+
+        # document state
+        self.path: Path | None = None  # the opened photo (never written without asking)
+        self.original: np.ndarray | None = None
+        self.image: np.ndarray | None = None  # the working photo (after accepted removals)
+        self.save_path: Path | None = None
+        self.modified = False
+        self.result = None  # the last InpaintResult shown
+
+        # model and jobs
+        self.inpainter = None
+        self.model_error: str | None = None
+        self._load_worker: Worker | None = None
+        self._remove_worker: Worker | None = None
+        self._pending_remove = False
+        self._remove_hole: np.ndarray | None = None
+        self._remove_image: np.ndarray | None = None
+        self._device_override: str | None = None  # e.g. "cpu" after an out-of-memory retry
+
+        self.mask_model = MaskModel(self)
+        self.canvas = Canvas(self.mask_model)
+        self.canvas.set_brush_size(self.settings.brush_size)
+        self.canvas.mask_item.set_opacity(self.settings.mask_opacity)
+        self.result_view = ResultView()
+        self.welcome = QLabel("Open a photo to start\n\nFile ▸ Open (Ctrl+O), or drop a photo here")
+        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.welcome.setStyleSheet("color: #888; font-size: 16px; background: #303034;")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.canvas)
+        self.stack.addWidget(self.result_view)
+        self.setCentralWidget(self.stack)
+
+        self._make_actions()
+        self._make_menus()
+        self._make_toolbar()
+        self._make_dock()
+        self._make_status_bar()
+        self._connect()
+        self._update_actions()
+        self.resize(1280, 820)
+        if load_model:
+            QTimer.singleShot(0, self.load_model)
+
+    # ================================================================ set-up
+    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "",
+                checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        tip = tip or text.replace("&", "").rstrip("…")
+        if action.shortcut().toString():
+            tip += f" ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        if slot is not None:
+            action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work whatever has focus
+        return action
+
+    def _make_actions(self) -> None:
+        A = self._action
+        self.act_open = A("&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "open", "Open a photo")
+        self.act_save = A("&Save", self.save, QKeySequence.StandardKey.Save, "save", "Save the cleaned photo")
+        self.act_save_as = A("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
+        self.act_export_mask = A("&Export Mask…", self.export_mask)
+        self.act_import_mask = A("&Import Mask…", self.import_mask)
+        self.act_revert = A("&Revert to Original", self.revert)
+        self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        self.act_undo = self.mask_model.stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.act_undo.setIcon(icon("undo"))
+        self.act_redo = self.mask_model.stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.act_redo.setIcon(icon("redo"))
+        self.addAction(self.act_undo)
+        self.addAction(self.act_redo)
+
+        self.act_clear = A("&Clear Mask", lambda: self.mask_model.clear(), QKeySequence("Ctrl+Shift+X"),
+                           "mask_clear")
+        self.act_invert = A("&Invert Mask", lambda: self.mask_model.invert(), QKeySequence("Ctrl+I"),
+                            "mask_invert")
+        self.act_grow = A("&Grow Mask", lambda: self.mask_model.grow(self.grow_spin.value()),
+                          QKeySequence("Ctrl+]"))
+        self.act_shrink = A("S&hrink Mask", lambda: self.mask_model.grow(-self.grow_spin.value()),
+                            QKeySequence("Ctrl+["))
+
+        self.tool_group = QActionGroup(self)
+        self.act_brush = A("&Brush", lambda: self.set_tool(Tool.BRUSH), "B", "brush",
+                           "Brush: paint what to remove (right button erases)", True)
+        self.act_eraser = A("&Eraser", lambda: self.set_tool(Tool.ERASER), "E", "eraser", "Eraser", True)
+        self.act_rect = A("&Rectangle", lambda: self.set_tool(Tool.RECT), "R", "rect",
+                          "Rectangle fill (right button: erase)", True)
+        self.act_lasso = A("&Lasso", lambda: self.set_tool(Tool.LASSO), "L", "lasso",
+                           "Lasso fill (right button: erase)", True)
+        for a in (self.act_brush, self.act_eraser, self.act_rect, self.act_lasso):
+            self.tool_group.addAction(a)
+        self.act_brush.setChecked(True)
+
+        self.act_zoom_in = A("Zoom &In", lambda: self._view().zoom_in(), ["Ctrl++", "Ctrl+="], "zoom_in")
+        self.act_zoom_out = A("Zoom &Out", lambda: self._view().zoom_out(), "Ctrl+-", "zoom_out")
+        self.act_fit = A("&Fit to Window", lambda: self._view().fit(), "Ctrl+0", "zoom_fit")
+        self.act_100 = A("&Actual Size (100 %)", lambda: self._view().actual_size(), "Ctrl+1", "zoom_100")
+
+        self.act_remove = A("&Remove", self.remove, ["Return", "Enter"], "remove",
+                            "Remove the masked object")
+        self.act_cancel = A("&Cancel", self.cancel_remove, None, "cancel", "Cancel the removal")
+        self.act_accept = A("Accept &Refined", lambda: self.accept_result("refined"), ["Return", "Enter"])
+        self.act_accept_coarse = A("Accept &Coarse", lambda: self.accept_result("coarse"))
+        self.act_back = A("&Back to Mask", self.back_to_edit, "Escape")
+
+        self.act_batch = A("&Batch…", self.open_batch, None, "batch", "Remove the same region from a folder")
+        self.act_train = A("&Fine-tune Model…", self.open_finetune, None, "train",
+                           "Fine-tune the model on your photos")
+        self.act_settings = A("&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, "settings")
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addAction(self.act_open)
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file.addSeparator()
+        for a in (self.act_save, self.act_save_as, self.act_revert):
+            file.addAction(a)
+        file.addSeparator()
+        file.addAction(self.act_import_mask)
+        file.addAction(self.act_export_mask)
+        file.addSeparator()
+        file.addAction(self.act_quit)
+
+        edit = bar.addMenu("&Edit")
+        for a in (self.act_undo, self.act_redo):
+            edit.addAction(a)
+        edit.addSeparator()
+        for a in (self.act_clear, self.act_invert, self.act_grow, self.act_shrink):
+            edit.addAction(a)
+        edit.addSeparator()
+        edit.addAction(self.act_settings)
+
+        tools = bar.addMenu("&Tools")
+        for a in (self.act_brush, self.act_eraser, self.act_rect, self.act_lasso):
+            tools.addAction(a)
+        tools.addSeparator()
+        for a in (self.act_remove, self.act_cancel, self.act_accept, self.act_accept_coarse, self.act_back):
+            tools.addAction(a)
+        tools.addSeparator()
+        tools.addAction(self.act_batch)
+        tools.addAction(self.act_train)
+
+        view = bar.addMenu("&View")
+        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100):
+            view.addAction(a)
+        self.view_menu = view
+
+    def _make_toolbar(self) -> None:
+        tb = QToolBar("Main")
+        tb.setObjectName("main_toolbar")
+        tb.setIconSize(QSize(24, 24))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        tb.setMovable(False)
+        for a in (self.act_open, self.act_save, None, self.act_undo, self.act_redo, None,
+                  self.act_brush, self.act_eraser, self.act_rect, self.act_lasso, None,
+                  self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100, None):
+            tb.addSeparator() if a is None else tb.addAction(a)
+        # Remove is the main command: a labelled button
+        tb.addAction(self.act_remove)
+        tb.widgetForAction(self.act_remove).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.addAction(self.act_cancel)
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
+                             spacer.sizePolicy().verticalPolicy().Preferred)
+        tb.addWidget(spacer)
+        for a in (self.act_batch, self.act_train, self.act_settings):
+            tb.addAction(a)
+        self.addToolBar(tb)
+        self.toolbar = tb
+
+    def _make_dock(self) -> None:
+        dock = QDockWidget("Tool settings", self)
+        dock.setObjectName("tool_dock")
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+
+        tools = QGroupBox("Tool")
+        row = QHBoxLayout(tools)
+        for a in (self.act_brush, self.act_eraser, self.act_rect, self.act_lasso):
+            b = QToolButton()
+            b.setDefaultAction(a)
+            b.setIconSize(QSize(28, 28))
+            b.setAutoRaise(True)
+            row.addWidget(b)
+        row.addStretch(1)
+        layout.addWidget(tools)
+
+        brush = QGroupBox("Brush")
+        form = QFormLayout(brush)
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(1, 400)
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(1, 1000)
+        self.size_spin.setSuffix(" px")
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.size_slider, 1)
+        size_row.addWidget(self.size_spin)
+        form.addRow("Size ([ ]):", size_row)
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(10, 100)
+        self.opacity_slider.setValue(int(round(self.settings.mask_opacity * 100)))
+        form.addRow("Mask opacity:", self.opacity_slider)
+        layout.addWidget(brush)
+
+        mask = QGroupBox("Mask")
+        grid = QVBoxLayout(mask)
+        grow_row = QHBoxLayout()
+        self.grow_spin = QSpinBox()
+        self.grow_spin.setRange(1, 200)
+        self.grow_spin.setValue(5)
+        self.grow_spin.setSuffix(" px")
+        grow_row.addWidget(self.grow_spin)
+        for a, text in ((self.act_grow, "Grow"), (self.act_shrink, "Shrink")):
+            b = QPushButton(text)
+            b.clicked.connect(a.trigger)
+            b.setToolTip(a.toolTip())
+            grow_row.addWidget(b)
+        grid.addLayout(grow_row)
+        ops = QHBoxLayout()
+        for a, text in ((self.act_clear, "Clear"), (self.act_invert, "Invert")):
+            b = QPushButton(a.icon(), text)
+            b.clicked.connect(a.trigger)
+            b.setToolTip(a.toolTip())
+            ops.addWidget(b)
+        grid.addLayout(ops)
+        layout.addWidget(mask)
+
+        self.remove_button = QPushButton(icon("remove"), "  Remove  (Enter)")
+        self.remove_button.setIconSize(QSize(22, 22))
+        self.remove_button.setMinimumHeight(40)
+        self.remove_button.setStyleSheet("font-weight: 600;")
+        self.remove_button.clicked.connect(self.act_remove.trigger)
+        layout.addWidget(self.remove_button)
+
+        hints = QLabel("<small>Left drag: paint &nbsp;·&nbsp; right drag: erase<br>"
+                       "Wheel: zoom &nbsp;·&nbsp; Space+drag or middle: pan<br>"
+                       "[ ] brush size &nbsp;·&nbsp; Ctrl+Z / Ctrl+Shift+Z undo/redo</small>")
+        hints.setStyleSheet("color: #777;")
+        hints.setWordWrap(True)
+        layout.addWidget(hints)
+        layout.addStretch(1)
+        dock.setWidget(panel)
+        dock.setMinimumWidth(250)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.dock = dock
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(dock.toggleViewAction())
+
+    def _make_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # indeterminate
+        self.busy.setMaximumWidth(160)
+        self.busy.setMaximumHeight(16)
+        self.busy_cancel = QToolButton()
+        self.busy_cancel.setDefaultAction(self.act_cancel)
+        self.busy_cancel.setAutoRaise(True)
+        self.busy.hide()
+        self.busy_cancel.hide()
+        self.status_pos = QLabel()
+        self.status_zoom = QLabel()
+        self.status_model = QLabel("loading model…")
+        self.status_model.setToolTip("Device and model weights in use (Edit ▸ Settings)")
+        sb.addPermanentWidget(self.busy)
+        sb.addPermanentWidget(self.busy_cancel)
+        sb.addPermanentWidget(self.status_pos)
+        sb.addPermanentWidget(self.status_zoom)
+        sb.addPermanentWidget(self.status_model)
+
+    def _connect(self) -> None:
+        c = self.canvas
+        self.size_slider.valueChanged.connect(c.set_brush_size)
+        self.size_spin.valueChanged.connect(c.set_brush_size)
+        c.brush_size_changed.connect(self._sync_brush_widgets)
+        self._sync_brush_widgets(c.brush_size)
+        self.opacity_slider.valueChanged.connect(self._set_opacity)
+        c.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
+        c.cursor_moved.connect(self._show_position)
+        c.files_dropped.connect(self._open_dropped)
+        self.mask_model.stack.indexChanged.connect(self._on_mask_changed)
+        self.mask_model.changed.connect(self._on_mask_changed)
+        self.result_view.accept_requested.connect(self.accept_result)
+        self.result_view.back_requested.connect(self.back_to_edit)
+        for v in self.result_view.views:
+            v.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
+
+    # ================================================================ helpers
+    def _view(self):
+        if self.stack.currentIndex() == PAGE_RESULT:
+            return self.result_view.panels["refined"].view
+        return self.canvas
+
+    def _sync_brush_widgets(self, size: int) -> None:
+        for w in (self.size_slider, self.size_spin):
+            w.blockSignals(True)
+            w.setValue(size)
+            w.blockSignals(False)
+
+    def _set_opacity(self, value: int) -> None:
+        self.canvas.mask_item.set_opacity(value / 100)
+        self.settings.mask_opacity = value / 100
+
+    def _show_position(self, x: int, y: int) -> None:
+        self.status_pos.setText(f"{x}, {y}" if x >= 0 else "")
+
+    def _on_mask_changed(self, *_) -> None:
+        try:
+            self._update_actions()
+        except RuntimeError:  # the undo stack is gone while the window shuts down
+            pass
+
+    def set_tool(self, tool: Tool) -> None:
+        self.canvas.set_tool(tool)
+        {Tool.BRUSH: self.act_brush, Tool.ERASER: self.act_eraser, Tool.RECT: self.act_rect,
+         Tool.LASSO: self.act_lasso}[tool].setChecked(True)
+
+    def is_busy(self) -> bool:
+        return self._remove_worker is not None
+
+    def _update_actions(self) -> None:
+        has_image = self.image is not None
+        page = self.stack.currentIndex()
+        busy = self.is_busy() or self._pending_remove
+        editing = has_image and page == PAGE_EDIT and not busy
+        for a in (self.act_clear, self.act_invert, self.act_grow, self.act_shrink, self.act_import_mask,
+                  self.act_brush, self.act_eraser, self.act_rect, self.act_lasso):
+            a.setEnabled(editing)
+        self.act_undo.setEnabled(editing and self.mask_model.stack.canUndo())
+        self.act_redo.setEnabled(editing and self.mask_model.stack.canRedo())
+        self.act_remove.setEnabled(editing and not self.mask_model.is_empty())
+        self.remove_button.setEnabled(self.act_remove.isEnabled())
+        self.act_cancel.setEnabled(busy)
+        self.act_accept.setEnabled(page == PAGE_RESULT)
+        self.act_accept_coarse.setEnabled(page == PAGE_RESULT)
+        self.act_back.setEnabled(page == PAGE_RESULT)
+        self.act_open.setEnabled(not busy)
+        for a in (self.act_save, self.act_save_as, self.act_export_mask):
+            a.setEnabled(has_image and not busy)
+        self.act_revert.setEnabled(has_image and not busy and self.image is not self.original)
+        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100):
+            a.setEnabled(has_image)
+        self.canvas.editing_enabled = editing
+        self.busy.setVisible(busy)
+        self.busy_cancel.setVisible(busy)
+
+    def _update_title(self) -> None:
+        name = self.path.name if self.path else "no photo"
+        self.setWindowTitle(f"{name}{' *' if self.modified else ''} — Inpaint")
+
+    def error(self, title: str, text: str) -> None:
+        messages.message(self, messages.ERROR, title, text)
+
+    # ================================================================= model
+    def load_model(self, device: str | None = None, then_remove: bool = False) -> None:
+        """Load the Inpainter on a worker thread; Remove waits for it."""
+        if self._load_worker is not None:
+            return
+        device = device or self._device_override or self.settings.device
+        weights = self.settings.weights or None
+        context = self.settings.context
+        self.inpainter = None
+        self.model_error = None
+        self._pending_remove = self._pending_remove or then_remove
+        self.status_model.setText("loading model…")
+
+        def job(report, should_stop):
+            from model.inference import Inpainter
+            return Inpainter(weights, device, context=context)
+
+        worker = Worker(job, self)
+        worker.finished.connect(self._model_loaded)
+        worker.failed.connect(self._model_failed)
+        worker.done.connect(self._load_done)
+        self._load_worker = worker.start()
+        self._update_actions()
+
+    def _load_done(self) -> None:
+        self._load_worker = None
+        self._update_actions()
+
+    def _model_loaded(self, inpainter) -> None:
+        from model.devices import describe
+        self.inpainter = inpainter
+        weights = Path(inpainter.weights_path)
+        self.status_model.setText(f"{describe(inpainter.device)} · {weights.name}")
+        self.status_model.setToolTip(f"Device: {describe(inpainter.device)}\nWeights: {weights}")
+        if self._pending_remove:
+            self._pending_remove = False
+            QTimer.singleShot(0, self.remove)
+
+    def _model_failed(self, exc: BaseException) -> None:
+        self._pending_remove = False
+        self.status_model.setText("no model")
+        self.model_error = str(exc)
+        if isinstance(exc, FileNotFoundError):
+            self.error("Model weights missing",
+                       f"The model could not be loaded:\n{exc}\n\n"
+                       "Choose a weights file in Edit ▸ Settings.")
+        elif isinstance(exc, ValueError) and "not available" in str(exc):
+            answer = messages.message(self, messages.QUESTION, "Device not available",
+                                      f"{exc}.\n\nUse the CPU instead?", Button.Yes | Button.No, Button.Yes)
+            if answer == Button.Yes:
+                self._device_override = "cpu"
+                QTimer.singleShot(0, self.load_model)
+        else:
+            self.error("Model could not be loaded", f"The model could not be loaded:\n{exc}")
+
+    # ============================================================ open / save
+    def _confirm_discard(self) -> bool:
+        """True if it is fine to drop the current photo (saved, or the user agrees)."""
+        if not self.modified:
+            return True
+        answer = messages.message(
+            self, messages.QUESTION, "Unsaved changes",
+            f"{self.path.name if self.path else 'The photo'} has removals that are not saved.\nSave them first?",
+            Button.Save | Button.Discard | Button.Cancel, Button.Save)
+        if answer == Button.Save:
+            return self.save()
+        return answer == Button.Discard
+
+    def open_dialog(self) -> None:
+        start = str(self.path.parent) if self.path else ""
+        path = messages.get_open_path(self, "Open photo", start, IMAGE_FILTER)
+        if path:
+            self.open_photo(path)
+
+    def _open_dropped(self, paths: list[str]) -> None:
+        images = [p for p in paths if is_image_file(p)]
+        if not images:
+            self.error("Not a photo", f"{paths[0]}: not a supported image "
+                       f"({', '.join(s.lstrip('.') for s in IMAGE_SUFFIXES)})")
+            return
+        self.open_photo(images[0])
+
+    def open_photo(self, path: str | Path) -> bool:
+        if self.is_busy() or not self._confirm_discard():
+            return False
+        path = Path(path)
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            image = read_image(path)
+        except ImageReadError as exc:
+            QGuiApplication.restoreOverrideCursor()
+            self.error("Cannot open photo", str(exc))
+            return False
+        QGuiApplication.restoreOverrideCursor()
+        if not image.flags.writeable:  # PIL-backed arrays are read-only; torch warns on them
+            image = image.copy()
+        self.path, self.original, self.image = path, image, image
+        self.save_path, self.modified, self.result = None, False, None
+        self.mask_model.set_blank(*image.shape[:2])
+        self.canvas.set_image(image)
+        self.stack.setCurrentIndex(PAGE_EDIT)
+        self.canvas.fit()
+        self.canvas.setFocus()
+        self.settings.add_recent(str(path.resolve()))
+        h, w = image.shape[:2]
+        self.statusBar().showMessage(f"Opened {path.name} ({w} × {h})", 5000)
+        self._update_title()
+        self._update_actions()
+        return True
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.settings.recent_files()
+        for f in files:
+            self.recent_menu.addAction(f, lambda f=f: self.open_photo(f))
+        if files:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self.settings.clear_recent)
+        else:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def save(self) -> bool:
+        """Save to the last Save As target; the first time, ask where (never
+        straight over the original)."""
+        if self.image is None:
+            return False
+        if self.save_path is None:
+            return self.save_as()
+        return self._write(self.save_path)
+
+    def save_as(self) -> bool:
+        if self.image is None:
+            return False
+        default = self.save_path or default_output_path(self.path, self.settings.format_policy)
+        target = messages.get_save_path(self, "Save cleaned photo", str(default), IMAGE_FILTER)
+        if not target:
+            return False
+        target = Path(target)
+        if not target.suffix:
+            target = target.with_suffix(default.suffix)
+        if target.resolve() == self.path.resolve():
+            answer = messages.message(self, messages.WARNING, "Overwrite the original?",
+                                      f"{target} is the original photo.\nReplace it with the cleaned version? "
+                                      "The original cannot be recovered.", Button.Yes | Button.No, Button.No)
+            if answer != Button.Yes:
+                return False
+        return self._write(target)
+
+    def _write(self, target: Path) -> bool:
+        from model.savefile import save_like
+        try:
+            save_like(self.image, target, like=self.path)
+        except (OSError, ValueError) as exc:
+            self.error("Cannot save", f"{target}: {exc}")
+            return False
+        self.save_path = target
+        self.modified = False
+        self.statusBar().showMessage(f"Saved {target}", 5000)
+        self._update_title()
+        return True
+
+    def export_mask(self) -> None:
+        if self.image is None:
+            return
+        default = self.path.with_name(f"{self.path.stem}_mask.png")
+        target = messages.get_save_path(self, "Export mask", str(default), "PNG (*.png)")
+        if not target:
+            return
+        try:
+            write_mask(target, self.mask_model.hole())
+        except (OSError, ValueError) as exc:
+            self.error("Cannot export mask", f"{target}: {exc}")
+            return
+        self.statusBar().showMessage(f"Mask written to {target}", 5000)
+
+    def import_mask(self, path: str | Path | None = None) -> bool:
+        if self.image is None:
+            return False
+        if path is None:
+            path = messages.get_open_path(self, "Import mask", str(self.path.parent), IMAGE_FILTER)
+            if not path:
+                return False
+        try:
+            hole = read_mask(path)
+        except ImageReadError as exc:
+            self.error("Cannot import mask", str(exc))
+            return False
+        h, w = self.image.shape[:2]
+        if hole.shape != (h, w):
+            self.error("Mask size does not match",
+                       f"{path}: the mask is {hole.shape[1]} × {hole.shape[0]} pixels, "
+                       f"but the photo is {w} × {h}.")
+            return False
+        self.mask_model.apply(hole, "Import mask")
+        return True
+
+    def revert(self) -> None:
+        if self.original is None or self.image is self.original:
+            return
+        answer = messages.message(self, messages.QUESTION, "Revert to original",
+                                  "Drop all accepted removals and go back to the original photo?",
+                                  Button.Yes | Button.No, Button.No)
+        if answer != Button.Yes:
+            return
+        self._set_working_image(self.original)
+        self.modified = self.save_path is not None  # the saved file now differs from what is shown
+        self._update_title()
+
+    def _set_working_image(self, image: np.ndarray) -> None:
+        self.image = image
+        self.mask_model.set_blank(*image.shape[:2])
+        self.canvas.set_image(image, fit=False)
+        self.stack.setCurrentIndex(PAGE_EDIT)
+        self._update_actions()
+
+    # ================================================================ remove
+    def remove(self) -> None:
+        """Start removing the masked region on a worker thread."""
+        if self.image is None or self.is_busy() or self.stack.currentIndex() != PAGE_EDIT:
+            return
+        if self.mask_model.is_empty():
+            self.statusBar().showMessage("Paint over the object to remove first", 4000)
+            return
+        if self.inpainter is None:
+            # the model is still loading (or failed): run as soon as it is ready
+            self._pending_remove = True
+            if self._load_worker is None:
+                self.load_model()
+            self.statusBar().showMessage("Waiting for the model…")
+            self._update_actions()
+            return
+        image, hole, inpainter = self.image, self.mask_model.hole(), self.inpainter
+        self._remove_image, self._remove_hole = image, hole
+
+        def job(report, should_stop):
+            return inpainter(image, hole, should_stop=should_stop)
+
+        worker = Worker(job, self)
+        worker.finished.connect(self._remove_finished)
+        worker.failed.connect(self._remove_failed)
+        worker.cancelled.connect(lambda: self.statusBar().showMessage("Removal cancelled", 4000))
+        worker.done.connect(self._remove_done)
+        self._remove_worker = worker.start()
+        self.statusBar().showMessage("Removing…")
+        self._update_actions()
+
+    def cancel_remove(self) -> None:
+        if self._remove_worker is not None:
+            self._remove_worker.cancel()
+            self.statusBar().showMessage("Cancelling…")
+        elif self._pending_remove:
+            self._pending_remove = False
+            self.statusBar().showMessage("Removal cancelled", 4000)
+            self._update_actions()
+
+    def _remove_done(self) -> None:
+        self._remove_worker = None
+        self._update_actions()
+
+    def _remove_finished(self, result) -> None:
+        self.result = result
+        self.result_view.set_result(self._remove_image, result.coarse, result.refined, self._remove_hole)
+        self.stack.setCurrentIndex(PAGE_RESULT)
+        self.result_view.setFocus()
+        self.statusBar().showMessage("Done: compare, then accept the result (Enter) or go back (Esc)", 6000)
+        self._update_actions()
+
+    def _remove_failed(self, exc: BaseException) -> None:
+        self.statusBar().clearMessage()
+        if is_out_of_memory(exc) and self.inpainter is not None and self.inpainter.device.type != "cpu":
+            answer = messages.message(
+                self, messages.QUESTION, "Out of GPU memory",
+                f"The GPU ({self.inpainter.device}) ran out of memory while removing.\n\n"
+                "Run on the CPU instead? (slower; your mask is kept)", Button.Yes | Button.No, Button.Yes)
+            if answer == Button.Yes:
+                self._device_override = "cpu"
+                QTimer.singleShot(0, lambda: self.load_model("cpu", then_remove=True))
+            return
+        if isinstance(exc, ValueError):
+            self.error("Cannot remove", str(exc))
+        else:
+            self.error("Removal failed", f"The removal failed: {exc}\n\nYour photo and mask are unchanged.")
+
+    def accept_result(self, which: str = "refined") -> None:
+        if self.result is None or self.stack.currentIndex() != PAGE_RESULT:
+            return
+        image = self.result.refined if which == "refined" else self.result.coarse
+        self.result = None
+        self._set_working_image(image)
+        self.modified = True
+        self._update_title()
+        self.statusBar().showMessage(f"Accepted the {which} result; paint the next object", 5000)
+
+    def back_to_edit(self) -> None:
+        if self.stack.currentIndex() == PAGE_RESULT:
+            self.stack.setCurrentIndex(PAGE_EDIT)
+            self.canvas.setFocus()
+            self._update_actions()
+
+    # ================================================================ dialogs
+    def open_settings(self) -> None:
+        from .dialogs.settings import SettingsDialog
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec() and dialog.apply():
+            self._device_override = None
+            self.canvas.set_brush_size(self.settings.brush_size)
+            if self._load_worker is None:
+                self.load_model()
+        elif dialog.result():
+            self.canvas.set_brush_size(self.settings.brush_size)
+
+    def open_batch(self) -> None:
+        from .dialogs.batch import BatchDialog
+        hole = None if self.image is None or self.mask_model.is_empty() else self.mask_model.hole()
+        dialog = BatchDialog(self, lambda: self.inpainter, hole, self.settings)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.batch_dialog = dialog
+
+    def open_finetune(self) -> None:
+        from .dialogs.finetune import FinetuneDialog
+        dialog = FinetuneDialog(self, self.settings)
+        dialog.weights_ready.connect(self.use_weights)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.finetune_dialog = dialog
+
+    def use_weights(self, path: str) -> None:
+        self.settings.weights = path
+        self.load_model()
+
+    # ================================================================ events
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self._open_dropped(paths)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if not self._confirm_discard():
+            event.ignore()
+            return
+        for worker in (self._remove_worker, self._load_worker):
+            if worker is not None:
+                worker.cancel()
+                worker.wait(30000)
+        self.settings.brush_size = self.canvas.brush_size
+        event.accept()
