@@ -55,31 +55,35 @@ class Inpainter:
     image: RGB uint8 H x W x 3; mask: H x W, non-zero = remove.
     ``context`` is the margin of context around each hole as a fraction of the
     hole's size; ``dilate`` grows the pasted region by a few pixels, over
-    which the fill is feathered into the photo.
+    which the fill is feathered into the photo. ``model_size`` is the longest
+    crop side the network sees (default: the resolution it was trained at).
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
-                 context: float = 0.5, dilate: int = 3, feather: bool = True):
+                 context: float = 0.5, dilate: int = 3, feather: bool = True,
+                 model_size: int | None = None):
         self.device = resolve_device(device)
         self.weights_path = resolve_weights(weights)
         net, ckpt = load_network(self.weights_path, self.device)
-        self._setup(net, context, dilate, feather)
+        self._setup(net, context, dilate, feather, model_size)
         self.meta = ckpt.get("meta", {})
 
     @classmethod
     def from_network(cls, net: InpaintNet, context: float = 0.5, dilate: int = 3,
-                     feather: bool = True) -> "Inpainter":
+                     feather: bool = True, model_size: int | None = None) -> "Inpainter":
         """Wrap a network in memory (the trainer's previews)."""
         self = cls.__new__(cls)
         self.device = next(net.parameters()).device
         self.weights_path = None
         self.meta = {}
-        self._setup(net, context, dilate, feather)
+        self._setup(net, context, dilate, feather, model_size)
         return self
 
-    def _setup(self, net: InpaintNet, context: float, dilate: int, feather: bool) -> None:
+    def _setup(self, net: InpaintNet, context: float, dilate: int, feather: bool,
+               model_size: int | None) -> None:
         self.net = net
         self.cfg = net.cfg
+        self.model_size = model_size or net.cfg.train_size
         self.context = context
         self.dilate = dilate
         self.feather = feather
@@ -122,14 +126,14 @@ class Inpainter:
         for x, y, bw, bh, _ in stats[1:count]:
             margin = max(8, int(self.context * max(bw, bh)))
             boxes.append(_fit_box((x - margin, y - margin, x + bw + margin, y + bh + margin),
-                                  self.cfg.train_size, w, h))
-        return _merge_boxes(boxes, self.cfg.train_size, w, h)
+                                  self.model_size, w, h))
+        return _merge_boxes(boxes, self.model_size, w, h)
 
     # ------------------------------------------------------------ internals
     def _run_crop(self, image: np.ndarray, hole: np.ndarray, box: Box) -> CropResult:
         x0, y0, x1, y1 = box
         crop, crop_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
-        scale = min(1.0, self.cfg.train_size / max(crop.shape[:2]))
+        scale = min(1.0, self.model_size / max(crop.shape[:2]))
         if scale < 1.0:
             size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
             crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
