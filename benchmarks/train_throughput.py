@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from model.devices import autocast, describe, resolve_device
+from model.devices import autocast, cpu_has_bf16, describe, resolve_device
 from model.losses import InpaintLoss, VGGFeatures
 from model.network import CONFIGS, InpaintNet
 
@@ -39,20 +39,19 @@ def measure(name: str, device: torch.device, batch: int, size: int, steps: int, 
     torch.manual_seed(0)
     cfg = CONFIGS[name]
     net = InpaintNet(cfg).to(device)
-    vgg = VGGFeatures().to(device)
-    if device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
-        vgg = vgg.to(memory_format=torch.channels_last)
+    # the trainer's settings: channels_last everywhere, bf16 where the device has it
+    net = net.to(memory_format=torch.channels_last)
+    vgg = VGGFeatures().to(device).to(memory_format=torch.channels_last)
+    amp = device.type != "cpu" or cpu_has_bf16()
     forward = torch.compile(net) if compile else net
     loss_fn = InpaintLoss(vgg)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.5, 0.9))
     truth = torch.rand(batch, 3, size, size, device=device) * 2 - 1
     known = (torch.rand(batch, 1, size, size, device=device) > 0.25).float()
-    if device.type == "cuda":
-        truth = truth.contiguous(memory_format=torch.channels_last)
+    truth = truth.contiguous(memory_format=torch.channels_last)
 
     def step() -> None:
-        with autocast(device):
+        with autocast(device, amp, cpu=True):
             out = forward(truth, known, truth)
             total, _ = loss_fn(out, truth)
         opt.zero_grad(set_to_none=True)
@@ -87,7 +86,8 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    print(f"device: {describe(device)}, threads: {torch.get_num_threads()}, batch {args.batch_size} "
+    bf16 = device.type != "cpu" or cpu_has_bf16()
+    print(f"device: {describe(device)}{' (bf16 autocast)' if bf16 else ' (fp32)'}, threads: {torch.get_num_threads()}, batch {args.batch_size} "
           f"at {args.size}², {args.steps} timed steps")
     print(f"{'config':8} {'samples/s':>10} {'net GFLOP fwd':>14} {'step GFLOP/sample':>18} {'achieved TFLOP/s':>17}")
     for name in args.configs.split(","):

@@ -24,11 +24,21 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
-def autocast(device: torch.device, enabled: bool = True):
-    """bf16 autocast on CUDA, fp16 on MPS, nothing on CPU."""
-    if not enabled or device.type == "cpu":
+def cpu_has_bf16() -> bool:
+    """True where oneDNN runs bf16 natively (AVX512-BF16 / AMX): there bf16
+    autocast trains about 1.5x faster than fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast(device: torch.device, enabled: bool = True, cpu: bool = False):
+    """bf16 autocast on CUDA, fp16 on MPS; on CPU only when ``cpu`` is True
+    (training on a bf16-capable CPU) — inference on CPU stays fp32."""
+    if not enabled or (device.type == "cpu" and not cpu):
         return contextlib.nullcontext()
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float16
+    dtype = torch.float16 if device.type == "mps" else torch.bfloat16
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 

@@ -81,7 +81,7 @@ class Inpainter:
 
     def _setup(self, net: InpaintNet, context: float, dilate: int, feather: bool,
                model_size: int | None) -> None:
-        self.net = net
+        self.net = net.to(memory_format=torch.channels_last)  # faster convs on CPU and GPU
         self.cfg = net.cfg
         self.model_size = model_size or net.cfg.train_size
         self.context = context
@@ -141,8 +141,9 @@ class Inpainter:
             crop_hole = cv2.resize(crop_hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
         img_t, known_t, fill_t = network_inputs(crop, crop_hole, self.cfg.prefill)
         with self._lock, torch.inference_mode(), autocast(self.device):
-            out = self.net(img_t[None].to(self.device), known_t[None].to(self.device),
-                           fill_t[None].to(self.device))
+            img_t, known_t, fill_t = (t[None].to(self.device).contiguous(memory_format=torch.channels_last)
+                                      for t in (img_t, known_t, fill_t))
+            out = self.net(img_t, known_t, fill_t)
         return CropResult(box, crop, crop_hole, to_uint8(out.coarse_composite[0]),
                           to_uint8(out.refined_composite[0]))
 

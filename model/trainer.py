@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from .checkpoint import FORMAT, atomic_save, load_network, read_checkpoint, save_weights
 from .data import CropDataset, ValCase, scan_photos, split_validation, validation_cases
-from .devices import autocast, describe, resolve_device
+from .devices import autocast, cpu_has_bf16, describe, resolve_device
 from .inference import Inpainter
 from .losses import BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures
 from .network import InpaintNet, NetConfig, get_config
@@ -56,6 +56,7 @@ class TrainOptions:
     checkpoint_every: int = 100
     workers: int = -1  # DataLoader workers; -1: a sensible number for the device
     seed: int = 0
+    amp: str = "auto"  # "auto": bf16 on CUDA and on bf16-capable CPUs; "off": fp32
     compile: bool = False  # torch.compile the network (GPU)
     adversarial: bool = False  # the official code's optional GAN fine stage
     lambda_adv: float = 0.01
@@ -183,8 +184,11 @@ class Trainer:
 
         torch.manual_seed(opts.seed)  # a scratch network starts the same every time
         self.net, self.init_source = _build_network(opts, self.device)
-        if self.device.type == "cuda":
-            self.net = self.net.to(memory_format=torch.channels_last)
+        # channels_last: ~2.5x faster convolutions on CPU (oneDNN) and tensor cores on GPU
+        self.net = self.net.to(memory_format=torch.channels_last)
+        if opts.amp not in ("auto", "off"):
+            raise TrainError(f"--amp must be auto or off, not {opts.amp!r}")
+        self.amp = opts.amp == "auto" and (self.device.type != "cpu" or cpu_has_bf16())
         self.cfg: NetConfig = self.net.cfg
         self.dataset = CropDataset(self.train_photos, opts.size, self.cfg.prefill, opts.hole_area, opts.seed)
         self.val_cases = validation_cases(self.val_photos, opts.size)
@@ -192,8 +196,7 @@ class Trainer:
         vgg = None
         if opts.lambda_corr > 0 or opts.lambda_style > 0:
             vgg = VGGFeatures(opts.vgg_weights or BUNDLED_VGG).to(self.device)
-            if self.device.type == "cuda":
-                vgg = vgg.to(memory_format=torch.channels_last)
+            vgg = vgg.to(memory_format=torch.channels_last)
         self.loss = InpaintLoss(vgg, LossWeights(opts.lambda_corr, opts.lambda_style))
         self.l1_loss = InpaintLoss(None)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=opts.lr, betas=tuple(opts.betas))
@@ -260,11 +263,10 @@ class Trainer:
                           persistent_workers=False, prefetch_factor=4 if workers else None)
 
     def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        truth, known, prefill = (t.to(self.device, non_blocking=True) for t in batch)
-        if self.device.type == "cuda":
-            truth, prefill = (t.contiguous(memory_format=torch.channels_last) for t in (truth, prefill))
+        truth, known, prefill = (t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                                 for t in batch)
         self.net.train()
-        with autocast(self.device):
+        with autocast(self.device, self.amp, cpu=True):
             out = self.forward(truth, known, prefill)
             loss_fn = self.l1_loss if self.step < self.opts.l1_only_steps else self.loss
             total, parts = loss_fn(out, truth)
@@ -389,6 +391,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--workers", type=int, default=-1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--amp", choices=["auto", "off"], default="auto",
+                   help="bf16 autocast on CUDA and bf16-capable CPUs (auto) or fp32 (off)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (GPU)")
     p.add_argument("--adversarial", action="store_true", help="add the optional SN-PatchGAN fine stage")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
@@ -414,7 +418,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"skipped {why}", file=sys.stderr)
     print(f"training {trainer.cfg.name} on {len(trainer.train_photos)} photos "
           f"({len(trainer.val_photos)} held out, {len(trainer.skipped)} unreadable) on "
-          f"{describe(trainer.device)} from {trainer.init_source}; {trainer.total} steps of "
+          f"{describe(trainer.device)}{' bf16' if trainer.amp else ''} from {trainer.init_source}; {trainer.total} steps of "
           f"{opts.batch_size} at {opts.size}px -> {opts.out_dir}", file=sys.stderr)
     result = trainer.run(bar=True)
     print(f"{'stopped' if result.stopped else 'done'} at step {result.steps_done}; best val PSNR "
