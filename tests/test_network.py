@@ -96,3 +96,13 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="bad.pt"):
         load_network(bad)
+
+
+def test_fast_elu_matches_torch_elu_and_its_gradient():
+    from model.network import FastELU
+    x = torch.linspace(-6, 6, 1001, dtype=torch.float64).requires_grad_(True)
+    y = x.detach().clone().requires_grad_(True)
+    FastELU()(x).sum().backward()
+    torch.nn.functional.elu(y).sum().backward()
+    assert torch.allclose(FastELU()(x), torch.nn.functional.elu(y), atol=1e-12)
+    assert torch.allclose(x.grad, y.grad, atol=1e-12)
