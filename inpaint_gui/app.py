@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QStyleFactory
 
 from .settings import APP, ORG
 
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
     app.setApplicationDisplayName("Inpaint")
-    if "Fusion" in __import__("PySide6.QtWidgets", fromlist=["QStyleFactory"]).QStyleFactory.keys():
+    if "Fusion" in QStyleFactory.keys():
         app.setStyle("Fusion")  # the same clean look on every platform
 
     from .main_window import MainWindow  # after QApplication: it creates pixmaps

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMainWindow,
@@ -227,8 +228,11 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
                              spacer.sizePolicy().verticalPolicy().Preferred)
         tb.addWidget(spacer)
-        for a in (self.act_batch, self.act_train, self.act_settings):
+        for a, label in ((self.act_batch, "Batch"), (self.act_train, "Fine-tune"), (self.act_settings, "Settings")):
             tb.addAction(a)
+            button = tb.widgetForAction(a)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setText(label)
         self.addToolBar(tb)
         self.toolbar = tb
 
@@ -406,6 +410,13 @@ class MainWindow(QMainWindow):
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100):
             a.setEnabled(has_image)
         self.canvas.editing_enabled = editing
+        # the tool dock means nothing on the result page: give the three views its room
+        if page == PAGE_RESULT and self.dock.isVisible():
+            self._dock_hidden_for_result = True
+            self.dock.hide()
+        elif page != PAGE_RESULT and getattr(self, "_dock_hidden_for_result", False):
+            self._dock_hidden_for_result = False
+            self.dock.show()
         self.busy.setVisible(busy)
         self.busy_cancel.setVisible(busy)
 
@@ -762,6 +773,12 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard():
             event.ignore()
             return
+        # a running batch or training must stop (and save) before the app goes
+        for name in ("batch_dialog", "finetune_dialog"):
+            dialog = getattr(self, name, None)
+            if dialog is not None and shiboken6.isValid(dialog) and dialog.isVisible() and not dialog.close():
+                event.ignore()
+                return
         for worker in (self._remove_worker, self._load_worker):
             if worker is not None:
                 worker.cancel()

@@ -20,9 +20,10 @@ PANELS = ("input", "coarse", "refined")
 def difference_heatmap(image: np.ndarray, coarse: np.ndarray, refined: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """|coarse - refined| inside the mask as a colour map over a dimmed grey photo."""
     diff = np.abs(coarse.astype(np.int16) - refined.astype(np.int16)).mean(axis=2)
-    peak = max(float(diff[hole].max(initial=0.0)), 1.0)
+    # scale by the 99th percentile so a few outliers do not turn the rest black
+    peak = max(float(np.percentile(diff[hole], 99)) if hole.any() else 0.0, 4.0)
     scaled = np.clip(diff / peak * 255.0, 0, 255).astype(np.uint8)
-    colour = cv2.cvtColor(cv2.applyColorMap(scaled, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    colour = cv2.cvtColor(cv2.applyColorMap(scaled, cv2.COLORMAP_TURBO), cv2.COLOR_BGR2RGB)
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     out = np.repeat((grey * 0.45).astype(np.uint8)[..., None], 3, axis=2)
     out[hole] = colour[hole]
@@ -36,6 +37,10 @@ class _Panel(QWidget):
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title.setStyleSheet("font-weight: 600; padding: 3px;")
         self.view = ZoomView()
+        # nothing to paint here: left drag pans, and the synced views need no scroll bars
+        self.view.setDragMode(ZoomView.DragMode.ScrollHandDrag)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scene = QGraphicsScene(self)
         self.view.setScene(self.scene)
         self.item = ImageItem()
@@ -128,6 +133,8 @@ class ResultView(QWidget):
         if self._heat is None:
             im = self.images
             self._heat = difference_heatmap(im["input"], im["coarse"], im["refined"], self.hole)
+            diff = np.abs(im["coarse"].astype(np.int16) - im["refined"].astype(np.int16)).mean(axis=2)[self.hole]
+            self._heat_peak = max(float(np.percentile(diff, 99)), 4.0) if diff.size and diff.max() > 0 else 0.0
         return self._heat
 
     def shown(self) -> dict[str, np.ndarray]:
@@ -145,7 +152,10 @@ class ResultView(QWidget):
         self.panels["coarse"].show_image(self.images["coarse"], "coarse")
         refined = self.panels["refined"]
         if self.heatmap.isChecked():
-            refined.show_image(self.heatmap_image(), "difference coarse vs refined (inside mask)")
+            heat = self.heatmap_image()
+            peak = self._heat_peak
+            note = "identical inside the mask" if peak == 0 else f"blue = same, red = {peak:.0f}+ levels"
+            refined.show_image(heat, f"difference coarse vs refined ({note})")
         elif flick and self.show_before.isChecked():
             refined.show_image(self.images["input"], "before")
         else:

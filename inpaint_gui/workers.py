@@ -83,6 +83,7 @@ class Worker(QObject):
         else:
             self.cancelled.emit()
         self.done.emit()
+        self.deleteLater()  # one job per Worker; free the QThread once everyone has heard
 
     # ---------------------------------------------------------- job thread
     def _execute(self) -> None:

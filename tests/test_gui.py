@@ -432,3 +432,30 @@ def test_remove_before_model_is_loaded_waits_for_it(qtbot, dialogs, settings, ph
     win.remove()  # starts loading, then removes
     qtbot.waitUntil(lambda: win.stack.currentIndex() == PAGE_RESULT, timeout=60000)
     assert win.status_model.text().startswith("cpu")
+
+
+def test_large_photo_is_drawn_from_reduced_levels(qtbot, window):
+    """A 24 MP photo zoomed to fit is drawn from a reduced pyramid level, so
+    repaints and strokes stay quick; the full resolution stays for processing."""
+    win = window
+    big = np.zeros((4000, 6000, 3), np.uint8)
+    big[..., 2] = 200
+    win.image = win.original = big
+    win.mask_model.set_blank(4000, 6000)
+    win.canvas.set_image(big)
+    win.stack.setCurrentIndex(PAGE_EDIT)
+    win._update_actions()
+    view = win.canvas
+    assert view.zoom() < 0.25
+    t0 = time.perf_counter()
+    view.viewport().grab()
+    first = time.perf_counter() - t0
+    assert max(view.image_item._levels) >= 2, "zoomed out: drawn from a 4x+ reduced copy"
+    view.set_brush_size(200)
+    t0 = time.perf_counter()
+    stroke(qtbot, view, [(1000, 1000), (3000, 2000), (5000, 1000)])
+    view.viewport().grab()
+    paint = time.perf_counter() - t0
+    assert win.mask_model.mask[2000, 3000] and win.mask_model.mask.shape == (4000, 6000)
+    assert first < 3.0 and paint < 3.0, (first, paint)
+    assert win.mask_model.history_bytes() < 2_000_000, "the stroke box, bit-packed (a full copy is 48 MB)"

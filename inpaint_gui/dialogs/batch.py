@@ -43,7 +43,8 @@ class BatchDialog(QDialog):
 
         self.use_current = QRadioButton("The current mask")
         self.use_file = QRadioButton("One mask file:")
-        self.use_folder = QRadioButton("A mask folder (one mask per photo, same names):")
+        self.use_folder = QRadioButton("A mask folder:")
+        self.use_folder.setToolTip("One mask per photo, matched by file name")
         self.mask_file = QLineEdit()
         self.masks_dir = QLineEdit()
         group = QButtonGroup(self)
@@ -91,8 +92,9 @@ class BatchDialog(QDialog):
         grid.setColumnStretch(1, 1)
 
         self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m photos")
+        self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setFormat("ready")
         self.current = QLabel("")
         self.current.setWordWrap(True)
         self.errors_label = QLabel("Problems:")
@@ -165,6 +167,7 @@ class BatchDialog(QDialog):
 
         self.errors.clear()
         self.summary = None
+        self.progress.setFormat("%v / %m photos")
         self.progress.setRange(0, 0)  # until the first report tells the total
         self.current.setText("Starting…")
 

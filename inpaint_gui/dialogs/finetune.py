@@ -127,6 +127,7 @@ class FinetuneDialog(QDialog):
         self.worker: Worker | None = None
         self.result = None
         self.last_progress = None
+        self.last_psnr: float | None = None
 
         from model.paths import user_data_dir
         self.data_dir = QLineEdit()
@@ -233,6 +234,7 @@ class FinetuneDialog(QDialog):
             return
         opts = self.options()
         self.result = None
+        self.last_psnr = None
         self.plot.clear(opts.steps)
         self.progress.setRange(0, opts.steps)
         self.progress.setValue(0)
@@ -277,7 +279,9 @@ class FinetuneDialog(QDialog):
         if "total" in info.losses:
             text += f" · loss {info.losses['total']:.4f}"
         if info.val_psnr is not None:
-            text += f" · validation PSNR {info.val_psnr:.2f} dB"
+            self.last_psnr = info.val_psnr
+        if self.last_psnr is not None:
+            text += f" · validation PSNR {self.last_psnr:.2f} dB"
         if self.worker is not None and self.worker.is_cancelling():
             text += " · stopping…"
         self.status.setText(text)

@@ -1,0 +1,193 @@
+"""Regenerate docs/screenshots/*.png (a developer tool, not part of the app).
+
+    xvfb-run -s "-screen 0 1600x1000x24" python -m inpaint_gui.screenshots [PHOTO]
+
+PHOTO defaults to the Kite wallpaper fetched into data/ (``main.py fetch-data``),
+then to a generated sky. Paints a mask over the kite, runs Remove, opens the
+batch and fine-tune dialogs (a few real training steps on a tiny folder) and
+grabs each window.
+"""
+from __future__ import annotations
+
+import io
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QBuffer, QIODevice, QSettings
+from PySide6.QtWidgets import QApplication, QWidget
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+KITE = ROOT / "data" / "debian-photos" / "plasma-workspace-wallpapers--Kite.jpg"
+MAX_BYTES = 400_000
+
+
+def wait_until(app: QApplication, cond, timeout: float = 300.0) -> None:
+    end = time.time() + timeout
+    while not cond():
+        app.processEvents()
+        time.sleep(0.02)
+        if time.time() > end:
+            raise TimeoutError("screenshot step timed out")
+
+
+def settle(app: QApplication, seconds: float = 0.4) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def save_grab(widget: QWidget, name: str) -> Path:
+    """Grab ``widget``; quantise (and shrink if needed) to stay under 400 KB."""
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    widget.grab().save(buf, "PNG")
+    im = Image.open(io.BytesIO(bytes(buf.data()))).convert("RGB")
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / name
+    # full colour (smaller if needed) first: quantising bands the smooth skies
+    for scale, quantise in ((1.0, False), (0.85, False), (1.0, True), (0.8, True)):
+        size = (round(im.width * scale), round(im.height * scale))
+        small = im.resize(size, Image.Resampling.LANCZOS) if scale < 1 else im
+        if quantise:
+            small = small.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
+        small.save(path, optimize=True)
+        if path.stat().st_size < MAX_BYTES:
+            break
+    print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
+    return path
+
+
+def generated_sky(h: int = 800, w: int = 1280) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    sky = np.stack([40 + 60 * y / h, 90 + 70 * y / h, 200 + 40 * y / h], axis=2)
+    sky += np.random.default_rng(0).normal(0, 2, sky.shape)
+    return np.clip(sky, 0, 255).astype(np.uint8)
+
+
+def main(argv: list[str]) -> int:
+    app = QApplication.instance() or QApplication(["screenshots"])
+    app.setStyle("Fusion")
+    from . import messages
+    from .main_window import MainWindow
+    from .settings import Settings
+
+    # never block on a message box while scripting
+    messages.message = lambda *a, **k: messages.Button.No
+    tmp = Path(tempfile.mkdtemp(prefix="inpaint-shots-"))
+    settings = Settings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+    settings.device = "cpu"
+    settings.brush_size = 36
+
+    photo = Path(argv[0]) if argv else KITE
+    if not photo.is_file():
+        photo = tmp / "sky.png"
+        Image.fromarray(generated_sky()).save(photo)
+    else:  # a 1280 px copy keeps the demo quick on a CPU
+        im = Image.open(photo).convert("RGB")
+        im.thumbnail((1280, 1280))
+        photo = tmp / "kite.jpg"
+        im.save(photo, quality=95)
+
+    win = MainWindow(settings)
+    win.resize(1400, 860)
+    win.show()
+    wait_until(app, lambda: win.inpainter is not None or win.model_error)
+    win.open_photo(photo)
+    settle(app)
+
+    # the kite (a filled blob) and its string (brush strokes), in 1280x800 coordinates
+    m = win.mask_model
+    m.fill_polygon([(820, 236), (920, 258), (906, 280), (836, 334), (818, 300)], 1)
+    m.begin_stroke()
+    string = [(425, 0), (560, 85), (700, 165), (828, 246)]
+    for a, b in zip(string, string[1:]):
+        m.stroke_segment(a, b, 7, 1)
+    m.end_stroke()
+    m.grow(6)
+    win.canvas.set_zoom(0.95)
+    win.canvas.centerOn(700, 330)
+    # show the brush outline where the mouse would be
+    from PySide6.QtCore import QPointF
+    win.canvas._update_brush_outline(QPointF(960, 420))
+    win._update_actions()
+    settle(app, 0.8)
+    save_grab(win, "editor.png")
+
+    win.remove()
+    settle(app, 0.3)
+    save_grab(win, "removing.png") if win.is_busy() else None
+    wait_until(app, lambda: win.stack.currentIndex() == 2)
+    settle(app, 0.5)  # let the views take the room of the hidden dock first
+    rv = win.result_view
+    rv.views[0].set_zoom(0.9)
+    rv.views[0].centerOn(760, 230)
+    settle(app, 0.8)
+    save_grab(win, "result.png")
+    rv.heatmap.setChecked(True)
+    settle(app, 0.5)
+    save_grab(win, "heatmap.png")
+    rv.heatmap.setChecked(False)
+    win.accept_result("refined")
+    settle(app)
+
+    # batch dialog: a small folder with one broken file
+    from .dialogs.batch import BatchDialog
+    folder = tmp / "batch"
+    folder.mkdir()
+    for i in range(4):
+        Image.open(photo).save(folder / f"IMG_{1040 + i}.jpg", quality=90)
+    (folder / "IMG_1044.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    batch = BatchDialog(win, lambda: win.inpainter, m.hole() if not m.is_empty() else
+                        np.zeros(win.image.shape[:2], bool), settings)
+    batch.input_dir.setText(str(folder))
+    batch.output_dir.setText(str(tmp / "batch_out"))
+    batch.show()
+    try:
+        import model.batch  # noqa: F401
+        batch.start()
+        wait_until(app, lambda: not batch.is_running())
+    except ImportError:
+        batch.current.setText("(model/batch.py is not available in this checkout)")
+    settle(app, 0.5)
+    save_grab(batch, "batch.png")
+    batch.close()
+
+    # fine-tune dialog: a few real steps on a tiny folder
+    from .dialogs.finetune import FinetuneDialog
+    photos = tmp / "train"
+    photos.mkdir()
+    src = sorted(KITE.parent.glob("*.jpg"))[:8] if KITE.parent.is_dir() else []
+    for i, p in enumerate(src or [photo] * 4):
+        im = Image.open(p).convert("RGB")
+        im.thumbnail((320, 320))
+        im.save(photos / f"{i}.jpg", quality=92)
+    ft = FinetuneDialog(win, settings)
+    ft.data_dir.setText(str(photos))
+    ft.out_dir.setText(str(tmp / "run"))
+    ft.steps.setValue(30)
+    ft.batch_size.setValue(2)
+    ft.size.setValue(128)
+    ft.resize(1100, 700)
+    ft.show()
+    import dataclasses
+    real_options = ft.options
+    ft.options = lambda: dataclasses.replace(real_options(), val_every=10, log_every=1)  # previews sooner
+    ft.start()
+    wait_until(app, lambda: ft.last_progress is not None and ft.last_progress.step >= 22, timeout=900)
+    settle(app, 0.5)
+    save_grab(ft, "finetune.png")
+    ft.cancel()
+    wait_until(app, lambda: not ft.is_running(), timeout=300)
+    win.modified = False
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,146 @@
+"""Batch and fine-tune dialogs, headless (pytest-qt), on tiny folders."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from inpaint_gui import messages  # noqa: E402
+from inpaint_gui.settings import Settings  # noqa: E402
+
+Button = messages.Button
+
+
+def photo(h: int, w: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([80 + 100 * y / h, 120 + 80 * x / w, 200 - 60 * y / h], axis=2)
+    img[h // 3:h // 3 + h // 5, w // 3:w // 3 + w // 6] = rng.uniform(0, 255, 3)
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+class Recorder:
+    def __init__(self, answer: Button = Button.No):
+        self.calls = []
+        self.answer = answer
+
+    def __call__(self, parent, kind, title, text, buttons=Button.Ok, default=Button.NoButton, details=""):
+        self.calls.append((kind, title, text))
+        return self.answer
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    rec = Recorder()
+    monkeypatch.setattr(messages, "message", rec)
+    return rec
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    s.device = "cpu"
+    return s
+
+
+# --------------------------------------------------------------------- batch
+def test_batch_dialog_processes_folder_and_lists_corrupt_file(qtbot, tmp_path, recorder):
+    pytest.importorskip("model.batch", reason="model/batch.py not written yet")
+    from inpaint_gui.dialogs.batch import BatchDialog
+    from model.inference import Inpainter
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(photo(96, 128, i)).save(src / f"p{i}.png")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    hole = np.zeros((96, 128), bool)
+    hole[30:60, 40:80] = True
+    out = tmp_path / "out"
+
+    inpainter = Inpainter(device="cpu")
+    dialog = BatchDialog(None, lambda: inpainter, hole)
+    qtbot.addWidget(dialog)
+    dialog.input_dir.setText(str(src))
+    dialog.output_dir.setText(str(out))
+    assert dialog.use_current.isChecked()
+    dialog.start()
+    assert dialog.is_running()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=120000)
+
+    assert dialog.summary is not None
+    assert len(dialog.summary.failed) == 1
+    items = [dialog.errors.item(i).text() for i in range(dialog.errors.count())]
+    assert len(items) == 1 and "broken.jpg" in items[0]
+    written = sorted(p.name for p in out.rglob("*") if p.is_file() and p.suffix == ".png")
+    assert [n for n in written if n.startswith("p")] and len([n for n in written if n.startswith("p")]) == 3
+    assert not [c for c in recorder.calls if c[0] == messages.ERROR]
+    dialog.close()
+
+
+def test_batch_dialog_rejects_bad_options_with_a_message(qtbot, tmp_path, recorder):
+    pytest.importorskip("model.batch", reason="model/batch.py not written yet")
+    from inpaint_gui.dialogs.batch import BatchDialog
+    dialog = BatchDialog(None, lambda: object(), None)
+    qtbot.addWidget(dialog)
+    dialog.input_dir.setText(str(tmp_path / "missing"))
+    dialog.start()
+    assert not dialog.is_running()
+    assert recorder.calls and recorder.calls[-1][0] == messages.ERROR
+
+
+# ----------------------------------------------------------------- fine-tune
+@pytest.fixture
+def tiny_photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(photo(80, 96, 10 + i)).save(folder / f"img{i}.jpg", quality=92)
+    return folder
+
+
+def _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps):
+    from inpaint_gui.dialogs.finetune import FinetuneDialog
+    dialog = FinetuneDialog(None, settings)
+    qtbot.addWidget(dialog)
+    dialog.data_dir.setText(str(tiny_photos))
+    dialog.out_dir.setText(str(tmp_path / "run"))
+    dialog.steps.setValue(steps)
+    dialog.batch_size.setValue(2)
+    dialog.size.setValue(64)
+    assert dialog.device.currentData() == "cpu"
+    return dialog
+
+
+def test_finetune_dialog_runs_and_offers_new_weights(qtbot, settings, tiny_photos, tmp_path, recorder):
+    pytest.importorskip("model.trainer")
+    recorder.answer = Button.Yes
+    dialog = _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps=3)
+    chosen = []
+    dialog.weights_ready.connect(chosen.append)
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=180000)
+    result = dialog.result
+    assert result is not None and result.steps_done == 3 and not result.stopped
+    assert dialog.progress.value() == 3
+    assert sum(len(s) for s in dialog.plot.points.values()) >= 3, "the loss curve got points"
+    assert dialog.preview_path is not None and dialog.preview.pixmap() is not None
+    assert chosen == [str(result.best_path)]
+    assert any("weights" in c[1].lower() for c in recorder.calls)
+    dialog.plot.grab()  # the plot paints without errors
+
+
+def test_finetune_dialog_can_be_cancelled(qtbot, settings, tiny_photos, tmp_path, recorder):
+    pytest.importorskip("model.trainer")
+    dialog = _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps=5000)
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.last_progress is not None and dialog.last_progress.step >= 1, timeout=180000)
+    dialog.cancel()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60000)
+    assert dialog.result.stopped and dialog.result.steps_done < 5000
+    assert (tmp_path / "run" / "last.pt").is_file()
+    assert dialog.start_button.isEnabled()
