@@ -39,7 +39,7 @@ class BatchDialog(QDialog):
         self.input_dir = QLineEdit()
         self.input_dir.setPlaceholderText("folder with the photos")
         self.output_dir = QLineEdit()
-        self.output_dir.setPlaceholderText("empty: the batch default (next to the photos)")
+        self.output_dir.setPlaceholderText("empty: PHOTO_FOLDER_cleaned next to the photo folder")
 
         self.use_current = QRadioButton("The current mask")
         self.use_file = QRadioButton("One mask file:")
@@ -208,10 +208,11 @@ class BatchDialog(QDialog):
         self.errors.clear()
         for path, reason in summary.failed:
             self.errors.addItem(f"{Path(path).name}: {reason}")
-        stopped = self.worker is not None and self.worker.is_cancelling()
+        stopped = getattr(summary, "stopped", False) or (self.worker is not None and self.worker.is_cancelling())
         self.current.setText(f"{'Cancelled' if stopped else 'Finished'}: {_count(summary.done)} done, "
                              f"{_count(summary.skipped)} skipped, {len(summary.failed)} failed "
-                             f"in {summary.seconds:.1f} s")
+                             f"in {summary.seconds:.1f} s"
+                             + (f" → {summary.output_dir}" if getattr(summary, "output_dir", "") else ""))
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
