@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Reproduce the bundled model (resources/default.pt) on CPU. See README "Training the bundled model".
+# Every stage resumes: re-run the same line with --resume after an interruption.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}   # one thread is robust on a shared 2-core machine
+
+# 1. the training photos: 51 photographs from three Debian packages (not committed)
+$PY main.py fetch-data debian-photos data/debian-photos
+
+# 2. stage A: from scratch (Telea prefill + zero-initialised residual, so step 0 equals Telea),
+#    128 px crops, plain L1, holes 0-50 %, lr 2e-4; stop whenever the budget runs out
+$PY main.py train data/debian-photos --scratch --config default --size 128 --batch-size 8 \
+    --lr 2e-4 --steps 20000 --lambda-corr 0 --lambda-style 0 --hole-area 0-50 \
+    --val-every 250 --checkpoint-every 100 --out runs/default-a "$@"
+
+# 3. bundle the best validation checkpoint; the app runs it on 256 px crops (measured better than 128)
+$PY scripts/bundle_weights.py runs/default-a/best.pt --run-size 256 --note "stage A, see README"
