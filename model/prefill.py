@@ -21,7 +21,10 @@ def classical_fill(image: np.ndarray, hole: np.ndarray, method: str = "telea",
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """RGB uint8 H x W x 3 -> float 3 x H x W in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 127.5 - 1
+    image = np.ascontiguousarray(image)
+    if not image.flags.writeable:  # e.g. np.asarray of a PIL image; torch wants writeable memory
+        image = image.copy()
+    return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1
 
 
 def to_uint8(tensor: torch.Tensor) -> np.ndarray:
