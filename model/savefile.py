@@ -1,23 +1,268 @@
-"""Writing results in the input's format (basic version; see model/batch.py
-for the metadata-preserving batch writer)."""
+"""Writing results "like" their source: the same format, mode, bit depth and
+metadata, atomically. Used by the GUI's Save, ``main.py remove`` and the
+batch (``model/batch.py``).
+
+Rules (the batch documents them in docs/batch.md):
+
+* the format follows the output's suffix; JPEG quality is estimated from the
+  source's quantisation tables (or given), chroma subsampling and
+  progressive mode are kept; lossless WebP stays lossless;
+* EXIF is kept with orientation reset to 1 (the pixels are written upright),
+  the ICC profile, DPI and palette transparency are kept;
+* the fill is computed on RGB 8-bit; only the pixels the fill changed are
+  written back into the source's own pixels: grayscale stays grayscale,
+  alpha is kept, 16-bit stays 16-bit (the fill is scaled to 16 bits),
+  palette images keep their palette (filled pixels take the nearest palette
+  colour), CMYK stays CMYK (PIL's plain RGB->CMYK for the filled pixels);
+* every file is written to a hidden temp file next to the target and then
+  renamed over it, so a crash never leaves a half-written photo.
+"""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import struct
+import uuid
+import zlib
 from pathlib import Path
+from typing import Iterator
 
+import cv2
 import numpy as np
 from PIL import Image
 
+from .imageio import ImageReadError, Photo, PhotoMeta, _int_peak, read_photo
+
 FORMAT_BY_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
                     ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+TEMP_SUFFIX = ".inpaint-tmp"  # never an image suffix, so a leftover is never taken for a photo
+DEFAULT_JPEG_QUALITY = 95
+DEFAULT_WEBP_QUALITY = 90
+# modes each format can store; anything else is converted to the first one
+_MODES = {"JPEG": ("RGB", "L", "CMYK"), "PNG": ("RGB", "RGBA", "L", "LA", "P", "I;16", "I", "1"),
+          "WEBP": ("RGB", "RGBA"), "BMP": ("RGB", "RGBA", "L", "P", "1"),
+          "TIFF": ("RGB", "RGBA", "L", "LA", "P", "I;16", "I;16B", "I", "CMYK", "1", "F")}
+_TIFF_COMPRESSIONS = ("raw", "tiff_lzw", "tiff_deflate", "tiff_adobe_deflate", "packbits")
+
+Pixels = Image.Image | np.ndarray  # PIL image, or 16-bit colour as a uint16 RGB(A) array
 
 
-def save_like(image: np.ndarray, out: str | os.PathLike, like: str | os.PathLike | None = None) -> None:
-    """Save RGB uint8 ``image`` to ``out`` in the format its suffix names."""
-    out = Path(out)
-    fmt = FORMAT_BY_SUFFIX.get(out.suffix.lower())
+def output_format(path: str | os.PathLike) -> str:
+    fmt = FORMAT_BY_SUFFIX.get(Path(path).suffix.lower())
     if fmt is None:
-        raise ValueError(f"{out}: unsupported output format {out.suffix!r}")
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+        raise ValueError(f"{path}: unsupported output format {Path(path).suffix!r}")
+    return fmt
+
+
+# ------------------------------------------------------------ write-back
+
+def restore_like(result: np.ndarray, photo: Photo) -> Pixels:
+    """The RGB uint8 ``result`` (same size as ``photo.rgb``) in the source's
+    own mode and bit depth: only the pixels that differ from ``photo.rgb``
+    are taken from ``result``; all others keep their source values exactly."""
+    if result.shape != photo.rgb.shape:
+        raise ValueError(f"result {result.shape} does not match the photo {photo.rgb.shape}")
+    changed = np.any(result != photo.rgb, axis=2)
+    if photo.deep is not None:  # 16-bit colour
+        out = photo.deep.copy()
+        out[changed, :3] = result[changed].astype(np.uint16) * 257
+        return out
+    src = photo.image
+    mode = src.mode
+    if mode == "RGB":
+        return Image.fromarray(result)
+    if not changed.any():
+        return src
+    if mode in ("RGBA", "LA"):
+        out = np.array(src)
+        colour = result if mode == "RGBA" else np.asarray(Image.fromarray(result).convert("L"))[..., None]
+        out[changed, :-1] = colour[changed]
+        return Image.fromarray(out)  # H x W x 4 -> RGBA, H x W x 2 -> LA
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        out = np.array(src)
+        peak = _int_peak(out)
+        grey = np.asarray(Image.fromarray(result).convert("L"), np.float64)
+        out[changed] = np.round(grey[changed] * (peak / 255.0)).astype(out.dtype)
+        return Image.fromarray(out if mode != "I" else out.astype(np.int32))  # uint16 -> I;16, int32 -> I
+    if mode == "P":
+        return _into_palette(src, result, changed)
+    if mode in ("L", "CMYK", "1"):
+        out = np.array(src)
+        new = np.asarray(Image.fromarray(result).convert(mode, dither=Image.Dither.NONE))
+        out[changed] = new[changed]
+        return Image.fromarray(out, "CMYK") if mode == "CMYK" else Image.fromarray(out).convert(mode)
+    # rare modes (PA, LAB, YCbCr, F...): RGB, alpha kept when there is one
+    if "A" in mode:
+        out = np.array(src.convert("RGBA"))
+        out[changed, :3] = result[changed]
+        return Image.fromarray(out)
+    return Image.fromarray(result)
+
+
+def _into_palette(src: Image.Image, result: np.ndarray, changed: np.ndarray) -> Image.Image:
+    """Filled pixels take the nearest palette colour (never the transparent one)."""
+    idx = np.array(src)
+    palette = np.asarray(src.getpalette("RGB") or [], np.int32).reshape(-1, 3)
+    if len(palette) == 0:
+        return Image.fromarray(result)
+    candidates = np.arange(len(palette))
+    tr = src.info.get("transparency")
+    if isinstance(tr, int):
+        candidates = candidates[candidates != tr]
+    elif isinstance(tr, bytes):  # per-entry alpha: only opaque entries
+        alpha = np.frombuffer(tr, np.uint8)
+        opaque = np.ones(len(palette), bool)
+        opaque[:len(alpha)] = alpha == 255
+        candidates = candidates[opaque] if opaque.any() else candidates
+    colours = result[changed].astype(np.int32)
+    dist = ((colours[:, None, :] - palette[candidates][None, :, :]) ** 2).sum(axis=2)
+    transparent = _transparent_pixels(src, idx)
+    new = candidates[dist.argmin(axis=1)].astype(idx.dtype)
+    keep = transparent[changed]  # transparent pixels stay transparent
+    idx[changed] = np.where(keep, idx[changed], new)
+    out = Image.fromarray(idx.astype(np.uint8), "P")
+    out.putpalette(src.getpalette())
+    out.info.update({k: v for k, v in src.info.items() if k == "transparency"})
+    return out
+
+
+def _transparent_pixels(src: Image.Image, idx: np.ndarray) -> np.ndarray:
+    tr = src.info.get("transparency")
+    if isinstance(tr, int):
+        return idx == tr
+    if isinstance(tr, bytes):
+        alpha = np.full(256, 255, np.uint8)
+        alpha[:len(tr)] = np.frombuffer(tr, np.uint8)[:256]
+        return alpha[idx] < 255
+    return np.zeros(idx.shape, bool)
+
+
+# --------------------------------------------------------------- writing
+
+@contextlib.contextmanager
+def atomic_target(out: str | os.PathLike) -> Iterator[Path]:
+    """Yield a hidden temp path next to ``out``; on success it is fsynced and
+    renamed over ``out`` (atomic on one file system); on failure removed."""
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(out, fmt, **options)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def copy_atomic(src: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Copy the bytes (and times) of ``src`` to ``out`` atomically."""
+    with atomic_target(out) as tmp:
+        shutil.copy2(src, tmp)
+
+
+def save_pixels(pixels: Pixels, out: str | os.PathLike, meta: PhotoMeta | None = None,
+                quality: int | None = None) -> None:
+    """Write ``pixels`` to ``out`` (format from the suffix) with the source's
+    metadata, atomically."""
+    fmt = output_format(out)
+    with atomic_target(out) as tmp:
+        if isinstance(pixels, np.ndarray):
+            _write_deep(pixels, tmp, fmt, meta)
+            return
+        im = _storable(pixels, fmt)
+        im.save(tmp, fmt, **_save_options(im, fmt, meta, quality))
+
+
+def _storable(im: Image.Image, fmt: str) -> Image.Image:
+    if im.mode in _MODES[fmt]:
+        return im
+    if fmt == "JPEG" and im.mode in ("LA", "I;16", "I;16B", "I;16L", "I"):
+        return im.convert("L") if im.mode == "LA" else Image.fromarray(
+            np.round(np.asarray(im, np.float64) * 255.0 / _int_peak(np.asarray(im))).astype(np.uint8), "L")
+    if "A" in im.mode or "transparency" in im.info:
+        return im.convert("RGBA") if "RGBA" in _MODES[fmt] else im.convert("RGB")
+    return im.convert("RGB")
+
+
+def _save_options(im: Image.Image, fmt: str, meta: PhotoMeta | None, quality: int | None) -> dict:
+    opts: dict = {}
+    if meta is not None:
+        if meta.icc_profile and fmt != "BMP":
+            opts["icc_profile"] = meta.icc_profile
+        if meta.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+            opts["exif"] = meta.exif
+        if meta.dpi and fmt in ("JPEG", "PNG", "TIFF", "BMP"):
+            opts["dpi"] = meta.dpi
+        if meta.transparency is not None and im.mode in ("P", "L", "RGB") and fmt in ("PNG", "TIFF"):
+            opts["transparency"] = meta.transparency
+    same = meta is not None and meta.format == fmt
+    if fmt == "JPEG":
+        opts["quality"] = quality or (meta.quality if same and meta.quality else DEFAULT_JPEG_QUALITY)
+        if same and meta.subsampling is not None and im.mode == "RGB":
+            opts["subsampling"] = meta.subsampling
+        if same and meta.progressive:
+            opts["progressive"] = True
+    elif fmt == "WEBP":
+        if same and meta.lossless and quality is None:
+            opts.update(lossless=True, exact=True)  # exact: keep colour under transparent pixels
+        else:
+            opts["quality"] = quality or DEFAULT_WEBP_QUALITY
+    elif fmt == "TIFF":
+        comp = meta.compression if same and meta else None
+        opts["compression"] = comp if comp in _TIFF_COMPRESSIONS else "tiff_lzw"
+    return opts
+
+
+def _write_deep(arr: np.ndarray, tmp: Path, fmt: str, meta: PhotoMeta | None) -> None:
+    """16-bit colour through OpenCV; PNG gets the ICC profile and EXIF as chunks
+    (OpenCV writes neither)."""
+    if fmt not in ("PNG", "TIFF"):  # 8-bit-only formats: scale down
+        im = Image.fromarray(np.round(arr / 257.0).astype(np.uint8))
+        im.save(tmp, fmt, **_save_options(im, fmt, meta, None))
+        return
+    bgr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR if arr.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    ok, data = cv2.imencode(".png" if fmt == "PNG" else ".tif", bgr)
+    if not ok:
+        raise OSError(f"could not encode a 16-bit {fmt}")
+    data = data.tobytes()
+    if fmt == "PNG" and meta is not None:
+        data = _png_with_chunks(data, meta)
+    tmp.write_bytes(data)
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _png_with_chunks(png: bytes, meta: PhotoMeta) -> bytes:
+    """Insert iCCP and eXIf right after IHDR (8-byte signature + 25-byte IHDR)."""
+    extra = b""
+    if meta.icc_profile:
+        extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(meta.icc_profile))
+    if meta.exif:
+        exif = meta.exif[6:] if meta.exif.startswith(b"Exif\x00\x00") else meta.exif
+        extra += _png_chunk(b"eXIf", exif)
+    return png[:33] + extra + png[33:]
+
+
+def save_like(image: np.ndarray, out: str | os.PathLike, like: str | os.PathLike | None = None,
+              quality: int | None = None) -> None:
+    """Save RGB uint8 ``image`` to ``out`` in the format its suffix names, like
+    the photo ``like`` would be: its metadata, and when ``image`` has its size,
+    its mode, bit depth, alpha and palette (only changed pixels are written
+    back). Without a readable ``like``, a plain RGB file."""
+    photo = None
+    if like is not None:
+        try:
+            photo = read_photo(like)
+        except ImageReadError:
+            photo = None  # the source is gone or unreadable: still save the result
+    if photo is not None and photo.rgb.shape == np.shape(image):
+        pixels: Pixels = restore_like(np.asarray(image, np.uint8), photo)
+    else:
+        pixels = Image.fromarray(np.asarray(image, np.uint8))
+    save_pixels(pixels, out, photo.meta if photo is not None else None, quality)
