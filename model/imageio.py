@@ -88,6 +88,17 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.
         return upright
 
 
+def image_size(path: str | os.PathLike, max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) as displayed (EXIF orientation applied), from the header only."""
+    path = Path(path)
+    with _open_checked(path, max_pixels) as im:
+        try:
+            turned = im.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)
+        except Exception:
+            turned = False
+        return (im.height, im.width) if turned else (im.width, im.height)
+
+
 def to_rgb_array(im: Image.Image) -> np.ndarray:
     """Any PIL mode -> RGB uint8 H x W x 3 (16-bit scaled down, alpha dropped)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
