@@ -393,8 +393,8 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
             if photo is None:
                 copy_atomic(job.path, job.out)
                 status = "copied"
-            elif result is None or np.array_equal(result, photo.rgb):
-                copy_atomic(job.path, job.out)  # nothing changed: the original bytes are the best copy
+            elif result is None:  # the mask misses this photo: the original bytes are the best copy
+                copy_atomic(job.path, job.out)
                 status, job.reason = "copied", job.reason or "the mask does not touch this photo"
             else:
                 save_pixels(restore_like(result, photo), job.out, photo.meta, options.quality)

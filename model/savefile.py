@@ -63,15 +63,15 @@ def restore_like(result: np.ndarray, photo: Photo) -> Pixels:
     are taken from ``result``; all others keep their source values exactly."""
     if result.shape != photo.rgb.shape:
         raise ValueError(f"result {result.shape} does not match the photo {photo.rgb.shape}")
+    src = photo.image
+    mode = src.mode
+    if mode == "RGB" and photo.deep is None:
+        return Image.fromarray(result)  # the result is the source outside the fill already
     changed = np.any(result != photo.rgb, axis=2)
     if photo.deep is not None:  # 16-bit colour
         out = photo.deep.copy()
         out[changed, :3] = result[changed].astype(np.uint16) * 257
         return out
-    src = photo.image
-    mode = src.mode
-    if mode == "RGB":
-        return Image.fromarray(result)
     if not changed.any():
         return src
     if mode in ("RGBA", "LA"):

@@ -379,3 +379,32 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(ten_photos):
         assert (out / name).read_bytes() == (t.ref / name).read_bytes(), name
     assert not [p for p in out.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
     assert tree_hashes(t.src) == t.before
+
+
+def test_ctrl_c_stops_after_the_current_photo(ten_photos):
+    out = ten_photos.base / "interrupted"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "batch", str(ten_photos.src), "--mask",
+                             str(ten_photos.mask), "-o", str(out), "--device", "cpu"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out.is_dir() and photos_in(out)) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "stopped:" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    done = photos_in(out)
+    assert 1 <= len(done) < 10
+    for name in done:
+        assert (out / name).read_bytes() == (ten_photos.ref / name).read_bytes()
+
+
+def test_run_batch_on_a_worker_thread(shop):
+    """The GUI calls run_batch off the main thread (no signal handlers there)."""
+    import threading
+    src, mask = shop
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(s=run_batch(BatchOptions(src, mask=mask), FakeInpainter())))
+    thread.start()
+    thread.join(60)
+    assert box["s"].done == 3
