@@ -1,4 +1,8 @@
-"""Image quality metrics on RGB uint8 images (numpy + OpenCV only)."""
+"""Image quality metrics on RGB uint8 images (numpy + OpenCV only).
+
+All three compare whole images (filled hole and known pixels alike), as the
+paper's Table 1 does. SSIM is computed per RGB channel and averaged.
+"""
 from __future__ import annotations
 
 import cv2
@@ -7,9 +11,17 @@ import numpy as np
 PSNR_CAP = 100.0  # identical images: a finite ceiling instead of inf
 
 
+def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
+    return a.astype(np.float64), b.astype(np.float64)
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB over the whole image (peak 255), capped."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    a, b = _pair(a, b)
+    mse = np.mean((a - b) ** 2)
     if mse == 0:
         return PSNR_CAP
     return float(min(PSNR_CAP, 10 * np.log10(255.0 ** 2 / mse)))
@@ -17,7 +29,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def l1(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute error in [0, 1] units."""
-    return float(np.mean(np.abs(a.astype(np.float64) - b.astype(np.float64))) / 255.0)
+    a, b = _pair(a, b)
+    return float(np.mean(np.abs(a - b)) / 255.0)
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -25,8 +38,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     K2 0.03, computed per channel and averaged (as skimage's
     structural_similarity with gaussian_weights=True,
     use_sample_covariance=False, data_range=255, channel_axis=-1)."""
-    a = a.astype(np.float64)
-    b = b.astype(np.float64)
+    a, b = _pair(a, b)
     if a.ndim == 2:
         a, b = a[..., None], b[..., None]
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2

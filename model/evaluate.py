@@ -1,0 +1,514 @@
+"""Evaluation: the model against classical fills, per hole-area bin.
+
+``python main.py eval [IMAGES_DIR | --builtin] [--masks DIR | --bins 10-20,... --seed S]
+[--per-bin N] [--weights W] [--device D] [--baselines telea,ns,patchmatch]
+[--json OUT.json] [--sheet OUT.png] [--size 512]``
+
+Photos are centre-cropped to a square and resized to ``size``; masks are
+seeded free-form strokes and object-like blobs whose hole area lies in each
+bin. Every method fills the same cases; PSNR, SSIM and L1 are taken over the
+whole image (known pixels included), as in the paper's Table 1. The model is
+run through ``Inpainter`` (the one inference path), so what is measured is
+what the app does.
+
+From Python (the trainer's validation): ``evaluate_cases(inpainter,
+make_cases(images, bins, seed, per_bin))`` -> dict; ``format_table(results)``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from .masks import area_bins, random_mask
+from .metrics import l1, psnr, ssim
+from .prefill import classical_fill
+
+EVAL_SIZE = 512
+DEFAULT_BINS = "10-20,20-30,30-40,40-50"
+# Free-form brush strokes and object silhouettes, mixed within each mask:
+# the two kinds of hole a user paints when removing something.
+EVAL_KINDS = ("strokes", "blobs")
+MODEL_METHODS = ("refined", "coarse")
+BASELINES = ("telea", "ns", "patchmatch")
+LABELS = {"refined": "ours refined", "coarse": "ours coarse", "telea": "Telea (cv2)",
+          "ns": "NS (cv2)", "patchmatch": "PatchMatch"}
+PATCHMATCH_PATCH = 3  # pypatchmatch's patch radius (7x7 patches), as in its examples
+PATCHMATCH_NOTE = "PatchMatch baseline left out: pypatchmatch is not installed (the optional patchmatch extra)"
+
+BinSpec = str | Sequence[tuple[float, float]]
+
+
+@dataclass
+class Case:
+    """One evaluation case: a square photo and a hole to fill."""
+
+    name: str
+    image: np.ndarray  # RGB uint8, the ground truth
+    hole: np.ndarray  # bool, True = missing
+    bin: str  # area bin label, e.g. "10-20"
+
+
+# ------------------------------------------------------------------ images
+
+# Colour natural photographs that ship inside installed packages, reserved
+# for evaluation (never training). Listed explicitly: the rest of those
+# folders are drawings, microscopy, charts, or near-duplicates
+# (motorcycle_right is the other half of a stereo pair).
+SKIMAGE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
+SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
+MATPLOTLIB_PHOTOS = ("grace_hopper.jpg",)
+
+
+def _builtin_files() -> list[tuple[str, Path]]:
+    """(name, path) of the built-in photos found on disk. Files are read
+    straight from the installed packages so nothing is ever downloaded
+    (some skimage.data functions fetch their image from the internet)."""
+    found: list[tuple[str, Path]] = []
+    try:
+        import skimage.data
+        root = Path(skimage.data.__file__).parent
+        found += [(f"skimage/{Path(f).stem}", root / f) for f in SKIMAGE_PHOTOS]
+    except ImportError:
+        pass
+    try:
+        import sklearn.datasets
+        root = Path(sklearn.datasets.__file__).parent / "images"
+        found += [(f"sklearn/{Path(f).stem}", root / f) for f in SKLEARN_PHOTOS]
+    except ImportError:
+        pass
+    try:
+        import matplotlib
+        root = Path(matplotlib.get_data_path()) / "sample_data"
+        found += [(f"matplotlib/{Path(f).stem}", root / f) for f in MATPLOTLIB_PHOTOS]
+    except ImportError:
+        pass
+    return [(name, path) for name, path in found if path.is_file()]
+
+
+def builtin_eval_images() -> list[tuple[str, np.ndarray]]:
+    """The photographs bundled with scikit-image, scikit-learn and matplotlib
+    (whichever are installed), as (name, RGB uint8) at their own size."""
+    from .imageio import read_image
+
+    return [(name, read_image(path)) for name, path in _builtin_files()]
+
+
+def folder_images(folder: str | Path) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """Photos in a folder (sorted by name), and a message per unreadable file."""
+    from .imageio import ImageReadError, is_image_file, read_image
+
+    images, skipped = [], []
+    for path in sorted(Path(folder).iterdir()):
+        if not path.is_file() or not is_image_file(path):
+            continue
+        try:
+            images.append((path.stem, read_image(path)))
+        except ImageReadError as exc:
+            skipped.append(str(exc))
+    return images, skipped
+
+
+def square_crop(image: np.ndarray, size: int, interpolation: int | None = None) -> np.ndarray:
+    """Centre square crop (side = the short side), resized to ``size``."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    crop = image[y0:y0 + side, x0:x0 + side]
+    if side != size:
+        if interpolation is None:
+            interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+        crop = cv2.resize(crop, (size, size), interpolation=interpolation)
+    return np.ascontiguousarray(crop)
+
+
+# ------------------------------------------------------------------- cases
+
+def bin_label(lo: float, hi: float) -> str:
+    """(0.1, 0.2) -> "10-20"."""
+    return f"{lo * 100:g}-{hi * 100:g}"
+
+
+def _parse_bins(bins: BinSpec) -> list[tuple[float, float]]:
+    return area_bins(bins) if isinstance(bins, str) else [tuple(b) for b in bins]
+
+
+def make_cases(images: Sequence[tuple[str, np.ndarray]], bins: BinSpec = DEFAULT_BINS, seed: int = 0,
+               per_bin: int | None = None, size: int | None = None,
+               kinds: tuple[str, ...] = EVAL_KINDS) -> list[Case]:
+    """``per_bin`` cases per area bin (default: one per image). Case k of every
+    bin uses image k (cycling), so the bins differ only in hole size. Each
+    mask comes from its own seed (seed, bin bounds, k): the same arguments
+    always give the same cases, and adding a bin leaves the others alone.
+    ``size``: centre-crop and resize the images to size x size first."""
+    if not images:
+        raise ValueError("no images to evaluate on")
+    if size is not None:
+        images = [(name, square_crop(img, size)) for name, img in images]
+    per_bin = len(images) if per_bin is None else per_bin
+    cases = []
+    for lo, hi in _parse_bins(bins):
+        label = bin_label(lo, hi)
+        for k in range(per_bin):
+            name, image = images[k % len(images)]
+            rng = np.random.default_rng([seed, round(lo * 1000), round(hi * 1000), k])
+            hole = random_mask(image.shape[0], image.shape[1], (lo, hi), rng=rng, kinds=kinds)
+            cases.append(Case(f"{name}#{k}", image, hole, label))
+    return cases
+
+
+def cases_from_masks(images: Sequence[tuple[str, np.ndarray]], masks: Sequence[tuple[str, np.ndarray]],
+                     bins: BinSpec = DEFAULT_BINS, per_bin: int | None = None,
+                     size: int = EVAL_SIZE) -> tuple[list[Case], list[str]]:
+    """Cases from mask files (bool hole maps): mask j goes with image j
+    (cycling); each mask's own area picks its bin. Returns the cases and the
+    names of masks that fit no bin (or came after ``per_bin`` was reached)."""
+    if not images:
+        raise ValueError("no images to evaluate on")
+    photos = [(name, square_crop(img, size)) for name, img in images]
+    ranges = _parse_bins(bins)
+    counts = {bin_label(*b): 0 for b in ranges}
+    cases, unused = [], []
+    for j, (mask_name, hole) in enumerate(masks):
+        hole = square_crop(hole.astype(np.uint8), size, cv2.INTER_NEAREST) > 0
+        area = float(hole.mean())
+        label = next((bin_label(lo, hi) for lo, hi in ranges if lo <= area <= hi), None)
+        if label is None or (per_bin is not None and counts[label] >= per_bin):
+            unused.append(mask_name)
+            continue
+        counts[label] += 1
+        name, image = photos[j % len(photos)]
+        cases.append(Case(f"{name}+{mask_name}", image, hole, label))
+    return cases, unused
+
+
+def folder_masks(folder: str | Path) -> list[tuple[str, np.ndarray]]:
+    from .imageio import is_image_file, read_mask
+
+    return [(p.stem, read_mask(p)) for p in sorted(Path(folder).iterdir()) if p.is_file() and is_image_file(p)]
+
+
+# --------------------------------------------------------------- baselines
+
+def _load_patchmatch():
+    """The pypatchmatch module, or None where it (or its native library) is missing."""
+    try:
+        import patchmatch
+    except (ImportError, OSError):
+        return None
+    return patchmatch if getattr(patchmatch, "patchmatch_available", False) else None
+
+
+def available_baselines(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The baselines among ``names`` that can run here, and a note for each
+    one left out (unknown names raise)."""
+    names = [n for n in names if n]
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)}")
+    usable, notes = [], []
+    for name in names:
+        if name == "patchmatch" and _load_patchmatch() is None:
+            notes.append(PATCHMATCH_NOTE)
+            continue
+        usable.append(name)
+    return usable, notes
+
+
+def run_baseline(name: str, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Fill ``hole`` with a classical method; known pixels stay as they are."""
+    if name in ("telea", "ns"):
+        return classical_fill(image, hole, name, radius=5)
+    if name == "patchmatch":
+        pm = _load_patchmatch()
+        if pm is None:
+            raise RuntimeError(PATCHMATCH_NOTE)
+        pm.set_random_seed(0)  # its search is randomised: fix it so runs repeat
+        return pm.inpaint(image, hole.astype(np.uint8) * 255, patch_size=PATCHMATCH_PATCH)
+    raise ValueError(f"unknown baseline {name!r}; choose from {list(BASELINES)}")
+
+
+# -------------------------------------------------------------- evaluation
+
+def _scores(out: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    return {"psnr": psnr(out, truth), "ssim": ssim(out, truth), "l1": l1(out, truth)}
+
+
+def _decade_bin(area: float) -> str:
+    lo = min(9, int(area * 10)) * 10
+    return f"{lo}-{lo + 10}"
+
+
+def _mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "l1")}
+
+
+def evaluate_cases(inpainter, cases: Sequence, baselines: Sequence[str] = (),
+                   keep_outputs: int | Iterable[int] = 0, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Fill every case with the model (one ``inpainter`` call gives both the
+    refined and the coarse result) and with each of ``baselines``; score each
+    output against the case's image.
+
+    ``cases``: anything with ``name``, ``image``, ``hole`` and optionally
+    ``bin`` (without one, the hole area's 10 % decade is used).
+    Returns a JSON-ready dict: ``methods``, ``bins``, ``counts`` (cases per
+    bin), ``table[bin][method]`` and ``table["all"][method]`` = mean
+    {psnr, ssim, l1}, ``time_s[method]`` (mean seconds per image),
+    ``model_time_s`` (end-to-end Inpainter call) and per-case ``cases``.
+    ``keep_outputs`` (a count n: the first n cases, or case indices) puts
+    those cases' images in ``outputs``, a list of {method: RGB uint8} in case
+    order, for ``comparison_sheet``; ``write_json`` leaves it out.
+    """
+    if not cases:
+        raise ValueError("no cases to evaluate")
+    keep = set(range(keep_outputs)) if isinstance(keep_outputs, int) else set(keep_outputs)
+    methods = list(MODEL_METHODS) + list(baselines)
+    bins: list[str] = []
+    per_case, outputs = [], []
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    for i, case in enumerate(cases):
+        label = getattr(case, "bin", None) or _decade_bin(float(case.hole.mean()))
+        if label not in bins:
+            bins.append(label)
+        t0 = time.perf_counter()
+        res = inpainter(case.image, case.hole)
+        model_s = time.perf_counter() - t0
+        # The first call pays one-time start-up costs (kernel selection,
+        # allocations); leave it out of the timing when there are others.
+        if i > 0 or len(cases) == 1:
+            times["refined"].append(model_s)
+            times["coarse"].append(model_s)
+        out = {"refined": res.refined, "coarse": res.coarse}
+        for name in baselines:
+            t0 = time.perf_counter()
+            out[name] = run_baseline(name, case.image, case.hole)
+            times[name].append(time.perf_counter() - t0)
+        per_case.append({"name": case.name, "bin": label, "area": float(case.hole.mean()),
+                         "scores": {m: _scores(out[m], case.image) for m in methods}})
+        if i in keep:
+            outputs.append(out)
+        if progress is not None:
+            progress(i + 1, len(cases))
+
+    table = {}
+    for label in bins + ["all"]:
+        rows = [c for c in per_case if label in ("all", c["bin"])]
+        table[label] = {m: _mean_scores([c["scores"][m] for c in rows]) for m in methods}
+    results = {
+        "methods": methods,
+        "bins": bins,
+        "counts": {b: sum(c["bin"] == b for c in per_case) for b in bins} | {"all": len(per_case)},
+        "table": table,
+        "time_s": {m: float(np.mean(t)) for m, t in times.items()},
+        "model_time_s": float(np.mean(times["refined"])),
+        "cases": per_case,
+    }
+    if keep:
+        results["outputs"] = outputs
+    return results
+
+
+def format_table(results: dict) -> str:
+    """The per-bin table as text: one line per (bin, method)."""
+    lines = [f"{'hole area %':<12}{'method':<14}{'PSNR dB':>9}{'SSIM':>8}{'L1':>8}{'s/img':>8}{'n':>5}"]
+    for label in results["bins"] + ["all"]:
+        lines.append("-" * len(lines[0]))
+        for j, m in enumerate(results["methods"]):
+            s = results["table"][label][m]
+            lines.append(f"{(label if j == 0 else ''):<12}{LABELS.get(m, m):<14}{s['psnr']:>9.2f}"
+                         f"{s['ssim']:>8.4f}{s['l1']:>8.4f}{results['time_s'][m]:>8.3f}"
+                         f"{(results['counts'][label] if j == 0 else ''):>5}")
+    lines.append(f"model time: {results['model_time_s']:.3f} s per image (end-to-end Inpainter call)")
+    return "\n".join(lines)
+
+
+def format_markdown(results: dict) -> str:
+    """The same table in Markdown (for docs)."""
+    lines = ["| hole area % | method | PSNR (dB) | SSIM | L1 | s / image |", "|---|---|---:|---:|---:|---:|"]
+    for label in results["bins"] + ["all"]:
+        for m in results["methods"]:
+            s = results["table"][label][m]
+            lines.append(f"| {label} (n={results['counts'][label]}) | {LABELS.get(m, m)} | {s['psnr']:.2f} | "
+                         f"{s['ssim']:.4f} | {s['l1']:.4f} | {results['time_s'][m]:.3f} |")
+    return "\n".join(lines)
+
+
+def write_json(results: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {k: v for k, v in results.items() if k != "outputs"}  # images are not JSON
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+# ------------------------------------------------------------ sheet
+
+SHEET_COLUMNS = ("input", "mask", "telea", "coarse", "refined", "truth")
+_COLUMN_TITLES = {"input": "input + mask", "mask": "mask", "truth": "truth"} | LABELS
+
+
+def _caption(tile: np.ndarray, text: str, y: int) -> None:
+    """White text on a dark band, readable over any photo."""
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+    cv2.rectangle(tile, (0, y - th - 5), (tw + 8, y + 4), (0, 0, 0), -1)
+    cv2.putText(tile, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def comparison_sheet(cases: Sequence, outputs: Sequence[dict[str, np.ndarray]], path: str | Path | None = None,
+                     columns: Sequence[str] = SHEET_COLUMNS, tile: int = 256,
+                     scores: Sequence[dict] | None = None) -> np.ndarray:
+    """A labelled grid: one row per case (as many as ``outputs``), one column
+    per entry of ``columns`` ("input", "mask", "truth" or a method name in
+    the outputs). ``scores`` (results["cases"]) adds each fill's PSNR.
+    Returns the RGB sheet and writes it as PNG when ``path`` is given."""
+    rows = []
+    for i, (case, out) in enumerate(zip(cases, outputs)):
+        tiles = []
+        for col in columns:
+            if col == "input":
+                img = case.image.copy()
+                red = np.array([255, 0, 0], np.float32)
+                img[case.hole] = (0.45 * img[case.hole] + 0.55 * red).astype(np.uint8)
+            elif col == "mask":
+                img = np.repeat(np.where(case.hole, 255, 0).astype(np.uint8)[..., None], 3, axis=2)
+            elif col == "truth":
+                img = case.image
+            else:
+                img = out[col]
+            t = np.ascontiguousarray(cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA))
+            if col == "input":
+                _caption(t, f"{case.name} ({getattr(case, 'bin', '')}%)", 16)
+            if scores is not None and col in scores[i]["scores"]:
+                _caption(t, f"{scores[i]['scores'][col]['psnr']:.2f} dB", tile - 6)
+            tiles.append(t)
+        rows.append(np.hstack(tiles))
+    if not rows:
+        raise ValueError("no cases for the sheet")
+    header = np.full((26, tile * len(columns), 3), 255, np.uint8)
+    for j, col in enumerate(columns):
+        cv2.putText(header, _COLUMN_TITLES.get(col, col), (j * tile + 6, 18), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    sheet = np.vstack([header] + rows)
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    return sheet
+
+
+def sheet_rows(cases: Sequence[Case], count: int = 4) -> list[int]:
+    """Indices of up to ``count`` cases for the sheet: the j-th bin's j-th
+    case, so that the rows show different bins and different photos."""
+    by_bin: dict[str, list[int]] = {}
+    for i, c in enumerate(cases):
+        by_bin.setdefault(c.bin, []).append(i)
+    picked = [idx[j % len(idx)] for j, idx in enumerate(by_bin.values())][:count]
+    picked += [i for i in range(len(cases)) if i not in picked][:count - len(picked)]
+    return sorted(picked)
+
+
+# ------------------------------------------------------------------- cli
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    from .cli import add_device_weights
+
+    p = sub.add_parser("eval", help="compare the model with classical fills (PSNR, SSIM, L1 per hole-area bin)")
+    p.add_argument("images", nargs="?", type=Path, help="folder of photos (or use --builtin)")
+    p.add_argument("--builtin", action="store_true",
+                   help="use the photos bundled with scikit-image, scikit-learn and matplotlib")
+    p.add_argument("--masks", type=Path, help="folder of mask files (white = hole) instead of generated masks")
+    p.add_argument("--bins", default=DEFAULT_BINS, help=f"hole-area bins in %% (default {DEFAULT_BINS})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated masks (default 0)")
+    p.add_argument("--per-bin", type=int, help="cases per bin (default: one per photo)")
+    p.add_argument("--baselines", default=",".join(BASELINES),
+                   help=f"classical fills to compare with (default {','.join(BASELINES)})")
+    p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--sheet", type=Path, help="write a comparison sheet PNG here")
+    p.add_argument("--size", type=int, default=EVAL_SIZE, help=f"square side of the test images (default {EVAL_SIZE})")
+    add_device_weights(p)
+    p.set_defaults(func=run_eval)
+
+
+def _weights_info(inpainter) -> dict:
+    path = inpainter.weights_path
+    shown = path
+    if path and Path(path).resolve().is_relative_to(Path.cwd()):
+        shown = Path(path).resolve().relative_to(Path.cwd())  # repo-relative in committed results
+    info = {"weights": str(shown) if path else None, "meta": inpainter.meta}
+    if path:
+        info["weights_sha256"] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return info
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from .inference import Inpainter
+
+    if (args.images is None) == (not args.builtin):
+        print("error: give a folder of photos or --builtin (one of them)", file=sys.stderr)
+        return 2
+    try:
+        bins = area_bins(args.bins)
+        baselines, notes = available_baselines(args.baselines.split(","))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(note, file=sys.stderr)
+
+    if args.builtin:
+        images, skipped = builtin_eval_images(), []
+    elif not args.images.is_dir():
+        print(f"error: {args.images} is not a folder", file=sys.stderr)
+        return 2
+    else:
+        images, skipped = folder_images(args.images)
+    for msg in skipped:
+        print(f"skipped {msg}", file=sys.stderr)
+    if not images:
+        print("error: no usable photos", file=sys.stderr)
+        return 1
+
+    if args.masks:
+        cases, unused = cases_from_masks(images, folder_masks(args.masks), bins, args.per_bin, args.size)
+        if unused:
+            print(f"{len(unused)} mask(s) unused (area outside the bins, or the bin was full)", file=sys.stderr)
+    else:
+        cases = make_cases(images, bins, args.seed, args.per_bin, size=args.size)
+    if not cases:
+        print("error: no cases", file=sys.stderr)
+        return 1
+
+    try:
+        inpainter = Inpainter(args.weights, args.device)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = sheet_rows(cases) if args.sheet else []  # keep only these cases' images (memory)
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():  # a live counter; logs get no carriage-return noise
+            print(f"\r{done}/{total} cases", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    results = evaluate_cases(inpainter, cases, baselines, keep_outputs=rows, progress=progress)
+    results = {"images": [name for name, _ in images], "size": args.size,
+               "masks": str(args.masks) if args.masks else f"generated {'+'.join(EVAL_KINDS)}, seed {args.seed}",
+               "device": str(inpainter.device), **_weights_info(inpainter), "left_out": notes, **results}
+    print(f"weights: {results['weights']} {results['meta'] or ''}  device: {results['device']}  "
+          f"{len(images)} photos, {len(cases)} cases at {args.size}x{args.size}")
+    print(format_table(results))
+    if args.json:
+        print(f"wrote {write_json(results, args.json)}")
+    if args.sheet:
+        columns = [c for c in SHEET_COLUMNS if c not in BASELINES or c in baselines]
+        comparison_sheet([cases[i] for i in rows], results["outputs"], args.sheet, columns,
+                         scores=[results["cases"][i] for i in rows])
+        print(f"wrote {args.sheet}")
+    return 0

@@ -1,0 +1,233 @@
+import json
+import socket
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import smooth_photo
+from model import evaluate
+from model.cli import main
+from model.evaluate import (Case, available_baselines, builtin_eval_images, cases_from_masks,
+                            evaluate_cases, format_table, make_cases, run_baseline, square_crop)
+from model.inference import Inpainter
+from model.metrics import psnr, ssim
+from model.prefill import classical_fill
+
+BINS = "10-20,20-30,30-40,40-50"
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return Inpainter(device="cpu")
+
+
+def _images(size: int = 96, count: int = 2) -> list[tuple[str, np.ndarray]]:
+    return [(f"p{i}", smooth_photo(size, size, seed=10 + i)) for i in range(count)]
+
+
+def test_cases_are_reproducible_and_each_area_lies_in_its_bin():
+    images = _images(96, 3)
+    a = make_cases(images, BINS, seed=7, per_bin=3)
+    b = make_cases(images, BINS, seed=7, per_bin=3)
+    c = make_cases(images, BINS, seed=8, per_bin=3)
+    assert len(a) == 12
+    assert [x.bin for x in a] == [lbl for lbl in ["10-20", "20-30", "30-40", "40-50"] for _ in range(3)]
+    for x, y in zip(a, b):
+        assert x.name == y.name and np.array_equal(x.hole, y.hole) and np.array_equal(x.image, y.image)
+    assert any(not np.array_equal(x.hole, z.hole) for x, z in zip(a, c))
+    for case in a:
+        lo, hi = (int(v) / 100 for v in case.bin.split("-"))
+        assert lo <= case.hole.mean() <= hi, (case.name, case.bin, case.hole.mean())
+    # Case k of every bin uses image k, so the bins differ only in hole size.
+    assert [x.name for x in a[:3]] == [x.name for x in a[3:6]] == ["p0#0", "p1#1", "p2#2"]
+
+
+def test_make_cases_defaults_to_one_case_per_photo_and_crops_to_size():
+    cases = make_cases([("wide", smooth_photo(90, 150, seed=1))], "10-20,30-40", seed=0, size=64)
+    assert [c.bin for c in cases] == ["10-20", "30-40"]
+    assert all(c.image.shape == (64, 64, 3) and c.hole.shape == (64, 64) for c in cases)
+
+
+def test_square_crop_takes_the_centre():
+    img = np.zeros((40, 100, 3), np.uint8)
+    img[:, 30:70] = 200  # the centre 40 columns
+    crop = square_crop(img, 40)
+    assert crop.shape == (40, 40, 3) and (crop == 200).all()
+    assert square_crop(img, 20).shape == (20, 20, 3)
+
+
+def test_builtin_images_are_local_colour_photos(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("builtin_eval_images tried to use the network")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    images = builtin_eval_images()
+    names = [name for name, _ in images]
+    assert "skimage/astronaut" in names
+    assert len(names) == len(set(names)) >= 4
+    for name, img in images:
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3, name
+        assert min(img.shape[:2]) >= 256, name
+        chroma = np.abs(img.astype(int) - img.mean(axis=2, keepdims=True)).mean()
+        assert chroma > 2, f"{name} looks grey"
+
+
+def test_model_results_come_from_inpainter_and_scores_from_the_metrics(bundled):
+    cases = make_cases(_images(96), "20-30,40-50", seed=3, per_bin=1)
+    res = evaluate_cases(bundled, cases, baselines=("telea",), keep_outputs=len(cases))
+    assert res["methods"] == ["refined", "coarse", "telea"]
+    assert res["bins"] == ["20-30", "40-50"] and res["counts"] == {"20-30": 1, "40-50": 1, "all": 2}
+    for case, out, row in zip(cases, res["outputs"], res["cases"]):
+        direct = bundled(case.image, case.hole)
+        assert np.array_equal(out["refined"], direct.refined)
+        assert np.array_equal(out["coarse"], direct.coarse)
+        assert np.array_equal(out["telea"], classical_fill(case.image, case.hole, "telea", 5))
+        assert row["scores"]["refined"]["psnr"] == psnr(direct.refined, case.image)
+        assert row["scores"]["telea"]["ssim"] == ssim(out["telea"], case.image)
+        assert row["bin"] == case.bin and row["area"] == pytest.approx(case.hole.mean())
+    mean = np.mean([r["scores"]["coarse"]["l1"] for r in res["cases"]])
+    assert res["table"]["all"]["coarse"]["l1"] == pytest.approx(mean)
+    assert res["table"]["40-50"]["refined"] == res["cases"][1]["scores"]["refined"]
+    assert res["model_time_s"] > 0 and set(res["time_s"]) == set(res["methods"])
+    # A worse fill scores worse: the table is not decoration.
+    assert res["table"]["20-30"]["refined"]["psnr"] > psnr(np.zeros_like(cases[0].image), cases[0].image)
+
+
+@dataclass
+class _ValCase:  # the trainer's case type: no bin
+    name: str
+    image: np.ndarray
+    hole: np.ndarray
+
+
+def test_cases_without_a_bin_are_grouped_by_area():
+    calls = []
+
+    class Fake:
+        def __call__(self, image, hole):
+            calls.append(hole.sum())
+            return type("R", (), {"refined": image, "coarse": image})()
+
+    image = smooth_photo(40, 40, seed=1)
+    hole = np.zeros((40, 40), bool)
+    hole[:10] = True  # 25 %
+    res = evaluate_cases(Fake(), [_ValCase("a", image, hole)])
+    assert calls == [hole.sum()]
+    assert res["bins"] == ["20-30"]
+    assert res["table"]["all"]["refined"]["ssim"] == pytest.approx(1.0)
+
+
+def test_keep_outputs_by_index(bundled):
+    cases = make_cases(_images(64), "10-20,20-30,30-40", seed=0, per_bin=1)
+    res = evaluate_cases(bundled, cases, keep_outputs=[2])
+    assert len(res["outputs"]) == 1
+    assert np.array_equal(res["outputs"][0]["refined"], bundled(cases[2].image, cases[2].hole).refined)
+
+
+def test_missing_patchmatch_is_left_out_with_a_note(monkeypatch):
+    monkeypatch.setattr(evaluate, "_load_patchmatch", lambda: None)
+    usable, notes = available_baselines(["telea", "ns", "patchmatch"])
+    assert usable == ["telea", "ns"]
+    assert len(notes) == 1 and "pypatchmatch" in notes[0]
+    with pytest.raises(ValueError, match="unknown"):
+        available_baselines(["telea", "magic"])
+
+
+def test_patchmatch_fills_only_the_hole_when_installed():
+    if evaluate._load_patchmatch() is None:
+        pytest.skip("pypatchmatch not installed")
+    image = smooth_photo(64, 64, seed=2)
+    hole = np.zeros((64, 64), bool)
+    hole[20:40, 20:40] = True
+    out = run_baseline("patchmatch", image, hole)
+    assert np.array_equal(out[~hole], image[~hole])
+    assert np.array_equal(out, run_baseline("patchmatch", image, hole))  # seeded
+
+
+def test_cases_from_masks_bins_by_area():
+    images = _images(40, 1)
+    masks = []
+    for rows in (6, 10, 30):  # 15 %, 25 %, 75 % of 40 rows
+        m = np.zeros((40, 40), bool)
+        m[:rows] = True
+        masks.append((f"m{rows}", m))
+    cases, unused = cases_from_masks(images, masks, "10-20,20-30", size=40)
+    assert [(c.name, c.bin) for c in cases] == [("p0+m6", "10-20"), ("p0+m10", "20-30")]
+    assert unused == ["m30"]
+
+
+def test_format_table_lists_every_bin_and_method():
+    image = smooth_photo(32, 32)
+    cases = [Case("x", image, np.eye(32, dtype=bool), "0-10")]
+    res = evaluate_cases(lambda img, hole: type("R", (), {"refined": img, "coarse": img})(), cases, ("ns",))
+    text = format_table(res)
+    for word in ("0-10", "all", "ours refined", "ours coarse", "NS", "model time"):
+        assert word in text
+
+
+def test_eval_command_end_to_end(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(smooth_photo(140, 170, seed=20 + i)).save(folder / f"photo{i}.png")
+    (folder / "notes.txt").write_text("not a photo")
+    out_json, sheet = tmp_path / "eval.json", tmp_path / "sheet.png"
+    rc = main(["eval", str(folder), "--size", "128", "--per-bin", "1", "--bins", BINS, "--seed", "1",
+               "--device", "cpu", "--baselines", "telea,ns,patchmatch", "--json", str(out_json),
+               "--sheet", str(sheet)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    data = json.loads(out_json.read_text())
+    expected = ["refined", "coarse", "telea", "ns"]
+    if evaluate._load_patchmatch() is None:
+        assert captured.err.count("PatchMatch baseline left out") == 1
+        assert "patchmatch" not in data["methods"]
+    else:
+        expected.append("patchmatch")
+    assert data["methods"] == expected
+    assert data["bins"] == BINS.split(",")
+    for label in data["bins"] + ["all"]:
+        assert set(data["table"][label]) == set(expected)
+        for scores in data["table"][label].values():
+            assert set(scores) == {"psnr", "ssim", "l1"}
+    assert data["counts"] == {b: 1 for b in data["bins"]} | {"all": 4}
+    assert data["model_time_s"] > 0 and data["images"] == ["photo0", "photo1"] and data["size"] == 128
+    assert "outputs" not in data
+    assert "model time" in captured.out and "40-50" in captured.out
+    img = np.asarray(Image.open(sheet))
+    assert img.shape == (26 + 4 * 256, 6 * 256, 3)
+
+
+def test_eval_command_usage_errors(tmp_path, capsys):
+    assert main(["eval"]) == 2
+    assert main(["eval", str(tmp_path), "--builtin"]) == 2
+    assert main(["eval", str(tmp_path), "--bins", "ten-twenty"]) == 2
+    assert main(["eval", str(tmp_path), "--baselines", "magic"]) == 2
+    assert main(["eval", str(tmp_path)]) == 1  # an empty folder: no photos
+
+
+def test_sheet_rows_show_different_bins_and_photos():
+    cases = make_cases(_images(48, 4), BINS, seed=0, per_bin=4)
+    rows = evaluate.sheet_rows(cases)
+    assert len({cases[i].bin for i in rows}) == 4
+    assert len({cases[i].name.split("#")[0] for i in rows}) == 4
+
+
+def test_eval_command_with_mask_files(tmp_path, capsys):
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    photos.mkdir(), masks.mkdir()
+    Image.fromarray(smooth_photo(80, 80, seed=3)).save(photos / "a.png")
+    for name, rows in (("m1", 16), ("m2", 60)):  # 20 % and 75 % of the rows
+        m = np.zeros((80, 80), np.uint8)
+        m[:rows] = 255
+        Image.fromarray(m).save(masks / f"{name}.png")
+    out_json = tmp_path / "r.json"
+    rc = main(["eval", str(photos), "--masks", str(masks), "--bins", "10-30", "--size", "80",
+               "--device", "cpu", "--baselines", "telea", "--json", str(out_json)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "1 mask(s) unused" in captured.err
+    data = json.loads(out_json.read_text())
+    assert [c["name"] for c in data["cases"]] == ["a+m1"] and data["cases"][0]["area"] == pytest.approx(0.2)
