@@ -407,9 +407,14 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
 
     writes: queue.Queue = queue.Queue(maxsize=PREFETCH)
 
+    writer_errors: list[BaseException] = []
+
     def writer() -> None:
         while (item := writes.get()) is not None:
-            write(*item)
+            try:
+                write(*item)
+            except Exception as exc:  # e.g. a progress callback that raised: keep draining, re-raise later
+                writer_errors.append(exc)
 
     decoded: queue.Queue = queue.Queue(maxsize=PREFETCH)
     stop_decoding = threading.Event()
@@ -451,6 +456,8 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
         summary.seconds = time.perf_counter() - t_start
         if options.report is not None:
             _write_report(Path(options.report), summary)
+    if writer_errors:
+        raise writer_errors[0]
     return summary
 
 
@@ -560,6 +567,9 @@ def run_cli(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, stopper.handle) if on_main else None
     try:
         summary = run_batch(options, inpainter, progress=on_progress, should_stop=stopper)
+    except OSError as exc:  # the output folder cannot be created or written at all
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         bar.close()
         if on_main:

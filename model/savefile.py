@@ -116,9 +116,12 @@ def _into_palette(src: Image.Image, result: np.ndarray, changed: np.ndarray) -> 
         opaque[:len(alpha)] = alpha == 255
         candidates = candidates[opaque] if opaque.any() else candidates
     colours = result[changed].astype(np.int32)
-    dist = ((colours[:, None, :] - palette[candidates][None, :, :]) ** 2).sum(axis=2)
+    choices = palette[candidates][None, :, :]
+    new = np.empty(len(colours), idx.dtype)
+    for i in range(0, len(colours), 16384):  # in chunks: pixels x 256 entries x 3 would not fit for big fills
+        dist = ((colours[i:i + 16384, None, :] - choices) ** 2).sum(axis=2)
+        new[i:i + 16384] = candidates[dist.argmin(axis=1)]
     transparent = _transparent_pixels(src, idx)
-    new = candidates[dist.argmin(axis=1)].astype(idx.dtype)
     keep = transparent[changed]  # transparent pixels stay transparent
     idx[changed] = np.where(keep, idx[changed], new)
     out = Image.fromarray(idx.astype(np.uint8), "P")

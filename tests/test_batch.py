@@ -408,3 +408,13 @@ def test_run_batch_on_a_worker_thread(shop):
     thread.start()
     thread.join(60)
     assert box["s"].done == 3
+
+
+def test_a_failing_progress_callback_does_not_hang_the_run(shop):
+    src, mask = shop
+
+    def progress(info):
+        raise RuntimeError("GUI went away")
+    with pytest.raises(RuntimeError, match="GUI went away"):
+        run_batch(BatchOptions(src, mask=mask), FakeInpainter(), progress=progress)
+    assert len(photos_in(default_output_dir(src))) == 3  # every photo was still written

@@ -108,6 +108,7 @@ def test_round_trip_keeps_format_mode_size_metadata_and_unmasked_pixels(tmp_path
         assert b.format == a.format
         assert b.mode == a.mode
         assert b.info.get("icc_profile") == a.info.get("icc_profile")
+        assert b.info.get("transparency") == a.info.get("transparency")
         exif_a, exif_b = a.getexif(), b.getexif()
         if exif_a.get(0x010F):
             assert exif_b.get(0x010F) == "TestCam"
