@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -123,40 +122,6 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def evaluate_cases(inpainter: Inpainter, cases: list[ValCase]) -> tuple[float, float, list]:
-    """Mean PSNR / SSIM of the refined result over fixed cases, through the
-    one inference path; returns (psnr, ssim, results)."""
-    from .metrics import psnr, ssim
-
-    results, scores = [], []
-    for case in cases:
-        res = inpainter(case.image, case.hole)
-        results.append(res)
-        scores.append((psnr(res.refined, case.image), ssim(res.refined, case.image)))
-    arr = np.array(scores)
-    return float(arr[:, 0].mean()), float(arr[:, 1].mean()), results
-
-
-def preview_sheet(cases: list[ValCase], results: list, path: Path, rows: int = 4) -> Path:
-    """PNG with one row per case: masked input | mask | coarse | refined | truth."""
-    import cv2
-
-    lines = []
-    for case, res in list(zip(cases, results))[:rows]:
-        masked = case.image.copy()
-        masked[case.hole] = (255, 255, 255)
-        mask = np.repeat((case.hole * 255).astype(np.uint8)[..., None], 3, axis=2)
-        lines.append(np.hstack([masked, mask, res.coarse, res.refined, case.image]))
-    sheet = np.vstack(lines)
-    header = np.full((24, sheet.shape[1], 3), 255, np.uint8)
-    w = case.image.shape[1]
-    for i, label in enumerate(["input", "mask", "coarse", "refined", "truth"]):
-        cv2.putText(header, label, (i * w + 6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(np.vstack([header, sheet]), cv2.COLOR_RGB2BGR))
-    return path
 
 
 class Trainer:
@@ -292,12 +257,19 @@ class Trainer:
         return self.opts.lambda_adv * g_loss
 
     def validate(self) -> tuple[float, float, Path]:
+        """Mean PSNR / SSIM of the refined result on the fixed validation
+        cases (through the one inference path) and a preview sheet."""
+        from .evaluate import comparison_sheet, evaluate_cases
+
         self.net.eval()
-        inpainter = Inpainter.from_network(self.net)
-        val_psnr, val_ssim, results = evaluate_cases(inpainter, self.val_cases)
-        preview = preview_sheet(self.val_cases, results, self.out / "previews" / f"step_{self.step:07d}.png")
+        results = evaluate_cases(Inpainter.from_network(self.net), self.val_cases, keep_outputs=4)
+        preview = self.out / "previews" / f"step_{self.step:07d}.png"
+        comparison_sheet(self.val_cases, results["outputs"], preview,
+                         columns=("input", "mask", "coarse", "refined", "truth"),
+                         tile=self.opts.size, scores=results["cases"])
         self.net.train()
-        return val_psnr, val_ssim, preview
+        overall = results["table"]["all"]["refined"]
+        return overall["psnr"], overall["ssim"], preview
 
     def run(self, progress: Callable[[TrainProgress], None] | None = None,
             should_stop: Callable[[], bool] | None = None, bar: bool = False) -> TrainResult:
