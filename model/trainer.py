@@ -253,7 +253,7 @@ class Trainer:
         d_loss.backward()
         self.critic_opt.step()
         g_loss = generator_loss(self.critic(fake, known))
-        parts["critic"], parts["adversarial"] = float(d_loss), float(g_loss)
+        parts["critic"], parts["adversarial"] = float(d_loss.detach()), float(g_loss.detach())
         return self.opts.lambda_adv * g_loss
 
     def validate(self) -> tuple[float, float, Path]:
