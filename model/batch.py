@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -535,7 +535,6 @@ class _StopOnInterrupt:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from .inference import Inpainter
 
     options = BatchOptions(input_dir=args.input_dir, output_dir=args.output_dir, mask=args.mask,
                            masks_dir=args.masks_dir, mask_fit=args.mask_fit, missing=args.missing,
@@ -545,10 +544,10 @@ def run_cli(args: argparse.Namespace) -> int:
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        inpainter = Inpainter(args.weights, args.device)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    from .cli import open_inpainter
+
+    inpainter = open_inpainter(args)
+    if inpainter is None:
         return 2
 
     from tqdm import tqdm

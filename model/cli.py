@@ -35,6 +35,18 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     rm.set_defaults(func=run_remove)
 
 
+def open_inpainter(args: argparse.Namespace):
+    """The model for a command (``--weights``, ``--device``), or None after
+    printing why it cannot be loaded (the caller exits with 2)."""
+    from .inference import Inpainter
+
+    try:
+        return Inpainter(args.weights, args.device)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def run_gui(args: argparse.Namespace) -> int:
     try:
         from inpaint_gui.app import main as gui_main
@@ -46,7 +58,6 @@ def run_gui(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     from .imageio import ImageReadError, read_image, read_mask
-    from .inference import Inpainter
     from .savefile import save_like
 
     out = args.out or args.image.with_name(f"{args.image.stem}_cleaned{args.image.suffix}")
@@ -62,10 +73,8 @@ def run_remove(args: argparse.Namespace) -> int:
         print(f"error: mask {args.mask} is {hole.shape[1]}x{hole.shape[0]} but photo {args.image} "
               f"is {image.shape[1]}x{image.shape[0]}", file=sys.stderr)
         return 1
-    try:
-        inpainter = Inpainter(args.weights, args.device)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    inpainter = open_inpainter(args)
+    if inpainter is None:
         return 2
     result = inpainter(image, hole)
     save_like(result.refined, out, args.image)

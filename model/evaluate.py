@@ -449,7 +449,6 @@ def _weights_info(inpainter) -> dict:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from .inference import Inpainter
 
     if (args.images is None) == (not args.builtin):
         print("error: give a folder of photos or --builtin (one of them)", file=sys.stderr)
@@ -486,10 +485,10 @@ def run_eval(args: argparse.Namespace) -> int:
         print("error: no cases", file=sys.stderr)
         return 1
 
-    try:
-        inpainter = Inpainter(args.weights, args.device)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    from .cli import open_inpainter
+
+    inpainter = open_inpainter(args)
+    if inpainter is None:
         return 2
     rows = sheet_rows(cases) if args.sheet else []  # keep only these cases' images (memory)
 

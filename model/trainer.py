@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .checkpoint import FORMAT, atomic_save, load_network, read_checkpoint, save_weights
-from .data import CropDataset, ValCase, scan_photos, split_validation, validation_cases
+from .data import CropDataset, scan_photos, split_validation, validation_cases
 from .devices import autocast, cpu_has_bf16, describe, resolve_device
 from .inference import Inpainter
 from .losses import BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures

@@ -5,7 +5,7 @@ from PIL import Image
 
 from model.checkpoint import load_network, read_checkpoint
 from model.data import CropDataset
-from model.trainer import TrainError, TrainOptions, Trainer, train
+from model.trainer import TrainError, TrainOptions, Trainer
 
 from conftest import smooth_photo
 
