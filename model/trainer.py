@@ -196,6 +196,8 @@ class Trainer:
         ckpt = read_checkpoint(path)
         self.net.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        for group in self.optimizer.param_groups:  # --lr on resume wins (a manual decay step)
+            group["lr"] = self.opts.lr
         if self.critic is not None and "critic" in ckpt:
             self.critic.load_state_dict(ckpt["critic"])
             self.critic_opt.load_state_dict(ckpt["critic_optimizer"])
