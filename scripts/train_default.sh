@@ -13,7 +13,8 @@ $PY main.py fetch-data debian-photos data/debian-photos
 #    128 px crops, plain L1, holes 0-50 %, lr 2e-4; stop whenever the budget runs out
 $PY main.py train data/debian-photos --scratch --config default --size 128 --batch-size 8 \
     --lr 2e-4 --steps 20000 --lambda-corr 0 --lambda-style 0 --hole-area 0-50 \
-    --val-every 250 --checkpoint-every 100 --out runs/default-a "$@"
+    --val-every 250 --checkpoint-every 100 --out runs/default-a "$@"   # bundled: stopped at step 3700 ...
+# ... then the same line with --lr 1e-4 --resume (bundled: best.pt at step 4750)
 
-# 3. bundle the best validation checkpoint; the app runs it on 256 px crops (measured better than 128)
-$PY scripts/bundle_weights.py runs/default-a/best.pt --run-size 256 --note "stage A, see README"
+# 3. bundle the best validation checkpoint; the app runs it on crops of up to 512 px (best SSIM; see README)
+$PY scripts/bundle_weights.py runs/default-a/best.pt --run-size 512 --note "stage A, see README"
