@@ -123,35 +123,3 @@ class CropDataset(Dataset):
         crop = np.ascontiguousarray(crop)
         hole = random_mask(self.size, self.size, self.hole_area, rng, kinds=("strokes", "shapes", "blobs"))
         return network_inputs(crop, hole, self.prefill)
-
-
-@dataclass
-class ValCase:
-    name: str
-    image: np.ndarray  # RGB uint8, size x size
-    hole: np.ndarray  # bool
-
-
-def validation_cases(photos: list[Path], size: int, seed: int = 1234,
-                     per_photo: int = 2, max_cases: int = 16) -> list[ValCase]:
-    """Fixed cases: a centre crop of each held-out photo (short side scaled
-    to ``size``) with seeded masks spread over the 10-50 % hole range."""
-    cases = []
-    bins = [(0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5)]
-    for i, path in enumerate(photos):
-        image = read_image(path)
-        h, w = image.shape[:2]
-        scale = size / min(h, w)
-        image = cv2.resize(image, (max(size, round(w * scale)), max(size, round(h * scale))),
-                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        h, w = image.shape[:2]
-        y0, x0 = (h - size) // 2, (w - size) // 2
-        crop = np.ascontiguousarray(image[y0:y0 + size, x0:x0 + size])
-        for k in range(per_photo):
-            area = bins[(i * per_photo + k) % len(bins)]
-            hole = random_mask(size, size, area, rng=np.random.default_rng([seed, i, k]),
-                               kinds=("strokes", "blobs"))
-            cases.append(ValCase(f"{path.stem}#{k}", crop, hole))
-            if len(cases) >= max_cases:
-                return cases
-    return cases

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .checkpoint import FORMAT, atomic_save, load_network, read_checkpoint, save_weights
-from .data import CropDataset, scan_photos, split_validation, validation_cases
+from .data import CropDataset, scan_photos, split_validation
 from .devices import autocast, cpu_has_bf16, describe, resolve_device
 from .inference import Inpainter
 from .losses import BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures
@@ -156,7 +156,7 @@ class Trainer:
         self.amp = opts.amp == "auto" and (self.device.type != "cpu" or cpu_has_bf16())
         self.cfg: NetConfig = self.net.cfg
         self.dataset = CropDataset(self.train_photos, opts.size, self.cfg.prefill, opts.hole_area, opts.seed)
-        self.val_cases = validation_cases(self.val_photos, opts.size)
+        self.val_cases = self._validation_cases()
 
         vgg = None
         if opts.lambda_corr > 0 or opts.lambda_style > 0:
@@ -173,6 +173,15 @@ class Trainer:
         self.step = 0
         self.best_psnr: float | None = None
         self.forward = torch.compile(self.net) if opts.compile else self.net
+
+    def _validation_cases(self, per_bin: int = 4) -> list:
+        """Fixed cases: centre crops of up to ``per_bin`` held-out photos, one
+        seeded mask each in every 10-50 % hole-area bin (the eval's cases)."""
+        from .evaluate import make_cases
+        from .imageio import read_image
+
+        photos = self.val_photos[:per_bin]
+        return make_cases([(p.stem, read_image(p)) for p in photos], seed=1234, size=self.opts.size)
 
     # ------------------------------------------------------------ state
     def state(self) -> dict:
