@@ -444,11 +444,8 @@ class MainWindow(QMainWindow):
             from model.inference import Inpainter
             return Inpainter(weights, device, context=context)
 
-        worker = Worker(job, self)
-        worker.finished.connect(self._model_loaded)
-        worker.failed.connect(self._model_failed)
-        worker.done.connect(self._load_done)
-        self._load_worker = worker.start()
+        self._load_worker = Worker(job, self, finished=self._model_loaded, failed=self._model_failed,
+                                   done=self._load_done).start()
         self._update_actions()
 
     def _load_done(self) -> None:
@@ -664,12 +661,9 @@ class MainWindow(QMainWindow):
         def job(report, should_stop):
             return inpainter(image, hole, should_stop=should_stop)
 
-        worker = Worker(job, self)
-        worker.finished.connect(self._remove_finished)
-        worker.failed.connect(self._remove_failed)
-        worker.cancelled.connect(lambda: self.statusBar().showMessage("Removal cancelled", 4000))
-        worker.done.connect(self._remove_done)
-        self._remove_worker = worker.start()
+        self._remove_worker = Worker(
+            job, self, finished=self._remove_finished, failed=self._remove_failed, done=self._remove_done,
+            cancelled=lambda: self.statusBar().showMessage("Removal cancelled", 4000)).start()
         self.statusBar().showMessage("Removing…")
         self._update_actions()
 

@@ -40,7 +40,9 @@ class Worker(QObject):
 
     _relay = Signal(str, object)
 
-    def __init__(self, fn: Callable[[Report, StopCheck], Any], parent: QObject | None = None):
+    def __init__(self, fn: Callable[[Report, StopCheck], Any], parent: QObject | None = None,
+                 **slots: Callable):
+        """``slots``: signal name -> slot to connect (progress=..., done=...)."""
         super().__init__(parent)
         self._fn = fn
         self._stop = threading.Event()
@@ -48,6 +50,8 @@ class Worker(QObject):
         self._relay.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
         self._running = False
         self.traceback_text = ""
+        for name, slot in slots.items():
+            getattr(self, name).connect(slot)
 
     # ------------------------------------------------------------ GUI side
     def start(self) -> "Worker":

@@ -246,12 +246,8 @@ class FinetuneDialog(QDialog):
             from model.trainer import train
             return train(opts, progress=report, should_stop=should_stop)
 
-        self.worker = Worker(job, self)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.finished.connect(self._on_finished)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.done.connect(self._on_done)
-        self.worker.start()
+        self.worker = Worker(job, self, progress=self._on_progress, finished=self._on_finished,
+                             failed=self._on_failed, done=self._on_done).start()
         self._set_running(True)
 
     def cancel(self) -> None:
