@@ -17,7 +17,7 @@ import torch
 
 from model.devices import autocast, cpu_has_bf16, describe, resolve_device
 from model.losses import InpaintLoss, VGGFeatures
-from model.network import CONFIGS, InpaintNet
+from model.network import CONFIGS, InpaintNet, count_flops
 
 
 def vgg_flops(size: int) -> int:
@@ -27,12 +27,6 @@ def vgg_flops(size: int) -> int:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         vgg(torch.zeros(1, 3, size, size))
     return counter.get_total_flops()
-
-
-def net_flops(cfg, size: int) -> int:
-    from model.network import count_flops
-
-    return count_flops(cfg, size)
 
 
 def measure(name: str, device: torch.device, batch: int, size: int, steps: int, compile: bool) -> dict:
@@ -69,7 +63,7 @@ def measure(name: str, device: torch.device, batch: int, size: int, steps: int, 
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
     samples_per_s = steps * batch / seconds
-    f_net = net_flops(cfg, size)
+    f_net = count_flops(cfg, size)
     # network fwd+bwd ≈ 3x forward; VGG: truth (fwd) + two composites (fwd + input-grad bwd ≈ 2x)
     f_step = 3 * f_net + vgg_flops(size) * (1 + 2 * 2)
     return {"config": name, "samples_per_s": samples_per_s, "net_gflop_fwd": f_net / 1e9,

@@ -227,7 +227,7 @@ class InpaintNet(nn.Module):
         (B,3,H,W) in [-1,1], the classical fill of the hole when the config
         uses one (zeros otherwise). Any H, W: padded internally."""
         h, w = image.shape[-2:]
-        image, mask = image * mask, mask  # the network never sees missing pixels
+        image = image * mask  # the network never sees missing pixels
         if self.cfg.prefill != "zero":
             if prefill is None:
                 raise ValueError(f"config {self.cfg.name!r} needs a {self.cfg.prefill} prefill")

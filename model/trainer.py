@@ -171,6 +171,7 @@ class Trainer:
             self.critic = PatchDiscriminator().to(self.device)
             self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=opts.lr, betas=tuple(opts.betas))
         self.step = 0
+        self._saved_step: int | None = None  # step of the newest last.pt
         self.best_psnr: float | None = None
         self.forward = torch.compile(self.net) if opts.compile else self.net
 
@@ -196,6 +197,7 @@ class Trainer:
     def save_last(self) -> Path:
         path = self.out / "last.pt"
         atomic_save(self.state(), path)
+        self._saved_step = self.step
         return path
 
     def load_last(self) -> None:
@@ -312,7 +314,7 @@ class Trainer:
                 val = None
                 if self.step % self.opts.val_every == 0 or self.step == self.total:
                     val = self._validate_and_keep(progress, parts, rate, eta)
-                if self.step % self.opts.checkpoint_every == 0 or self.step == self.total:
+                if self.step % self.opts.checkpoint_every == 0:
                     self.save_last()
                 if progress is not None and val is None:
                     progress(TrainProgress(self.step, self.total, parts, steps_per_s=rate, eta_s=eta))
@@ -324,9 +326,10 @@ class Trainer:
         finally:
             if tqdm_bar is not None:
                 tqdm_bar.close()
-            last = self.save_last()
+            if self._saved_step != self.step:  # the end, a stop or an error: keep what was done
+                self.save_last()
         best = self.out / "best.pt"
-        return TrainResult(best if best.is_file() else None, last, self.step, stopped,
+        return TrainResult(best if best.is_file() else None, self.out / "last.pt", self.step, stopped,
                            self.best_psnr, self.skipped)
 
     def _validate_and_keep(self, progress, parts: dict, rate: float, eta: float = 0.0) -> TrainProgress:

@@ -30,3 +30,15 @@ def smooth_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture
 def photo():
     return smooth_photo
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """App settings in a temporary ini file, on the CPU (the GUI tests)."""
+    from PySide6.QtCore import QSettings
+
+    from inpaint_gui.settings import Settings
+
+    s = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    s.device = "cpu"
+    return s

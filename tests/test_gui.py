@@ -8,13 +8,12 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QPointF, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QPointF, Qt, QTimer  # noqa: E402
 
 from inpaint_gui import messages  # noqa: E402
 from inpaint_gui.canvas import Tool  # noqa: E402
 from inpaint_gui.main_window import PAGE_EDIT, PAGE_RESULT, MainWindow  # noqa: E402
 from inpaint_gui.mask_model import MaskModel  # noqa: E402
-from inpaint_gui.settings import Settings  # noqa: E402
 from model.imageio import read_image, read_mask, write_mask  # noqa: E402
 
 Button = messages.Button
@@ -68,12 +67,6 @@ def dialogs(monkeypatch):
     monkeypatch.setattr(messages, "get_folder", lambda *a: "")
     return d
 
-
-@pytest.fixture
-def settings(tmp_path):
-    s = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    s.device = "cpu"
-    return s
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QSettings  # noqa: E402
 
 from inpaint_gui import messages  # noqa: E402
-from inpaint_gui.settings import Settings  # noqa: E402
 
 Button = messages.Button
 
@@ -39,12 +37,6 @@ def recorder(monkeypatch):
     monkeypatch.setattr(messages, "message", rec)
     return rec
 
-
-@pytest.fixture
-def settings(tmp_path):
-    s = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    s.device = "cpu"
-    return s
 
 
 # --------------------------------------------------------------------- batch
