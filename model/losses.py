@@ -136,6 +136,29 @@ def style_loss(feats: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.
 class LossWeights:
     correlation: float = 1e-5  # λ1
     style: float = 1e-3  # λ2
+    # "image": the paper's L1 over every pixel of each stage's prediction;
+    # "hole": L1 over the missing pixels only, averaged per photo, so a small
+    # hole counts as much as a large one and no effort goes into copying the
+    # existing pixels (which the composite discards anyway).
+    l1_region: str = "image"
+
+
+def reconstruction_loss(prediction: torch.Tensor, truth: torch.Tensor,
+                        known: torch.Tensor | None = None, region: str = "image") -> torch.Tensor:
+    """L1 of one stage's prediction over the whole image, or over the hole
+    only (mean per photo over its missing pixels, then over the batch)."""
+    prediction = prediction.float()
+    if region == "image":
+        return F.l1_loss(prediction, truth)
+    if region != "hole":
+        raise ValueError(f"l1 region must be 'image' or 'hole', not {region!r}")
+    if known is None:
+        raise ValueError("the hole L1 needs the mask")
+    hole = 1 - known.float()
+    per_photo = ((prediction - truth).abs() * hole).sum(dim=(1, 2, 3))
+    # at least one pixel: a photo with no hole contributes 0, not NaN
+    area = hole.sum(dim=(1, 2, 3)).clamp(min=1) * truth.shape[1]
+    return (per_photo / area).mean()
 
 
 class InpaintLoss(nn.Module):
@@ -146,8 +169,11 @@ class InpaintLoss(nn.Module):
         self.vgg = vgg
         self.weights = weights
 
-    def forward(self, out: StageOutputs, truth: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        l1 = F.l1_loss(out.coarse.float(), truth) + F.l1_loss(out.refined.float(), truth)
+    def forward(self, out: StageOutputs, truth: torch.Tensor,
+                known: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """``known``: the network mask (1 = existing), needed for the hole L1."""
+        l1 = reconstruction_loss(out.coarse, truth, known, self.weights.l1_region)
+        l1 = l1 + reconstruction_loss(out.refined, truth, known, self.weights.l1_region)
         parts = {"l1": l1.detach()}
         total = l1
         use_vgg = self.vgg is not None and (self.weights.correlation > 0 or self.weights.style > 0)

@@ -47,6 +47,9 @@ class TrainOptions:
     lambda_corr: float = 1e-5  # λ1, correlation loss
     lambda_style: float = 1e-3  # λ2, style loss
     l1_only_steps: int = 0  # curriculum: plain L1 for the first N steps
+    l1_region: str = "image"  # "image" (the paper) or "hole" (see LossWeights)
+    lr_schedule: str = "constant"  # or "cosine": lr decays to lr_min at the last step
+    lr_min: float = 1e-6
     hole_area: tuple[float, float] = (0.0, 0.4)
     val_dir: Path | None = None  # held-out photos; default: a fixed part of data_dir
     val_fraction: float = 0.1
@@ -162,8 +165,12 @@ class Trainer:
         if opts.lambda_corr > 0 or opts.lambda_style > 0:
             vgg = VGGFeatures(opts.vgg_weights or BUNDLED_VGG).to(self.device)
             vgg = vgg.to(memory_format=torch.channels_last)
-        self.loss = InpaintLoss(vgg, LossWeights(opts.lambda_corr, opts.lambda_style))
-        self.l1_loss = InpaintLoss(None)
+        if opts.l1_region not in ("image", "hole"):
+            raise TrainError(f"--l1 must be image or hole, not {opts.l1_region!r}")
+        if opts.lr_schedule not in ("constant", "cosine"):
+            raise TrainError(f"--lr-schedule must be constant or cosine, not {opts.lr_schedule!r}")
+        self.loss = InpaintLoss(vgg, LossWeights(opts.lambda_corr, opts.lambda_style, opts.l1_region))
+        self.l1_loss = InpaintLoss(None, LossWeights(0.0, 0.0, opts.l1_region))
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=opts.lr, betas=tuple(opts.betas))
         self.critic = self.critic_opt = None
         if opts.adversarial:
@@ -247,14 +254,24 @@ class Trainer:
         with autocast(self.device, self.amp, cpu=True):
             out = self.forward(truth, known, prefill)
             loss_fn = self.l1_loss if self.step < self.opts.l1_only_steps else self.loss
-            total, parts = loss_fn(out, truth)
+            total, parts = loss_fn(out, truth, known)
             if self.critic is not None:
                 total = total + self._adversarial_step(out.refined_composite, truth, known, parts)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(self.step)
         self.optimizer.step()
         self.step += 1
         return parts
+
+    def learning_rate(self, step: int) -> float:
+        """The lr of optimiser step ``step`` (0-based) under the schedule."""
+        if self.opts.lr_schedule == "constant":
+            return self.opts.lr
+        progress = min(step / max(self.total - 1, 1), 1.0)
+        low = min(self.opts.lr_min, self.opts.lr)
+        return low + 0.5 * (self.opts.lr - low) * (1 + math.cos(math.pi * progress))
 
     def _adversarial_step(self, fake: torch.Tensor, truth: torch.Tensor, known: torch.Tensor,
                           parts: dict) -> torch.Tensor:
@@ -371,6 +388,11 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lambda-corr", type=float, default=1e-5, help="λ1, correlation loss weight")
     p.add_argument("--lambda-style", type=float, default=1e-3, help="λ2, style loss weight")
     p.add_argument("--l1-only-steps", type=int, default=0, help="plain L1 for the first N steps")
+    p.add_argument("--l1", dest="l1_region", choices=["image", "hole"], default="image",
+                   help="L1 over the whole image (the paper) or over the hole only, per photo")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="cosine: decay the lr to --lr-min by the last step")
+    p.add_argument("--lr-min", type=float, default=1e-6)
     p.add_argument("--hole-area", default="0-40", help="hole area range in %% (default 0-40)")
     p.add_argument("--val", type=Path, dest="val_dir", help="validation photos (default: 10%% of DATA_DIR)")
     p.add_argument("--val-every", type=int, default=200)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from model.losses import (BUNDLED_VGG, InpaintLoss, VGGFeatures, correlation_loss,
-                          correlation_loss_naive, style_loss)
+from model.losses import (BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures, correlation_loss,
+                          correlation_loss_naive, reconstruction_loss, style_loss)
 from model.network import StageOutputs
 
 
@@ -81,3 +81,32 @@ def test_total_loss_combines_terms(vgg):
     assert abs(total.item() - expected) < 1e-5 * max(1.0, expected)
     l1_total, l1_parts = InpaintLoss(None)(out, truth)
     assert set(l1_parts) == {"l1", "total"}
+
+
+def test_hole_l1_ignores_existing_pixels_and_weighs_photos_equally():
+    truth = torch.zeros(2, 3, 8, 8)
+    known = torch.ones(2, 1, 8, 8)
+    known[0, :, :4] = 0  # photo 0: half the image missing
+    known[1, :, :1, :2] = 0  # photo 1: two missing pixels
+    pred = truth.clone()
+    pred[0] += 0.5 * (1 - known[0])  # error 0.5 in photo 0's hole
+    pred[1] += 0.1 * (1 - known[1])  # error 0.1 in photo 1's hole
+    pred += 7.0 * known  # big errors on existing pixels must not count
+    assert reconstruction_loss(pred, truth, known, "hole").item() == pytest.approx((0.5 + 0.1) / 2)
+    # the paper's form averages over every pixel, existing ones included
+    assert reconstruction_loss(pred, truth, known, "image").item() > 5
+    # no hole at all: zero, not NaN
+    full = torch.ones(1, 1, 8, 8)
+    assert reconstruction_loss(truth[:1] + 1, truth[:1], full, "hole").item() == 0
+    with pytest.raises(ValueError):
+        reconstruction_loss(pred, truth, None, "hole")
+
+
+def test_inpaint_loss_uses_the_l1_region():
+    truth = torch.zeros(1, 3, 8, 8)
+    known = torch.ones(1, 1, 8, 8)
+    known[..., 2:6, 2:6] = 0
+    pred = truth + 0.2 * (1 - known) + 1.0 * known
+    out = StageOutputs(pred, pred, pred, pred)
+    hole_total, _ = InpaintLoss(None, LossWeights(0, 0, "hole"))(out, truth, known)
+    assert hole_total.item() == pytest.approx(2 * 0.2)

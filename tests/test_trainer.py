@@ -64,14 +64,16 @@ def test_paper_losses_run_and_produce_all_terms(photo_dir, tmp_path):
     assert {"l1", "correlation", "style", "total"} <= set(parts)
 
 
-def test_kill_and_resume_matches_uninterrupted(photo_dir, tmp_path):
-    full = small_trainer(options(photo_dir, tmp_path / "a"))
+@pytest.mark.parametrize("extra", [{}, {"lr_schedule": "cosine", "l1_region": "hole", "lr": 1e-3}],
+                         ids=["constant-image", "cosine-hole"])
+def test_kill_and_resume_matches_uninterrupted(photo_dir, tmp_path, extra):
+    full = small_trainer(options(photo_dir, tmp_path / "a", **extra))
     full.run()
-    stopped = small_trainer(options(photo_dir, tmp_path / "b"))
+    stopped = small_trainer(options(photo_dir, tmp_path / "b", **extra))
     calls = []
     result = stopped.run(should_stop=lambda: calls.append(1) or len(calls) >= 4)
     assert result.stopped and result.steps_done == 4
-    resumed = small_trainer(options(photo_dir, tmp_path / "b", resume=True))
+    resumed = small_trainer(options(photo_dir, tmp_path / "b", resume=True, **extra))
     result = resumed.run()
     assert result.steps_done == 10 and not result.stopped
     a = read_checkpoint(tmp_path / "a" / "run" / "last.pt")
@@ -79,6 +81,28 @@ def test_kill_and_resume_matches_uninterrupted(photo_dir, tmp_path):
     assert a["step"] == b["step"] == 10
     for k in a["model"]:
         assert torch.allclose(a["model"][k], b["model"][k], atol=1e-5), k
+
+
+def test_cosine_schedule_decays_from_lr_to_lr_min(photo_dir, tmp_path):
+    trainer = small_trainer(options(photo_dir, tmp_path, steps=11, lr=1e-3, lr_min=1e-5,
+                                    lr_schedule="cosine"))
+    rates = [trainer.learning_rate(s) for s in range(11)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-5)
+    assert rates[5] == pytest.approx((1e-3 + 1e-5) / 2)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    batch = [torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(2)))]
+    for _ in range(3):
+        trainer.train_step(batch)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(rates[2])
+    constant = small_trainer(options(photo_dir, tmp_path / "c", steps=11, lr=1e-3))
+    assert {constant.learning_rate(s) for s in range(11)} == {1e-3}
+
+
+def test_bad_schedule_or_l1_region_is_a_clear_error(photo_dir, tmp_path):
+    with pytest.raises(TrainError, match="lr-schedule"):
+        small_trainer(options(photo_dir, tmp_path, lr_schedule="linear"))
+    with pytest.raises(TrainError, match="--l1"):
+        small_trainer(options(photo_dir, tmp_path, l1_region="known"))
 
 
 def test_should_stop_within_one_step_leaves_loadable_checkpoint(photo_dir, tmp_path):
