@@ -23,8 +23,11 @@ def _union(a: Box | None, b: Box) -> Box:
 
 
 def diff_box(before: np.ndarray, after: np.ndarray) -> Box | None:
-    """Bounding box of the pixels that differ, or None."""
+    """Bounding box of the pixels that differ, or None (for H x W x C photos a
+    pixel differs when any of its channels does)."""
     changed = before != after
+    if changed.ndim == 3:
+        changed = changed.any(axis=2)
     rows = np.flatnonzero(changed.any(axis=1))
     if rows.size == 0:
         return None
@@ -32,7 +35,7 @@ def diff_box(before: np.ndarray, after: np.ndarray) -> Box | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-class _Patch:
+class BitPatch:
     """A bit-packed 0/1 array (8x smaller than uint8)."""
 
     def __init__(self, arr: np.ndarray):
@@ -55,18 +58,18 @@ class PatchCommand(QUndoCommand):
         super().__init__(text)
         self.model = model
         self.box = box
-        self.before = _Patch(before)
-        self.after = _Patch(after)
+        self.before = BitPatch(before)
+        self.after = BitPatch(after)
         self._skip_first_redo = True  # the change is already on the mask when pushed
 
     def redo(self) -> None:
         if self._skip_first_redo:
             self._skip_first_redo = False
             return
-        self.model._write(self.box, self.after.unpack())
+        self.model.write(self.box, self.after.unpack())
 
     def undo(self) -> None:
-        self.model._write(self.box, self.before.unpack())
+        self.model.write(self.box, self.before.unpack())
 
     @property
     def nbytes(self) -> int:
@@ -107,7 +110,8 @@ class MaskModel(QObject):
     def history_bytes(self) -> int:
         return sum(self.stack.command(i).nbytes for i in range(self.stack.count()))
 
-    def _write(self, box: Box, values: np.ndarray) -> None:
+    def write(self, box: Box, values: np.ndarray) -> None:
+        """Put ``values`` into ``box`` without a history entry (for the undo commands)."""
         x0, y0, x1, y1 = box
         self.mask[y0:y1, x0:x1] = values
         self.changed.emit(x0, y0, x1, y1)
@@ -124,7 +128,7 @@ class MaskModel(QObject):
             return False
         x0, y0, x1, y1 = box
         before = self.mask[y0:y1, x0:x1].copy()
-        self._write(box, new_mask[y0:y1, x0:x1])
+        self.write(box, new_mask[y0:y1, x0:x1])
         self.stack.push(PatchCommand(self, box, before, new_mask[y0:y1, x0:x1], text))
         return True
 
