@@ -14,9 +14,10 @@ from PySide6.QtWidgets import (QDockWidget, QFormLayout, QGroupBox, QHBoxLayout,
 from model.imageio import IMAGE_SUFFIXES, ImageReadError, is_image_file, read_image, read_mask, write_mask
 
 from . import messages
+from .accept_command import AcceptCommand, new_photo_version
 from .canvas import Canvas, Tool
 from .icons import icon
-from .mask_model import MaskModel
+from .mask_model import Box, MaskModel
 from .result_view import ResultView
 from .settings import FORMAT_PNG, Settings
 from .workers import Worker
@@ -54,7 +55,10 @@ class MainWindow(QMainWindow):
         self.original: np.ndarray | None = None
         self.image: np.ndarray | None = None  # the working photo (after accepted removals)
         self.save_path: Path | None = None
-        self.modified = False
+        # Versions name states of the photo (see accept_command): undoing an accept
+        # brings its version back, so "modified" follows the undo history.
+        self._photo_version = self._original_version = new_photo_version()
+        self._saved_version: int | None = self._photo_version  # last saved or opened; None: no state matches the file
         self.result = None  # the last InpaintResult shown
 
         # model and jobs
@@ -406,7 +410,7 @@ class MainWindow(QMainWindow):
         self.act_open.setEnabled(not busy)
         for a in (self.act_save, self.act_save_as, self.act_export_mask):
             a.setEnabled(has_image and not busy)
-        self.act_revert.setEnabled(has_image and not busy and self.image is not self.original)
+        self.act_revert.setEnabled(has_image and not busy and self._photo_version != self._original_version)
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100):
             a.setEnabled(has_image)
         self.canvas.editing_enabled = editing
@@ -419,6 +423,16 @@ class MainWindow(QMainWindow):
             self.dock.show()
         self.busy.setVisible(busy)
         self.busy_cancel.setVisible(busy)
+
+    @property
+    def modified(self) -> bool:
+        """True while the photo shown is not the one last saved (or opened)."""
+        return self._photo_version != self._saved_version
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        # False: take the photo shown as saved; True: as matching no saved file
+        self._saved_version = None if value else self._photo_version
 
     def _update_title(self) -> None:
         name = self.path.name if self.path else "no photo"
@@ -521,7 +535,8 @@ class MainWindow(QMainWindow):
         if not image.flags.writeable:  # PIL-backed arrays are read-only; torch warns on them
             image = image.copy()
         self.path, self.original, self.image = path, image, image
-        self.save_path, self.modified, self.result = None, False, None
+        self.save_path, self.result = None, None
+        self._photo_version = self._original_version = self._saved_version = new_photo_version()
         self.mask_model.set_blank(*image.shape[:2])
         self.canvas.set_image(image)
         self.stack.setCurrentIndex(PAGE_EDIT)
@@ -580,7 +595,7 @@ class MainWindow(QMainWindow):
             self.error("Cannot save", f"{target}: {exc}")
             return False
         self.save_path = target
-        self.modified = False
+        self._saved_version = self._photo_version
         self.statusBar().showMessage(f"Saved {target}", 5000)
         self._update_title()
         return True
@@ -621,22 +636,30 @@ class MainWindow(QMainWindow):
         return True
 
     def revert(self) -> None:
-        if self.original is None or self.image is self.original:
+        if self.original is None or self._photo_version == self._original_version:
             return
         answer = messages.message(self, messages.QUESTION, "Revert to original",
                                   "Drop all accepted removals and go back to the original photo?",
                                   Button.Yes | Button.No, Button.No)
         if answer != Button.Yes:
             return
-        self._set_working_image(self.original)
-        self.modified = self.save_path is not None  # the saved file now differs from what is shown
-        self._update_title()
-
-    def _set_working_image(self, image: np.ndarray) -> None:
-        self.image = image
-        self.mask_model.set_blank(*image.shape[:2])
-        self.canvas.set_image(image, fit=False)
+        # a fresh start, as asked: the history (accepts and strokes) goes too
+        self.image, self._photo_version = self.original, self._original_version
+        self.mask_model.set_blank(*self.image.shape[:2])
+        self.canvas.set_image(self.image, fit=False)
         self.stack.setCurrentIndex(PAGE_EDIT)
+        self._update_title()
+        self._update_actions()
+
+    def _write_photo(self, box: Box, pixels: np.ndarray, version: int) -> None:
+        """Put ``pixels`` into ``box`` of the working photo (AcceptCommand's redo and undo)."""
+        # into a copy: the photo before may still be in use (the original, the result view)
+        x0, y0, x1, y1 = box
+        image = self.image.copy()
+        image[y0:y1, x0:x1] = pixels
+        self.image, self._photo_version = image, version
+        self.canvas.set_image(image, fit=False)
+        self._update_title()
         self._update_actions()
 
     # ================================================================ remove
@@ -707,12 +730,14 @@ class MainWindow(QMainWindow):
     def accept_result(self, which: str = "refined") -> None:
         if self.result is None or self.stack.currentIndex() != PAGE_RESULT:
             return
-        image = self.result.refined if which == "refined" else self.result.coarse
+        result = self.result.refined if which == "refined" else self.result.coarse
         self.result = None
-        self._set_working_image(image)
-        self.modified = True
-        self._update_title()
-        self.statusBar().showMessage(f"Accepted the {which} result; paint the next object", 5000)
+        self.stack.setCurrentIndex(PAGE_EDIT)
+        # an undoable step on the mask's history: Ctrl+Z brings back the photo and the mask
+        self.mask_model.stack.push(AcceptCommand(self.mask_model, self._write_photo, self.image,
+                                                 self._photo_version, result, f"Accept {which} result"))
+        self.canvas.setFocus()
+        self.statusBar().showMessage(f"Accepted the {which} result; paint the next object (Ctrl+Z undoes)", 5000)
 
     def back_to_edit(self) -> None:
         if self.stack.currentIndex() == PAGE_RESULT:
