@@ -452,3 +452,135 @@ def test_large_photo_is_drawn_from_reduced_levels(qtbot, window):
     assert win.mask_model.mask[2000, 3000] and win.mask_model.mask.shape == (4000, 6000)
     assert first < 3.0 and paint < 3.0, (first, paint)
     assert win.mask_model.history_bytes() < 2_000_000, "the stroke box, bit-packed (a full copy is 48 MB)"
+
+
+# ------------------------------------------------------- accept is undoable
+def ctrl_z(qtbot, win, shift: bool = False) -> None:
+    mods = Qt.KeyboardModifier.ControlModifier
+    if shift:
+        mods |= Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, mods)
+
+
+def test_accept_is_one_undoable_step_among_the_strokes(qtbot, window, photo_file):
+    win = window
+    win.open_photo(photo_file)
+    view, model = win.canvas, win.mask_model
+    view.set_zoom(1.0)
+    view.centerOn(150, 100)
+    view.set_brush_size(12)
+    opened = win.image.copy()
+    stroke(qtbot, view, [(150, 70), (170, 80)])
+    after_first_stroke = model.mask.copy()
+    stroke(qtbot, view, [(155, 95), (175, 95)])
+    painted = model.mask.copy()
+    remove_and_wait(qtbot, win)
+    refined = win.result_view.shown()["refined"].copy()
+
+    qtbot.keyClick(win.result_view, Qt.Key.Key_Return)  # accept refined
+    assert win.stack.currentIndex() == PAGE_EDIT
+    assert np.array_equal(win.image, refined) and not np.array_equal(win.image, opened)
+    assert model.is_empty() and win.modified and " *" in win.windowTitle()
+    assert model.stack.count() == 3, "two strokes, then the accept: the history is kept"
+    assert win.act_undo.isEnabled() and win.act_revert.isEnabled()
+
+    ctrl_z(qtbot, win)  # undo the accept
+    assert win.image.dtype == opened.dtype and np.array_equal(win.image, opened), "bit-identical"
+    assert np.array_equal(model.mask, painted), "the mask is back, ready to remove again"
+    assert np.array_equal(win.canvas.image_item.image(), opened), "and on screen"
+    assert not win.modified and " *" not in win.windowTitle()
+    assert not win.act_revert.isEnabled() and win.act_remove.isEnabled()
+
+    ctrl_z(qtbot, win, shift=True)  # redo the accept
+    assert np.array_equal(win.image, refined) and model.is_empty() and win.modified
+    assert np.array_equal(win.canvas.image_item.image(), refined)
+
+    # undo past the accept, into the strokes, and all the way forward again
+    ctrl_z(qtbot, win)
+    ctrl_z(qtbot, win)
+    assert np.array_equal(model.mask, after_first_stroke) and np.array_equal(win.image, opened)
+    ctrl_z(qtbot, win)
+    assert model.is_empty() and not win.act_undo.isEnabled()
+    for _ in range(3):
+        ctrl_z(qtbot, win, shift=True)
+    assert np.array_equal(win.image, refined) and model.is_empty()
+
+    # a second accept on top; undoing both walks back through each photo exactly
+    model.fill_rect(20, 20, 50, 50, 1)
+    remove_and_wait(qtbot, win)
+    second = win.result_view.shown()["refined"].copy()
+    win.accept_result("refined")
+    assert np.array_equal(win.image, second)
+    ctrl_z(qtbot, win)
+    assert np.array_equal(win.image, refined) and model.mask[20:50, 20:50].all()
+    ctrl_z(qtbot, win)  # the rectangle
+    ctrl_z(qtbot, win)  # the first accept
+    assert np.array_equal(win.image, opened) and np.array_equal(model.mask, painted)
+
+    # a new stroke drops the undone accepts from the redo history, as for any step
+    stroke(qtbot, view, [(40, 150), (60, 150)])
+    assert not win.act_redo.isEnabled() and np.array_equal(win.image, opened)
+
+
+def test_accept_stores_only_the_changed_patch(qtbot, window, photo_file):
+    from inpaint_gui.accept_command import AcceptCommand
+    from inpaint_gui.mask_model import BitPatch, diff_box
+
+    win = window
+    win.open_photo(photo_file)
+    before = win.image.copy()
+    win.mask_model.fill_rect(145, 60, 185, 110, 1)
+    mask_box = diff_box(win.mask_model.mask, np.zeros_like(win.mask_model.mask))
+    remove_and_wait(qtbot, win)
+    refined = win.result_view.shown()["refined"].copy()
+    win.accept_result("refined")
+
+    cmd = win.mask_model.stack.command(win.mask_model.stack.index() - 1)
+    assert isinstance(cmd, AcceptCommand)
+    x0, y0, x1, y1 = diff_box(before, refined)
+    changed_area = (x1 - x0) * (y1 - y0)
+    assert changed_area < before.shape[0] * before.shape[1] // 4, "the fill is local"
+    assert cmd.photo_box == (x0, y0, x1, y1)
+    assert cmd.photo_before.shape == cmd.photo_after.shape == (y1 - y0, x1 - x0, 3)
+    assert np.array_equal(cmd.photo_before, before[y0:y1, x0:x1])
+    assert np.array_equal(cmd.photo_after, refined[y0:y1, x0:x1])
+    mx0, my0, mx1, my1 = mask_box
+    assert cmd.mask_box == mask_box and cmd.mask_before.shape == (my1 - my0, mx1 - mx0)
+    # nothing the command keeps is larger than the changed box: no whole images
+    for name, value in vars(cmd).items():
+        if isinstance(value, np.ndarray):
+            assert value.size <= changed_area * 3, name
+            assert value.base is None or value.base.size <= changed_area * 3, f"{name} is a view of a whole image"
+        elif isinstance(value, BitPatch):
+            assert value.bits.size <= changed_area // 8 + 1, name
+    assert cmd.nbytes <= 2 * changed_area * 3 + changed_area // 8 + 1
+    assert win.mask_model.history_bytes() < before.nbytes // 2
+
+
+def test_save_and_revert_follow_undone_accepts(qtbot, window, photo_file, tmp_path, dialogs):
+    win = window
+    win.open_photo(photo_file)
+    opened = win.image.copy()
+    win.mask_model.fill_rect(145, 60, 185, 110, 1)
+    remove_and_wait(qtbot, win)
+    win.accept_result("refined")
+    accepted = win.image.copy()
+
+    out = tmp_path / "photo_cleaned.png"
+    dialogs.save_path = str(out)
+    assert win.save() and not win.modified
+    assert np.array_equal(read_image(out), accepted)
+
+    win.mask_model.stack.undo()  # the photo now differs from the saved file
+    assert np.array_equal(win.image, opened) and win.modified
+    assert win.save() and not win.modified
+    assert np.array_equal(read_image(out), opened), "saving after undo saves the restored photo"
+    win.mask_model.stack.redo()
+    assert np.array_equal(win.image, accepted) and win.modified
+
+    dialogs.answers["Revert"] = Button.Yes
+    win.revert()
+    assert np.array_equal(win.image, opened) and win.mask_model.is_empty()
+    assert not win.modified, "the saved file holds the original's pixels"
+    assert not win.act_revert.isEnabled()
+    assert not dialogs.errors()
