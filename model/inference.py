@@ -22,7 +22,7 @@ from .devices import autocast, resolve_device
 from .masks import hole_from_user_mask
 from .network import InpaintNet
 from .paths import resolve_weights
-from .prefill import network_inputs, to_uint8
+from .prefill import network_inputs
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
@@ -57,33 +57,39 @@ class Inpainter:
     hole's size; ``dilate`` grows the pasted region by a few pixels, over
     which the fill is feathered into the photo. ``model_size`` is the longest
     crop side the network sees (default: the resolution it was trained at).
+    ``scales``: fractions of that resolution to fill each crop at, averaged
+    (default: the model's ``run_scales``, stored with its weights).
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
                  context: float = 0.5, dilate: int = 3, feather: bool = True,
-                 model_size: int | None = None):
+                 model_size: int | None = None, scales: tuple[float, ...] | None = None):
         self.device = resolve_device(device)
         self.weights_path = resolve_weights(weights)
         net, ckpt = load_network(self.weights_path, self.device)
-        self._setup(net, context, dilate, feather, model_size)
+        self._setup(net, context, dilate, feather, model_size, scales)
         self.meta = ckpt.get("meta", {})
 
     @classmethod
     def from_network(cls, net: InpaintNet, context: float = 0.5, dilate: int = 3,
-                     feather: bool = True, model_size: int | None = None) -> "Inpainter":
+                     feather: bool = True, model_size: int | None = None,
+                     scales: tuple[float, ...] | None = None) -> "Inpainter":
         """Wrap a network in memory (the trainer's previews)."""
         self = cls.__new__(cls)
         self.device = next(net.parameters()).device
         self.weights_path = None
         self.meta = {}
-        self._setup(net, context, dilate, feather, model_size)
+        self._setup(net, context, dilate, feather, model_size, scales)
         return self
 
     def _setup(self, net: InpaintNet, context: float, dilate: int, feather: bool,
-               model_size: int | None) -> None:
+               model_size: int | None, scales: tuple[float, ...] | None) -> None:
         self.net = net.to(memory_format=torch.channels_last)  # faster convs on CPU and GPU
         self.cfg = net.cfg
         self.model_size = model_size or net.cfg.train_size
+        self.scales = tuple(scales or net.cfg.run_scales)
+        if not self.scales or not all(0 < s <= 1 for s in self.scales):
+            raise ValueError(f"scales must be fractions in (0, 1], not {self.scales}")
         self.context = context
         self.dilate = dilate
         self.feather = feather
@@ -131,21 +137,48 @@ class Inpainter:
 
     # ------------------------------------------------------------ internals
     def _run_crop(self, image: np.ndarray, hole: np.ndarray, box: Box) -> CropResult:
+        """Fill one crop at the run resolution (and at each coarser scale,
+        averaging the fills inside the hole); results at the run resolution."""
         x0, y0, x1, y1 = box
-        crop, crop_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
-        scale = min(1.0, self.model_size / max(crop.shape[:2]))
-        if scale < 1.0:
-            size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-            # Any hole pixel under a model pixel makes it missing (never leak the object).
-            crop_hole = cv2.resize(crop_hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        base = min(1.0, self.model_size / max(y1 - y0, x1 - x0))
+        crop, crop_hole = _resize_crop(image[y0:y1, x0:x1], hole[y0:y1, x0:x1], base)
+        coarse_sum = refined_sum = None
+        for scale in self.scales:
+            small, small_hole = (crop, crop_hole) if scale == 1 else _resize_crop(crop, crop_hole, scale)
+            coarse, refined = self._run_network(small, small_hole)
+            if scale != 1:
+                size = crop.shape[1::-1]
+                coarse = cv2.resize(coarse, size, interpolation=cv2.INTER_CUBIC)
+                refined = cv2.resize(refined, size, interpolation=cv2.INTER_CUBIC)
+            coarse_sum = coarse if coarse_sum is None else coarse_sum + coarse
+            refined_sum = refined if refined_sum is None else refined_sum + refined
+        fills = []
+        for total in (coarse_sum, refined_sum):
+            out = crop.copy()  # existing pixels stay exactly the input's
+            out[crop_hole] = np.clip(total[crop_hole] / len(self.scales), 0, 255).round().astype(np.uint8)
+            fills.append(out)
+        return CropResult(box, crop, crop_hole, *fills)
+
+    def _run_network(self, crop: np.ndarray, crop_hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both stages' composites for one crop, as float32 RGB 0..255."""
         img_t, known_t, fill_t = network_inputs(crop, crop_hole, self.cfg.prefill)
         with self._lock, torch.inference_mode(), autocast(self.device):
             img_t, known_t, fill_t = (t[None].to(self.device).contiguous(memory_format=torch.channels_last)
                                       for t in (img_t, known_t, fill_t))
             out = self.net(img_t, known_t, fill_t)
-        return CropResult(box, crop, crop_hole, to_uint8(out.coarse_composite[0]),
-                          to_uint8(out.refined_composite[0]))
+            coarse, refined = (((t[0].float().permute(1, 2, 0) + 1) * 127.5).cpu().numpy()
+                               for t in (out.coarse_composite, out.refined_composite))
+        return coarse, refined
+
+
+def _resize_crop(crop: np.ndarray, crop_hole: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    if scale >= 1.0:
+        return crop, crop_hole
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    # Any hole pixel under a model pixel makes it missing (never leak the object).
+    small_hole = cv2.resize(crop_hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    return small, small_hole
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:

@@ -34,6 +34,10 @@ class NetConfig:
     # untrained network reproduces the prefill and training can only improve it.
     residual: bool = False
     train_size: int = 256  # the resolution the model was trained at and should run at
+    # Inference: fill each crop at these fractions of the run resolution and
+    # average the fills (a multi-scale ensemble; the coarser passes see more
+    # context per pixel). (1.0,) is a single pass.
+    run_scales: tuple[float, ...] = (1.0,)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,8 +46,9 @@ class NetConfig:
     def from_dict(cls, data: dict) -> "NetConfig":
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        if "dilations" in values:
-            values["dilations"] = tuple(values["dilations"])
+        for name in ("dilations", "run_scales"):
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)
 
     @property

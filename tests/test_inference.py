@@ -108,3 +108,50 @@ def test_weights_resolution_order(tmp_path, monkeypatch, random_weights):
     assert resolve_weights(explicit) == explicit
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         resolve_weights(tmp_path / "nope.pt")
+
+
+def test_multi_scale_fills_are_averaged_inside_the_hole_only(photo, random_weights, monkeypatch):
+    image = photo(200, 300, seed=3)
+    mask = np.zeros((200, 300), np.uint8)
+    mask[60:120, 100:180] = 255
+    inp = Inpainter(random_weights, device="cpu", scales=(1.0, 0.5), dilate=0, feather=False)
+    seen = []
+
+    def fake_network(crop, crop_hole):
+        # a flat fill that tells the passes apart by their size
+        seen.append(crop.shape[:2])
+        value = 60.0 if len(seen) == 1 else 180.0
+        fill = np.full(crop.shape, value, np.float32)
+        return fill, fill + 10
+
+    monkeypatch.setattr(inp, "_run_network", fake_network)
+    result = inp(image, mask)
+    hole = mask > 0
+    assert len(seen) == 2 and seen[1] == (round(seen[0][0] / 2), round(seen[0][1] / 2))
+    assert (result.coarse[hole] == 120).all() and (result.refined[hole] == 130).all()
+    assert np.array_equal(result.refined[~hole], image[~hole])
+
+
+def test_run_scales_come_from_the_weights_and_can_be_overridden(photo, random_weights, tmp_path):
+    from dataclasses import replace
+    from model.checkpoint import load_network
+
+    net, _ = load_network(random_weights)
+    net.cfg = replace(net.cfg, run_scales=(1.0, 0.5, 0.25))
+    path = tmp_path / "multi.pt"
+    save_weights(net, path)
+    multi = Inpainter(path, device="cpu")
+    assert multi.scales == (1.0, 0.5, 0.25)
+    assert Inpainter(path, device="cpu", scales=(1.0,)).scales == (1.0,)
+    with pytest.raises(ValueError, match="scales"):
+        Inpainter(path, device="cpu", scales=(2.0,))
+    # the ensemble changes the fill but never the existing pixels
+    image = photo(180, 240, seed=4)
+    mask = np.zeros((180, 240), np.uint8)
+    mask[50:110, 60:150] = 255
+    single = Inpainter(path, device="cpu", scales=(1.0,))(image, mask).refined
+    averaged = multi(image, mask).refined
+    far = np.ones(mask.shape, bool)
+    far[40:120, 50:160] = False  # the hole, its dilated paste band and a margin
+    assert np.array_equal(averaged[far], image[far])
+    assert not np.array_equal(single[mask > 0], averaged[mask > 0])
