@@ -50,6 +50,7 @@ class TrainOptions:
     l1_region: str = "image"  # "image" (the paper) or "hole" (see LossWeights)
     lr_schedule: str = "constant"  # or "cosine": lr decays to lr_min at the last step
     lr_min: float = 1e-6
+    stages: str = "both"  # "refine": train stage 2 only (E2 + D), stage 1 frozen
     hole_area: tuple[float, float] = (0.0, 0.4)
     val_dir: Path | None = None  # held-out photos; default: a fixed part of data_dir
     val_fraction: float = 0.1
@@ -171,7 +172,13 @@ class Trainer:
             raise TrainError(f"--lr-schedule must be constant or cosine, not {opts.lr_schedule!r}")
         self.loss = InpaintLoss(vgg, LossWeights(opts.lambda_corr, opts.lambda_style, opts.l1_region))
         self.l1_loss = InpaintLoss(None, LossWeights(0.0, 0.0, opts.l1_region))
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=opts.lr, betas=tuple(opts.betas))
+        if opts.stages not in ("both", "refine"):
+            raise TrainError(f"--stages must be both or refine, not {opts.stages!r}")
+        if opts.stages == "refine":  # stage 1 stays as it is: coarse results do not change
+            for module in (self.net.e1, self.net.g):
+                module.requires_grad_(False)
+        trainable = [p for p in self.net.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trainable, lr=opts.lr, betas=tuple(opts.betas))
         self.critic = self.critic_opt = None
         if opts.adversarial:
             from .adversarial import PatchDiscriminator
@@ -393,6 +400,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
                    help="cosine: decay the lr to --lr-min by the last step")
     p.add_argument("--lr-min", type=float, default=1e-6)
+    p.add_argument("--stages", choices=["both", "refine"], default="both",
+                   help="refine: train stage 2 only, stage 1 frozen")
     p.add_argument("--hole-area", default="0-40", help="hole area range in %% (default 0-40)")
     p.add_argument("--val", type=Path, dest="val_dir", help="validation photos (default: 10%% of DATA_DIR)")
     p.add_argument("--val-every", type=int, default=200)

@@ -98,11 +98,27 @@ def test_cosine_schedule_decays_from_lr_to_lr_min(photo_dir, tmp_path):
     assert {constant.learning_rate(s) for s in range(11)} == {1e-3}
 
 
+def test_refine_stage_training_leaves_stage_one_unchanged(photo_dir, tmp_path):
+    trainer = small_trainer(options(photo_dir, tmp_path, stages="refine", lr=1e-3, lambda_style=1e-3))
+    before = {k: v.clone() for k, v in trainer.net.state_dict().items()}
+    batch = [torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(2)))]
+    for _ in range(2):
+        trainer.train_step(batch)
+    after = trainer.net.state_dict()
+    stage1 = [k for k in after if k.startswith(("e1.", "g."))]
+    stage2 = [k for k in after if k.startswith(("e2.", "d."))]
+    assert stage1 and stage2
+    assert all(torch.equal(before[k], after[k]) for k in stage1)
+    assert any(not torch.equal(before[k], after[k]) for k in stage2)
+
+
 def test_bad_schedule_or_l1_region_is_a_clear_error(photo_dir, tmp_path):
     with pytest.raises(TrainError, match="lr-schedule"):
         small_trainer(options(photo_dir, tmp_path, lr_schedule="linear"))
     with pytest.raises(TrainError, match="--l1"):
         small_trainer(options(photo_dir, tmp_path, l1_region="known"))
+    with pytest.raises(TrainError, match="--stages"):
+        small_trainer(options(photo_dir, tmp_path, stages="first"))
 
 
 def test_should_stop_within_one_step_leaves_loadable_checkpoint(photo_dir, tmp_path):
