@@ -40,8 +40,10 @@ def open_inpainter(args: argparse.Namespace):
     printing why it cannot be loaded (the caller exits with 2)."""
     from .inference import Inpainter
 
+    # eval's --run-size / --scales try other inference settings; other commands use the model's own
+    run_size, scales = getattr(args, "run_size", None), getattr(args, "scales", None)
     try:
-        return Inpainter(args.weights, args.device)
+        return Inpainter(args.weights, args.device, model_size=run_size, scales=scales)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None

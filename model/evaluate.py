@@ -433,8 +433,34 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("--sheet", type=Path, help="write a comparison sheet PNG here")
     p.add_argument("--size", type=int, default=EVAL_SIZE, help=f"square side of the test images (default {EVAL_SIZE})")
+    p.add_argument("--held-out", action="store_true",
+                   help="only the photos of IMAGES_DIR the trainer holds out for validation (searched "
+                        "recursively, as the trainer does): tune settings there, not on the test photos")
+    p.add_argument("--run-size", type=int, help="longest crop side the network sees (default: the model's)")
+    p.add_argument("--scales", type=_scales_arg, help="e.g. 1,0.5,0.25: fill at these fractions of the run "
+                                                      "size and average (default: the model's)")
     add_device_weights(p)
     p.set_defaults(func=run_eval)
+
+
+def _scales_arg(text: str) -> tuple[float, ...]:
+    try:
+        scales = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not all(0 < v <= 1 for v in scales):
+        raise argparse.ArgumentTypeError(f"scales must be in (0, 1]: {text!r}")
+    return scales
+
+
+def held_out_images(folder: str | Path) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """The photos the trainer keeps for validation when trained on ``folder``."""
+    from .data import scan_photos, split_validation
+    from .imageio import read_image
+
+    scan = scan_photos(folder)
+    _, held_out = split_validation(scan.usable) if scan.usable else ([], [])
+    return [(p.stem, read_image(p)) for p in held_out], [f"{p}: {why}" for p, why in scan.skipped]
 
 
 def _weights_info(inpainter) -> dict:
@@ -453,6 +479,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if (args.images is None) == (not args.builtin):
         print("error: give a folder of photos or --builtin (one of them)", file=sys.stderr)
         return 2
+    if args.held_out and args.images is None:
+        print("error: --held-out needs the training folder", file=sys.stderr)
+        return 2
     try:
         bins = area_bins(args.bins)
         baselines, notes = available_baselines(args.baselines.split(","))
@@ -467,6 +496,8 @@ def run_eval(args: argparse.Namespace) -> int:
     elif not args.images.is_dir():
         print(f"error: {args.images} is not a folder", file=sys.stderr)
         return 2
+    elif args.held_out:
+        images, skipped = held_out_images(args.images)
     else:
         images, skipped = folder_images(args.images)
     for msg in skipped:
@@ -498,9 +529,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
     results = evaluate_cases(inpainter, cases, baselines, keep_outputs=rows, progress=progress)
     results = {"images": [name for name, _ in images], "size": args.size,
+               "run_size": inpainter.model_size, "scales": list(inpainter.scales),
                "masks": str(args.masks) if args.masks else f"generated {'+'.join(EVAL_KINDS)}, seed {args.seed}",
                "device": str(inpainter.device), **_weights_info(inpainter), "left_out": notes, **results}
     print(f"weights: {results['weights']} {results['meta'] or ''}  device: {results['device']}  "
+          f"run size {inpainter.model_size}, scales {','.join(map(str, inpainter.scales))}  "
           f"{len(images)} photos, {len(cases)} cases at {args.size}x{args.size}")
     print(format_table(results))
     if args.json:

@@ -16,5 +16,13 @@ $PY main.py train data/debian-photos --scratch --config default --size 128 --bat
     --val-every 250 --checkpoint-every 100 --out runs/default-a "$@"   # bundled: stopped at step 3700 ...
 # ... then the same line with --lr 1e-4 --resume (bundled: best.pt at step 4750)
 
-# 3. bundle the best validation checkpoint; the app runs it on crops of up to 512 px (best SSIM; see README)
-$PY scripts/bundle_weights.py runs/default-a/best.pt --run-size 512 --note "stage A, see README"
+# 3. stage B: continue from stage A's best at 256 px crops (bigger holes in pixels, closer to how
+#    the app runs it), same L1, lr 1e-4 decaying to 1e-6 on a cosine over 1,200 steps
+$PY main.py train data/debian-photos --init runs/default-a/best.pt --size 256 --batch-size 8 \
+    --lr 1e-4 --lr-schedule cosine --lr-min 1e-6 --steps 1200 --lambda-corr 0 --lambda-style 0 \
+    --hole-area 0-50 --val-every 100 --checkpoint-every 50 --out runs/default-d "$@"
+
+# 4. bundle the best validation checkpoint; the app runs it on crops of up to 512 px and averages
+#    the fills made at 1, 1/2 and 1/4 of that (chosen on the held-out Debian photos; see README)
+$PY scripts/bundle_weights.py runs/default-d/best.pt --run-size 512 --run-scales 1,0.5,0.25 \
+    --note "stage A + stage B, see README"

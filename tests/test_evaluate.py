@@ -206,6 +206,28 @@ def test_eval_command_usage_errors(tmp_path, capsys):
     assert main(["eval", str(tmp_path), "--bins", "ten-twenty"]) == 2
     assert main(["eval", str(tmp_path), "--baselines", "magic"]) == 2
     assert main(["eval", str(tmp_path)]) == 1  # an empty folder: no photos
+    assert main(["eval", "--builtin", "--held-out"]) == 2
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path), "--scales", "1,2"])
+
+
+def test_eval_held_out_uses_the_trainers_validation_photos_and_run_settings(tmp_path):
+    from model.data import scan_photos, split_validation
+
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(12):  # nested, as a trainer folder may be
+        target = folder / ("sub" if i % 2 else "") / f"p{i:02d}.png"
+        Image.fromarray(smooth_photo(100, 120, seed=40 + i)).save(target)
+    _, held_out = split_validation(scan_photos(folder).usable)
+    out_json = tmp_path / "eval.json"
+    rc = main(["eval", str(folder), "--held-out", "--size", "96", "--bins", "10-20", "--seed", "2",
+               "--device", "cpu", "--baselines", "telea", "--run-size", "64", "--scales", "1,0.5",
+               "--json", str(out_json)])
+    assert rc == 0
+    data = json.loads(out_json.read_text())
+    assert data["images"] == [p.stem for p in held_out] and 0 < len(held_out) < 12
+    assert data["run_size"] == 64 and data["scales"] == [1.0, 0.5]
 
 
 def test_sheet_rows_show_different_bins_and_photos():
