@@ -444,13 +444,12 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
 
 
 def _scales_arg(text: str) -> tuple[float, ...]:
+    from .network import parse_scales
+
     try:
-        scales = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
-    if not all(0 < v <= 1 for v in scales):
-        raise argparse.ArgumentTypeError(f"scales must be in (0, 1]: {text!r}")
-    return scales
+        return parse_scales(text)
+    except ValueError as exc:  # argparse shows this message, not a generic one
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def held_out_images(folder: str | Path) -> tuple[list[tuple[str, np.ndarray]], list[str]]:

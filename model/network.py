@@ -73,6 +73,17 @@ CONFIGS: dict[str, NetConfig] = {
 }
 
 
+def parse_scales(text: str) -> tuple[float, ...]:
+    """'1,0.5,0.25' -> (1.0, 0.5, 0.25); each a fraction in (0, 1]."""
+    try:
+        scales = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"not a list of numbers: {text!r}") from None
+    if not all(0 < v <= 1 for v in scales):
+        raise ValueError(f"scales must be fractions in (0, 1]: {text!r}")
+    return scales
+
+
 def get_config(name: str, **overrides) -> NetConfig:
     if name not in CONFIGS:
         raise ValueError(f"unknown config {name!r}; choose from {sorted(CONFIGS)}")

@@ -135,6 +135,12 @@ class Trainer:
     def __init__(self, opts: TrainOptions):
         self.opts = opts
         self.out = Path(opts.out_dir)
+        if opts.l1_region not in ("image", "hole"):
+            raise TrainError(f"--l1 must be image or hole, not {opts.l1_region!r}")
+        if opts.lr_schedule not in ("constant", "cosine"):
+            raise TrainError(f"--lr-schedule must be constant or cosine, not {opts.lr_schedule!r}")
+        if opts.stages not in ("both", "refine"):
+            raise TrainError(f"--stages must be both or refine, not {opts.stages!r}")
         self.device = resolve_device(opts.device)
 
         scan = scan_photos(opts.data_dir, exclude=self.out)
@@ -166,14 +172,8 @@ class Trainer:
         if opts.lambda_corr > 0 or opts.lambda_style > 0:
             vgg = VGGFeatures(opts.vgg_weights or BUNDLED_VGG).to(self.device)
             vgg = vgg.to(memory_format=torch.channels_last)
-        if opts.l1_region not in ("image", "hole"):
-            raise TrainError(f"--l1 must be image or hole, not {opts.l1_region!r}")
-        if opts.lr_schedule not in ("constant", "cosine"):
-            raise TrainError(f"--lr-schedule must be constant or cosine, not {opts.lr_schedule!r}")
         self.loss = InpaintLoss(vgg, LossWeights(opts.lambda_corr, opts.lambda_style, opts.l1_region))
         self.l1_loss = InpaintLoss(None, LossWeights(0.0, 0.0, opts.l1_region))
-        if opts.stages not in ("both", "refine"):
-            raise TrainError(f"--stages must be both or refine, not {opts.stages!r}")
         if opts.stages == "refine":  # stage 1 stays as it is: coarse results do not change
             for module in (self.net.e1, self.net.g):
                 module.requires_grad_(False)

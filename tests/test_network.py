@@ -106,3 +106,12 @@ def test_fast_elu_matches_torch_elu_and_its_gradient():
     torch.nn.functional.elu(y).sum().backward()
     assert torch.allclose(FastELU()(x), torch.nn.functional.elu(y), atol=1e-12)
     assert torch.allclose(x.grad, y.grad, atol=1e-12)
+
+
+def test_parse_scales_reads_fractions_and_rejects_the_rest():
+    from model.network import parse_scales
+
+    assert parse_scales("1,0.5,0.25") == (1.0, 0.5, 0.25)
+    for bad in ("1,two", "0", "1,1.5", ""):
+        with pytest.raises(ValueError):
+            parse_scales(bad)
