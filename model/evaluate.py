@@ -458,7 +458,7 @@ def held_out_images(folder: str | Path) -> tuple[list[tuple[str, np.ndarray]], l
     from .imageio import read_image
 
     scan = scan_photos(folder)
-    _, held_out = split_validation(scan.usable) if scan.usable else ([], [])
+    _, held_out = split_validation(scan.usable)
     return [(p.stem, read_image(p)) for p in held_out], [f"{p}: {why}" for p, why in scan.skipped]
 
 

@@ -142,18 +142,15 @@ class Inpainter:
         x0, y0, x1, y1 = box
         base = min(1.0, self.model_size / max(y1 - y0, x1 - x0))
         crop, crop_hole = _resize_crop(image[y0:y1, x0:x1], hole[y0:y1, x0:x1], base)
-        coarse_sum = refined_sum = None
+        sums = [0.0, 0.0]  # coarse, refined
         for scale in self.scales:
-            small, small_hole = (crop, crop_hole) if scale == 1 else _resize_crop(crop, crop_hole, scale)
-            coarse, refined = self._run_network(small, small_hole)
-            if scale != 1:
-                size = crop.shape[1::-1]
-                coarse = cv2.resize(coarse, size, interpolation=cv2.INTER_CUBIC)
-                refined = cv2.resize(refined, size, interpolation=cv2.INTER_CUBIC)
-            coarse_sum = coarse if coarse_sum is None else coarse_sum + coarse
-            refined_sum = refined if refined_sum is None else refined_sum + refined
+            small, small_hole = _resize_crop(crop, crop_hole, scale)
+            for i, fill in enumerate(self._run_network(small, small_hole)):
+                if fill.shape != crop.shape:
+                    fill = cv2.resize(fill, crop.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+                sums[i] = sums[i] + fill
         fills = []
-        for total in (coarse_sum, refined_sum):
+        for total in sums:
             out = crop.copy()  # existing pixels stay exactly the input's
             out[crop_hole] = np.clip(total[crop_hole] / len(self.scales), 0, 255).round().astype(np.uint8)
             fills.append(out)
