@@ -23,6 +23,7 @@ from .masks import hole_from_user_mask
 from .network import InpaintNet
 from .paths import resolve_weights
 from .prefill import network_inputs
+from .texture import TextureOptions, synthesize
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
@@ -59,31 +60,38 @@ class Inpainter:
     crop side the network sees (default: the resolution it was trained at).
     ``scales``: fractions of that resolution to fill each crop at, averaged
     (default: the model's ``run_scales``, stored with its weights).
+    ``texture``: finish stage 2 with the texture step (``model.texture``):
+    the hole is rebuilt at the photo's full resolution from the photo's own
+    patches, guided by the network's refined fill; off, "refined" is the
+    network's stage-2 output alone.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
                  context: float = 0.5, dilate: int = 3, feather: bool = True,
-                 model_size: int | None = None, scales: tuple[float, ...] | None = None):
+                 model_size: int | None = None, scales: tuple[float, ...] | None = None,
+                 texture: bool = True, texture_options: TextureOptions | None = None):
         self.device = resolve_device(device)
         self.weights_path = resolve_weights(weights)
         net, ckpt = load_network(self.weights_path, self.device)
-        self._setup(net, context, dilate, feather, model_size, scales)
+        self._setup(net, context, dilate, feather, model_size, scales, texture, texture_options)
         self.meta = ckpt.get("meta", {})
 
     @classmethod
     def from_network(cls, net: InpaintNet, context: float = 0.5, dilate: int = 3,
                      feather: bool = True, model_size: int | None = None,
-                     scales: tuple[float, ...] | None = None) -> "Inpainter":
+                     scales: tuple[float, ...] | None = None, texture: bool = True,
+                     texture_options: TextureOptions | None = None) -> "Inpainter":
         """Wrap a network in memory (the trainer's previews)."""
         self = cls.__new__(cls)
         self.device = next(net.parameters()).device
         self.weights_path = None
         self.meta = {}
-        self._setup(net, context, dilate, feather, model_size, scales)
+        self._setup(net, context, dilate, feather, model_size, scales, texture, texture_options)
         return self
 
     def _setup(self, net: InpaintNet, context: float, dilate: int, feather: bool,
-               model_size: int | None, scales: tuple[float, ...] | None) -> None:
+               model_size: int | None, scales: tuple[float, ...] | None, texture: bool,
+               texture_options: TextureOptions | None) -> None:
         self.net = net.to(memory_format=torch.channels_last)  # faster convs on CPU and GPU
         self.cfg = net.cfg
         self.model_size = model_size or net.cfg.train_size
@@ -93,6 +101,8 @@ class Inpainter:
         self.context = context
         self.dilate = dilate
         self.feather = feather
+        self.texture = texture
+        self.texture_options = texture_options or TextureOptions()
         self._lock = threading.Lock()  # one forward at a time per model
 
     # ------------------------------------------------------------------ api
@@ -109,18 +119,21 @@ class Inpainter:
 
         paste = _dilate(hole, self.dilate)
         alpha = _feather_alpha(hole, paste, self.dilate if self.feather else 0)
-        crops = []
-        for box in self.region_boxes(paste):
+        boxes = self.region_boxes(paste)
+        crops = self._run_crops(image, hole, boxes, should_stop)
+        for crop in crops:
             if should_stop is not None and should_stop():
                 raise Cancelled()
-            crop = self._run_crop(image, hole, box)
-            crops.append(crop)
-            x0, y0, x1, y1 = box
+            x0, y0, x1, y1 = box = crop.box
             size = (x1 - x0, y1 - y0)
-            for out, fill in ((coarse, crop.coarse), (refined, crop.refined)):
-                if fill.shape[1::-1] != size:
-                    fill = cv2.resize(fill, size, interpolation=cv2.INTER_CUBIC)
-                _paste(out[y0:y1, x0:x1], fill, alpha[y0:y1, x0:x1])
+            coarse_fill, refined_fill = (
+                fill if fill.shape[1::-1] == size else cv2.resize(fill, size, interpolation=cv2.INTER_CUBIC)
+                for fill in (crop.coarse, crop.refined))
+            if self.texture:
+                refined_fill = synthesize(image[y0:y1, x0:x1], hole[y0:y1, x0:x1], refined_fill,
+                                          self.texture_options)
+            _paste(coarse[y0:y1, x0:x1], coarse_fill, alpha[y0:y1, x0:x1])
+            _paste(refined[y0:y1, x0:x1], refined_fill, alpha[y0:y1, x0:x1])
         return InpaintResult(coarse, refined, crops)
 
     def region_boxes(self, paste: np.ndarray) -> list[Box]:
@@ -136,36 +149,52 @@ class Inpainter:
         return _merge_boxes(boxes, self.model_size, w, h)
 
     # ------------------------------------------------------------ internals
-    def _run_crop(self, image: np.ndarray, hole: np.ndarray, box: Box) -> CropResult:
-        """Fill one crop at the run resolution (and at each coarser scale,
-        averaging the fills inside the hole); results at the run resolution."""
-        x0, y0, x1, y1 = box
-        base = min(1.0, self.model_size / max(y1 - y0, x1 - x0))
-        crop, crop_hole = _resize_crop(image[y0:y1, x0:x1], hole[y0:y1, x0:x1], base)
-        sums = [0.0, 0.0]  # coarse, refined
+    def _run_crops(self, image: np.ndarray, hole: np.ndarray, boxes: list[Box],
+                   should_stop: Callable[[], bool] | None = None) -> list[CropResult]:
+        """Fill each crop at the run resolution (and at each coarser scale,
+        averaging the fills inside the hole); results at the run resolution.
+        Crops of the same size go through the network in one batch."""
+        prepared = []
+        for x0, y0, x1, y1 in boxes:
+            base = min(1.0, self.model_size / max(y1 - y0, x1 - x0))
+            prepared.append(_resize_crop(image[y0:y1, x0:x1], hole[y0:y1, x0:x1], base))
+        sums = [[0.0, 0.0] for _ in prepared]  # coarse, refined per crop
         for scale in self.scales:
-            small, small_hole = _resize_crop(crop, crop_hole, scale)
-            for i, fill in enumerate(self._run_network(small, small_hole)):
-                if fill.shape != crop.shape:
-                    fill = cv2.resize(fill, crop.shape[1::-1], interpolation=cv2.INTER_CUBIC)
-                sums[i] = sums[i] + fill
-        fills = []
-        for total in sums:
-            out = crop.copy()  # existing pixels stay exactly the input's
-            out[crop_hole] = np.clip(total[crop_hole] / len(self.scales), 0, 255).round().astype(np.uint8)
-            fills.append(out)
-        return CropResult(box, crop, crop_hole, *fills)
+            small = [_resize_crop(crop, crop_hole, scale) for crop, crop_hole in prepared]
+            groups: dict[tuple[int, int], list[int]] = {}
+            for i, (crop, _) in enumerate(small):
+                groups.setdefault(crop.shape[:2], []).append(i)
+            for members in groups.values():
+                if should_stop is not None and should_stop():
+                    raise Cancelled()
+                outputs = self._run_network([small[i][0] for i in members], [small[i][1] for i in members])
+                for i, fills in zip(members, outputs):
+                    shape = prepared[i][0].shape
+                    for k, fill in enumerate(fills):
+                        if fill.shape != shape:
+                            fill = cv2.resize(fill, shape[1::-1], interpolation=cv2.INTER_CUBIC)
+                        sums[i][k] = sums[i][k] + fill
+        results = []
+        for box, (crop, crop_hole), totals in zip(boxes, prepared, sums):
+            fills = []
+            for total in totals:
+                out = crop.copy()  # existing pixels stay exactly the input's
+                out[crop_hole] = np.clip(total[crop_hole] / len(self.scales), 0, 255).round().astype(np.uint8)
+                fills.append(out)
+            results.append(CropResult(box, crop, crop_hole, *fills))
+        return results
 
-    def _run_network(self, crop: np.ndarray, crop_hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Both stages' composites for one crop, as float32 RGB 0..255."""
-        img_t, known_t, fill_t = network_inputs(crop, crop_hole, self.cfg.prefill)
+    def _run_network(self, crops: list[np.ndarray], holes: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Both stages' composites for crops of one size (one batch), each as
+        float32 RGB 0..255."""
+        inputs = [network_inputs(crop, crop_hole, self.cfg.prefill) for crop, crop_hole in zip(crops, holes)]
         with self._lock, torch.inference_mode(), autocast(self.device):
-            img_t, known_t, fill_t = (t[None].to(self.device).contiguous(memory_format=torch.channels_last)
-                                      for t in (img_t, known_t, fill_t))
+            img_t, known_t, fill_t = (torch.stack(ts).to(self.device).contiguous(memory_format=torch.channels_last)
+                                      for ts in zip(*inputs))
             out = self.net(img_t, known_t, fill_t)
-            coarse, refined = (((t[0].float().permute(1, 2, 0) + 1) * 127.5).cpu().numpy()
+            coarse, refined = (((t.float().permute(0, 2, 3, 1) + 1) * 127.5).cpu().numpy()
                                for t in (out.coarse_composite, out.refined_composite))
-        return coarse, refined
+        return list(zip(coarse, refined))
 
 
 def _resize_crop(crop: np.ndarray, crop_hole: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
