@@ -38,7 +38,7 @@ class TextureOptions:
     guide_weight: float = 2.0  # weight of the network's structure in the patch distance, coarsest level
     guide_decay: float = 0.5  # ... multiplied by this at each finer level (texture takes over)
     low_sigma: float = 2.0  # px per level: what counts as structure (low-pass) vs texture
-    energy_weight: float = 30.0  # weight of the local texture energy (how busy the patch is)
+    energy_weight: float = 100.0  # weight of the local texture energy (how busy the patch is)
     vote_percentile: float = 75.0  # patches vote with weight exp(-d / 2σ²), σ² this percentile of d
     sharp_last: bool = True  # the last vote copies each pixel from its best-matching patch (no averaging)
     keep_low: float = 4.0  # sigma (px at full size) of the network's low frequencies kept; 0: off

@@ -42,3 +42,18 @@ def settings(tmp_path):
     s = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     s.device = "cpu"
     return s
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory):
+    """A network whose outputs differ from its prefill, so tests can see them."""
+    from model.checkpoint import save_weights
+    from model.network import InpaintNet, get_config
+
+    torch.manual_seed(0)
+    net = InpaintNet(get_config("default"))
+    for p in net.parameters():
+        p.data.normal_(0, 0.05)
+    path = tmp_path_factory.mktemp("w") / "random.pt"
+    save_weights(net, path)
+    return path

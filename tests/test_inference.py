@@ -13,18 +13,6 @@ def inpainter():
     return Inpainter(device="cpu")
 
 
-@pytest.fixture(scope="module")
-def random_weights(tmp_path_factory):
-    """A network whose outputs differ from its prefill, so tests can see them."""
-    torch.manual_seed(0)
-    net = InpaintNet(get_config("default"))
-    for p in net.parameters():
-        p.data.normal_(0, 0.05)
-    path = tmp_path_factory.mktemp("w") / "random.pt"
-    save_weights(net, path)
-    return path
-
-
 def test_bundled_weights_exist_and_load_weights_only():
     assert BUNDLED_WEIGHTS.is_file()
     assert BUNDLED_WEIGHTS.stat().st_size < 30e6
