@@ -131,7 +131,7 @@ class Inpainter:
                 for fill in (crop.coarse, crop.refined))
             if self.texture:
                 refined_fill = synthesize(image[y0:y1, x0:x1], hole[y0:y1, x0:x1], refined_fill,
-                                          self.texture_options)
+                                          self.texture_options, guide_scale=max(size) / max(crop.refined.shape[:2]))
             _paste(coarse[y0:y1, x0:x1], coarse_fill, alpha[y0:y1, x0:x1])
             _paste(refined[y0:y1, x0:x1], refined_fill, alpha[y0:y1, x0:x1])
         return InpaintResult(coarse, refined, crops)

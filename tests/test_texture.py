@@ -36,6 +36,10 @@ def test_existing_pixels_are_untouched_and_the_result_is_deterministic():
     assert np.array_equal(out[~hole], image[~hole])
     assert np.array_equal(out, synthesize(image, hole, guide))
     assert not np.array_equal(out, synthesize(image, hole, guide, TextureOptions(seed=1)))
+    # keep_low 0: the photo's patches alone; larger: more of the guide's colour
+    pure = synthesize(image, hole, guide, TextureOptions(keep_low=0))
+    smooth_err = lambda a: np.abs(cv2.GaussianBlur(a, (0, 0), 4).astype(float) - cv2.GaussianBlur(guide, (0, 0), 4))[hole].mean()
+    assert smooth_err(out) < smooth_err(pure)
 
 
 def test_a_periodic_texture_is_rebuilt_from_the_photo_not_smoothed():
@@ -82,12 +86,16 @@ def test_busy_surroundings_give_a_busy_fill_next_to_a_flat_region():
     assert _gradient_energy(out, hole) > 0.7 * _gradient_energy(texture, hole)
 
 
-def test_no_source_patches_returns_the_guide():
-    image = _tiled(12, 12)
-    hole = np.ones((12, 12), bool)
-    hole[0, 0] = False
-    guide = np.full((12, 12, 3), 77, np.uint8)
-    out = synthesize(image, hole, guide)
+def test_without_the_patchmatch_library_the_guide_is_returned(monkeypatch):
+    import model.texture as texture
+
+    monkeypatch.setattr(texture, "_patchmatch", lambda: None)
+    image = _tiled(40, 40)
+    hole = np.zeros((40, 40), bool)
+    hole[10:30, 10:30] = True
+    guide = np.full((40, 40, 3), 77, np.uint8)
+    out = texture.synthesize(image, hole, guide)
+    assert not texture.available()
     assert (out[hole] == 77).all() and np.array_equal(out[~hole], image[~hole])
 
 
