@@ -769,13 +769,24 @@ def held_out_images(folder: str | Path) -> tuple[list[tuple[str, np.ndarray]], l
     return [(p.stem, read_image(p)) for p in paths], skipped
 
 
+def inpainter_options(args: argparse.Namespace) -> dict:
+    """The ``Inpainter`` keyword arguments that eval's flags choose (None =
+    the model's own setting). A new inference option gets its flag in
+    ``add_cli`` and its entry here; the results record these."""
+    return {"model_size": args.run_size, "scales": args.scales}
+
+
 def build_inpainter(args: argparse.Namespace):
     """The one place eval builds the model, for the bins and --hires alike
-    (``--weights``, ``--device``, ``--run-size``, ``--scales``); None after
+    (``--weights``, ``--device`` and ``inpainter_options``); None after
     printing why it cannot be loaded."""
-    from .cli import open_inpainter
+    from .inference import Inpainter
 
-    return open_inpainter(args)
+    try:
+        return Inpainter(args.weights, args.device, **inpainter_options(args))
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
 
 
 def _weights_info(inpainter) -> dict:
@@ -851,8 +862,8 @@ def run_eval(args: argparse.Namespace) -> int:
     results = {"images": [name for name, _ in images], "size": args.size,
                "run_size": inpainter.model_size, "scales": list(inpainter.scales),
                "masks": str(args.masks) if args.masks else f"generated {'+'.join(EVAL_KINDS)}, seed {args.seed}",
-               "device": str(inpainter.device), **_weights_info(inpainter), "left_out": notes,
-               "wall_s": time.perf_counter() - t0, **results}
+               "device": str(inpainter.device), "options": inpainter_options(args), **_weights_info(inpainter),
+               "left_out": notes, "wall_s": time.perf_counter() - t0, **results}
     print(f"weights: {results['weights']} {results['meta'] or ''}  device: {results['device']}  "
           f"run size {inpainter.model_size}, scales {','.join(map(str, inpainter.scales))}  "
           f"{len(images)} photos, {len(cases)} cases at {args.size}x{args.size}")
@@ -903,8 +914,8 @@ def _run_hires(args: argparse.Namespace, baselines: list[str], notes: list[str])
     results = {"photos": [str(p.name) for p in paths], "held_out": bool(args.held_out),
                "masks": f"object blobs {HIRES_AREA[0] * 100:g}-{HIRES_AREA[1] * 100:g} % of the area, seed {args.seed}",
                "run_size": inpainter.model_size, "scales": list(inpainter.scales),
-               "device": str(inpainter.device), **_weights_info(inpainter), "left_out": notes,
-               "wall_s": time.perf_counter() - t0, **results}
+               "device": str(inpainter.device), "options": inpainter_options(args), **_weights_info(inpainter),
+               "left_out": notes, "wall_s": time.perf_counter() - t0, **results}
     print(f"weights: {results['weights']} {results['meta'] or ''}  device: {results['device']}")
     print(format_hires(results))
     print(f"high-resolution check took {results['wall_s']:.0f} s")

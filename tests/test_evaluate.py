@@ -229,6 +229,7 @@ def test_eval_held_out_uses_the_trainers_validation_photos_and_run_settings(tmp_
     data = json.loads(out_json.read_text())
     assert data["images"] == [p.stem for p in held_out] and 0 < len(held_out) < 12
     assert data["run_size"] == 64 and data["scales"] == [1.0, 0.5]
+    assert data["options"] == {"model_size": 64, "scales": [1.0, 0.5]}  # build_inpainter's choices, recorded
 
 
 def test_sheet_rows_show_different_bins_and_photos():
