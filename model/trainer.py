@@ -306,6 +306,8 @@ class Trainer:
                          tile=self.opts.size, scores=results["cases"])
         self.net.train()
         overall = results["table"]["all"]["refined"]
+        # logged beside PSNR / SSIM (eval-only judges: the deep distance is never a loss)
+        self.val_extra = {f"val_{k}": overall[k] for k in ("deep", "sharpness") if k in overall}
         return overall["psnr"], overall["ssim"], preview
 
     def run(self, progress: Callable[[TrainProgress], None] | None = None,
@@ -358,7 +360,7 @@ class Trainer:
 
     def _validate_and_keep(self, progress, parts: dict, rate: float, eta: float = 0.0) -> TrainProgress:
         val_psnr, val_ssim, preview = self.validate()
-        self._log({"step": self.step, "val_psnr": val_psnr, "val_ssim": val_ssim})
+        self._log({"step": self.step, "val_psnr": val_psnr, "val_ssim": val_ssim, **self.val_extra})
         if self.best_psnr is None or val_psnr > self.best_psnr:
             self.best_psnr = val_psnr
             save_weights(self.net, self.out / "best.pt", step=self.step, val_psnr=val_psnr,

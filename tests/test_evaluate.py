@@ -2,6 +2,7 @@ import json
 import socket
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -191,7 +192,7 @@ def test_eval_command_end_to_end(tmp_path, capsys):
     for label in data["bins"] + ["all"]:
         assert set(data["table"][label]) == set(expected)
         for scores in data["table"][label].values():
-            assert set(scores) == {"psnr", "ssim", "l1"}
+            assert set(scores) == {"psnr", "ssim", "l1", "deep", "sharpness"}
     assert data["counts"] == {b: 1 for b in data["bins"]} | {"all": 4}
     assert data["model_time_s"] > 0 and data["images"] == ["photo0", "photo1"] and data["size"] == 128
     assert "outputs" not in data
@@ -228,6 +229,7 @@ def test_eval_held_out_uses_the_trainers_validation_photos_and_run_settings(tmp_
     data = json.loads(out_json.read_text())
     assert data["images"] == [p.stem for p in held_out] and 0 < len(held_out) < 12
     assert data["run_size"] == 64 and data["scales"] == [1.0, 0.5]
+    assert data["options"] == {"model_size": 64, "scales": [1.0, 0.5]}  # build_inpainter's choices, recorded
 
 
 def test_sheet_rows_show_different_bins_and_photos():
@@ -253,3 +255,119 @@ def test_eval_command_with_mask_files(tmp_path, capsys):
     assert "1 mask(s) unused" in captured.err
     data = json.loads(out_json.read_text())
     assert [c["name"] for c in data["cases"]] == ["a+m1"] and data["cases"][0]["area"] == pytest.approx(0.2)
+
+
+# ------------------------------------------------- deep distance, sharpness, biharmonic
+
+def test_scores_include_deep_distance_and_sharpness(bundled):
+    from model.deep_distance import shared
+    from model.metrics import sharpness_ratio
+
+    cases = make_cases(_images(64, 1), "20-30", seed=4, per_bin=1)
+    res = evaluate_cases(bundled, cases, baselines=("telea",), keep_outputs=1)
+    case, out, row = cases[0], res["outputs"][0], res["cases"][0]["scores"]
+    for m in ("refined", "coarse", "telea"):
+        assert row[m]["sharpness"] == pytest.approx(sharpness_ratio(out[m], case.image, case.hole))
+        assert row[m]["deep"] == pytest.approx(shared()(out[m], case.image), abs=1e-5)
+        assert row[m]["deep"] > 0
+    assert set(res["table"]["all"]["telea"]) == {"psnr", "ssim", "l1", "deep", "sharpness"}
+    assert res["notes"] == []
+
+
+def test_deep_distance_can_be_left_out():
+    image = smooth_photo(32, 32)
+    cases = [Case("x", image, np.eye(32, dtype=bool), "0-10")]
+    res = evaluate_cases(lambda img, hole: type("R", (), {"refined": img, "coarse": img})(), cases, deep=None)
+    assert set(res["table"]["all"]["refined"]) == {"psnr", "ssim", "l1", "sharpness"}
+    assert res["table"]["all"]["refined"]["sharpness"] == pytest.approx(1.0)
+    text = format_table(res)
+    assert "deep" in text and " -" in text  # the column stays, shown as missing
+
+
+def test_missing_judge_packages_leave_a_note(monkeypatch):
+    from model import deep_distance
+
+    monkeypatch.setattr(deep_distance, "available", lambda: deep_distance.PACKAGES_NOTE)
+    judge, note = evaluate.resolve_deep("auto")
+    assert judge is None and "efficientnet" in note
+
+
+def test_biharmonic_fills_a_smooth_gradient_nearly_exactly():
+    if evaluate._load_biharmonic() is None:
+        pytest.skip("scikit-image not installed")
+    y, x = np.mgrid[0:48, 0:48].astype(np.float32)
+    image = np.stack([60 + 2 * x, 40 + 3 * y, 100 + x + y], axis=2).astype(np.uint8)
+    hole = np.zeros((48, 48), bool)
+    hole[14:34, 10:30] = True
+    out = run_baseline("biharmonic", image, hole)
+    assert np.array_equal(out[~hole], image[~hole])
+    assert np.abs(out.astype(int) - image.astype(int))[hole].max() <= 1
+    assert "biharmonic" in available_baselines(["biharmonic"])[0]
+
+
+def test_missing_scikit_image_leaves_biharmonic_out(monkeypatch):
+    monkeypatch.setattr(evaluate, "_load_biharmonic", lambda: None)
+    usable, notes = available_baselines(["telea", "biharmonic"])
+    assert usable == ["telea"] and "scikit-image" in notes[0]
+
+
+# ------------------------------------------------------------- high resolution
+
+def test_object_masks_are_seeded_object_sized_and_cheap_at_any_size():
+    for h, w in ((300, 450), (1200, 1800)):
+        a = evaluate.object_mask(h, w, rng=5)
+        b = evaluate.object_mask(h, w, rng=5)
+        assert a.shape == (h, w) and np.array_equal(a, b)
+        assert 0.02 <= a.mean() <= 0.08
+        count = cv2.connectedComponents(a.astype(np.uint8))[0] - 1
+        assert 1 <= count <= 6  # one or a few objects, not confetti
+    assert not np.array_equal(evaluate.object_mask(300, 450, rng=5), evaluate.object_mask(300, 450, rng=6))
+
+
+def test_crop_box_is_centred_and_stays_inside():
+    ys, xs = evaluate.crop_box((1000, 1500, 3), (750, 500), 512)
+    assert (ys.start, ys.stop, xs.start, xs.stop) == (244, 756, 494, 1006)
+    ys, xs = evaluate.crop_box((1000, 1500, 3), (10, 990), 512)
+    assert (ys.start, ys.stop, xs.start, xs.stop) == (488, 1000, 0, 512)
+    ys, xs = evaluate.crop_box((300, 400, 3), (200, 150), 512)  # smaller photo: all of it
+    assert (ys.stop - ys.start, xs.stop - xs.start) == (300, 400)
+
+
+def test_hires_check_scores_crops_at_full_resolution(bundled):
+    image = smooth_photo(200, 300, seed=8)
+    case = evaluate.hires_case("p", image, seed=0, index=0)
+    assert 0.02 <= case.hole.mean() <= 0.08 and case.hole[case.centre[1], case.centre[0]]
+    res = evaluate.evaluate_hires(bundled, iter([case]), ("telea",), crop=128)
+    direct = bundled(image, case.hole)
+    c = res["cases"][0]
+    x0, y0, x1, y1 = c["crop"]
+    assert (x1 - x0, y1 - y0) == (128, 128) and c["size"] == [300, 200]
+    assert np.array_equal(res["crops"][0]["refined"], direct.refined[y0:y1, x0:x1])
+    assert np.array_equal(res["crops"][0]["truth"], image[y0:y1, x0:x1])
+    assert c["scores"]["refined"]["psnr"] == pytest.approx(psnr(direct.refined[y0:y1, x0:x1], image[y0:y1, x0:x1]))
+    telea = classical_fill(image, case.hole, "telea", 5)  # the context crop gives Telea's own fill
+    assert np.abs(res["crops"][0]["telea"].astype(int) - telea[y0:y1, x0:x1].astype(int)).max() <= 2
+    assert set(c["scores"]["telea"]) == {"psnr", "ssim", "l1", "deep", "sharpness"}
+    assert res["table"]["refined"] == c["scores"]["refined"]
+    sheet = evaluate.hires_sheet(res, columns=("input", "telea", "coarse", "refined", "truth"))
+    assert sheet.shape == (26 + 128, 5 * 128, 3)
+    assert "high-resolution check" in evaluate.format_hires(res)
+
+
+def test_eval_hires_command(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(smooth_photo(180, 260, seed=30 + i)).save(folder / f"big{i}.png")
+    out_json, sheet = tmp_path / "hires.json", tmp_path / "hires.png"
+    rc = main(["eval", str(folder), "--hires", "--device", "cpu", "--baselines", "telea", "--json", str(out_json),
+               "--sheet", str(sheet)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    data = json.loads(out_json.read_text())
+    assert data["methods"] == ["refined", "coarse", "telea"] and data["count"] == 2
+    assert data["photos"] == ["big0.png", "big1.png"] and "crops" not in data
+    assert all(0.02 <= c["area"] <= 0.08 for c in data["cases"])
+    img = np.asarray(Image.open(sheet))
+    assert img.shape == (26 + 2 * 512, 5 * 512, 3)  # photos smaller than the crop: padded tiles
+    assert main(["eval", "--builtin", "--hires"]) == 2

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import smooth_photo
-from model.metrics import PSNR_CAP, l1, psnr, ssim
+from model.metrics import PSNR_CAP, gradient_magnitude, l1, psnr, sharpness_ratio, ssim
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,3 +80,52 @@ def test_shape_mismatch_is_an_error():
 def test_metrics_do_not_need_skimage():
     code = "import sys, model.metrics; sys.exit('skimage' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 0
+
+
+# ------------------------------------------------------------- sharpness
+
+def _hole(size=64):
+    hole = np.zeros((size, size), bool)
+    hole[16:48, 12:52] = True
+    return hole
+
+
+def test_sharpness_ratio_is_one_for_the_truth_below_for_blur_above_for_noise(rng):
+    img = smooth_photo(64, 64, seed=5)
+    hole = _hole()
+    assert sharpness_ratio(img, img, hole) == pytest.approx(1.0)
+    blurred = cv2.GaussianBlur(img, (0, 0), 2.0)
+    assert sharpness_ratio(blurred, img, hole) < 0.8
+    flat = img.copy()
+    flat[hole] = img[hole].mean(axis=0).astype(np.uint8)
+    # a flat fill keeps only the seam's gradient (the hole's rim touches known pixels)
+    assert sharpness_ratio(flat, img, hole) < min(0.35, sharpness_ratio(blurred, img, hole))
+    noisy = np.clip(img + rng.normal(0, 25, img.shape), 0, 255).astype(np.uint8)
+    assert sharpness_ratio(noisy, img, hole) > 1.5
+
+
+def test_sharpness_ratio_looks_only_at_the_hole():
+    img = smooth_photo(64, 64, seed=6)
+    hole = _hole()
+    out = img.copy()
+    out[:8] = 0  # far outside the hole (more than the 3x3 kernel's reach)
+    assert sharpness_ratio(out, img, hole) == pytest.approx(1.0)
+    # and equals the definition on the whole image (the bounding-box shortcut changes nothing)
+    blurred = cv2.GaussianBlur(img, (0, 0), 1.5)
+    full = gradient_magnitude(blurred)[hole].mean() / gradient_magnitude(img)[hole].mean()
+    assert sharpness_ratio(blurred, img, hole) == pytest.approx(full, rel=1e-4)
+
+
+def test_gradient_magnitude_is_in_grey_levels_per_pixel():
+    ramp = np.tile(np.arange(64, dtype=np.float32) * 2, (32, 1))  # slope 2 along x
+    img = np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8)
+    g = gradient_magnitude(img)
+    assert g[4:-4, 4:-4] == pytest.approx(np.full((24, 56), 2.0), abs=1e-4)
+
+
+def test_sharpness_ratio_rejects_bad_input():
+    img = smooth_photo(32, 32)
+    with pytest.raises(ValueError):
+        sharpness_ratio(img, img, np.zeros((32, 32), bool))
+    with pytest.raises(ValueError):
+        sharpness_ratio(img, img[:16], np.ones((32, 32), bool))
