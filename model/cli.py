@@ -19,6 +19,9 @@ COMMAND_MODULES = ("model.cli", "model.batch", "model.watermark", "model.trainer
 def add_device_weights(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     parser.add_argument("--weights", type=Path, help="model checkpoint (default: $INPAINT_WEIGHTS, then the bundled model)")
+    parser.add_argument("--texture", choices=("on", "off"), default="on",
+                        help="stage 2's texture step: the photo's own detail (PatchMatch) under the "
+                             "network's colours and shapes (default on; off: the network's fill alone)")
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +46,8 @@ def open_inpainter(args: argparse.Namespace):
     # eval's --run-size / --scales try other inference settings; other commands use the model's own
     run_size, scales = getattr(args, "run_size", None), getattr(args, "scales", None)
     try:
-        return Inpainter(args.weights, args.device, model_size=run_size, scales=scales)
+        return Inpainter(args.weights, args.device, model_size=run_size, scales=scales,
+                         texture=getattr(args, "texture", "on") == "on")
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None

@@ -37,6 +37,7 @@ import numpy as np
 
 from .masks import area_bins, random_mask
 from .metrics import l1, psnr, sharpness_ratio, ssim
+from . import texture
 from .prefill import classical_fill
 
 EVAL_SIZE = 512
@@ -52,7 +53,7 @@ LABELS = {"refined": "ours refined", "coarse": "ours coarse", "telea": "Telea (c
 # image, model.deep_distance) and the sharpness ratio (hole only).
 METRICS = ("psnr", "ssim", "l1", "deep", "sharpness")
 PATCHMATCH_PATCH = 3  # pypatchmatch's patch radius (7x7 patches), as in its examples
-PATCHMATCH_NOTE = "PatchMatch baseline left out: pypatchmatch is not installed (the optional patchmatch extra)"
+PATCHMATCH_NOTE = "PatchMatch baseline left out: the pypatchmatch library is not available here"
 BIHARMONIC_NOTE = "biharmonic baseline left out: scikit-image is not installed (the optional eval extra)"
 
 BinSpec = str | Sequence[tuple[float, float]]
@@ -209,15 +210,6 @@ def folder_masks(folder: str | Path) -> list[tuple[str, np.ndarray]]:
 
 # --------------------------------------------------------------- baselines
 
-def _load_patchmatch():
-    """The pypatchmatch module, or None where it (or its native library) is missing."""
-    try:
-        import patchmatch
-    except (ImportError, OSError):
-        return None
-    return patchmatch if getattr(patchmatch, "patchmatch_available", False) else None
-
-
 def _load_biharmonic():
     """scikit-image's inpaint_biharmonic, or None where scikit-image is missing."""
     try:
@@ -251,7 +243,7 @@ def available_baselines(names: Iterable[str]) -> tuple[list[str], list[str]]:
         raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)}")
     usable, notes = [], []
     for name in names:
-        if name == "patchmatch" and _load_patchmatch() is None:
+        if name == "patchmatch" and not texture.available():
             notes.append(PATCHMATCH_NOTE)
             continue
         if name == "biharmonic" and _load_biharmonic() is None:
@@ -266,11 +258,9 @@ def run_baseline(name: str, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     if name in ("telea", "ns"):
         return classical_fill(image, hole, name, radius=5)
     if name == "patchmatch":
-        pm = _load_patchmatch()
-        if pm is None:
+        if not texture.available():
             raise RuntimeError(PATCHMATCH_NOTE)
-        pm.set_random_seed(0)  # its search is randomised: fix it so runs repeat
-        return pm.inpaint(image, hole.astype(np.uint8) * 255, patch_size=PATCHMATCH_PATCH)
+        return texture.patch_fill(image, hole, PATCHMATCH_PATCH)
     if name == "biharmonic":
         return biharmonic_fill(image, hole)
     raise ValueError(f"unknown baseline {name!r}; choose from {list(BASELINES)}")
@@ -773,7 +763,7 @@ def inpainter_options(args: argparse.Namespace) -> dict:
     """The ``Inpainter`` keyword arguments that eval's flags choose (None =
     the model's own setting). A new inference option gets its flag in
     ``add_cli`` and its entry here; the results record these."""
-    return {"model_size": args.run_size, "scales": args.scales}
+    return {"model_size": args.run_size, "scales": args.scales, "texture": args.texture == "on"}
 
 
 def build_inpainter(args: argparse.Namespace):

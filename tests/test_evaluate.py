@@ -128,7 +128,7 @@ def test_keep_outputs_by_index(bundled):
 
 
 def test_missing_patchmatch_is_left_out_with_a_note(monkeypatch):
-    monkeypatch.setattr(evaluate, "_load_patchmatch", lambda: None)
+    monkeypatch.setattr(evaluate.texture, "_patchmatch", lambda: None)
     usable, notes = available_baselines(["telea", "ns", "patchmatch"])
     assert usable == ["telea", "ns"]
     assert len(notes) == 1 and "pypatchmatch" in notes[0]
@@ -137,8 +137,6 @@ def test_missing_patchmatch_is_left_out_with_a_note(monkeypatch):
 
 
 def test_patchmatch_fills_only_the_hole_when_installed():
-    if evaluate._load_patchmatch() is None:
-        pytest.skip("pypatchmatch not installed")
     image = smooth_photo(64, 64, seed=2)
     hole = np.zeros((64, 64), bool)
     hole[20:40, 20:40] = True
@@ -182,7 +180,7 @@ def test_eval_command_end_to_end(tmp_path, capsys):
     assert rc == 0, captured.err
     data = json.loads(out_json.read_text())
     expected = ["refined", "coarse", "telea", "ns"]
-    if evaluate._load_patchmatch() is None:
+    if not evaluate.texture.available():
         assert captured.err.count("PatchMatch baseline left out") == 1
         assert "patchmatch" not in data["methods"]
     else:
@@ -229,7 +227,7 @@ def test_eval_held_out_uses_the_trainers_validation_photos_and_run_settings(tmp_
     data = json.loads(out_json.read_text())
     assert data["images"] == [p.stem for p in held_out] and 0 < len(held_out) < 12
     assert data["run_size"] == 64 and data["scales"] == [1.0, 0.5]
-    assert data["options"] == {"model_size": 64, "scales": [1.0, 0.5]}  # build_inpainter's choices, recorded
+    assert data["options"] == {"model_size": 64, "scales": [1.0, 0.5], "texture": True}  # build_inpainter's choices, recorded
 
 
 def test_sheet_rows_show_different_bins_and_photos():
