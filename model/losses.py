@@ -3,6 +3,11 @@
 ``L = Lr + λ1·Lc + λ2·Ls`` with Lr the L1 of both stages' predictions, Lc the
 correlation loss on the stage-1 composite (VGG16 pool2) and Ls the style loss
 on the stage-2 composite (pool1..pool3).
+
+For training stage 2 towards texture (issue #10) two knobs go beyond the
+paper: the stage-2 L1 has its own weight (``refine_l1``; a low one stops it
+pulling the refined fill back to the blurry mean) and a perceptual term
+``Lp`` (VGG feature L1, pool1..pool3, on the stage-2 composite) can be added.
 """
 from __future__ import annotations
 
@@ -132,6 +137,12 @@ def style_loss(feats: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.
     return sum((gram(a) - gram(b)).abs().mean() for a, b in zip(feats, targets))
 
 
+def perceptual_loss(feats: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
+    """Perceptual loss: mean absolute difference of the VGG features, one
+    mean per layer (pool1..pool3), summed over the layers."""
+    return sum((a.float() - b.float()).abs().mean() for a, b in zip(feats, targets))
+
+
 @dataclass
 class LossWeights:
     correlation: float = 1e-5  # λ1
@@ -141,6 +152,10 @@ class LossWeights:
     # hole counts as much as a large one and no effort goes into copying the
     # existing pixels (which the composite discards anyway).
     l1_region: str = "image"
+    # Weight of the stage-2 L1 (stage 1's is always 1). The paper: 1.
+    refine_l1: float = 1.0
+    # Perceptual loss on the stage-2 composite (0: off, the paper).
+    perceptual: float = 0.0
 
 
 def reconstruction_loss(prediction: torch.Tensor, truth: torch.Tensor,
@@ -172,11 +187,13 @@ class InpaintLoss(nn.Module):
     def forward(self, out: StageOutputs, truth: torch.Tensor,
                 known: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """``known``: the network mask (1 = existing), needed for the hole L1."""
-        l1 = reconstruction_loss(out.coarse, truth, known, self.weights.l1_region)
-        l1 = l1 + reconstruction_loss(out.refined, truth, known, self.weights.l1_region)
-        parts = {"l1": l1.detach()}
+        w = self.weights
+        l1_coarse = reconstruction_loss(out.coarse, truth, known, w.l1_region)
+        l1_refined = reconstruction_loss(out.refined, truth, known, w.l1_region)
+        l1 = l1_coarse + w.refine_l1 * l1_refined
+        parts = {"l1": l1.detach(), "l1_refined": l1_refined.detach()}
         total = l1
-        use_vgg = self.vgg is not None and (self.weights.correlation > 0 or self.weights.style > 0)
+        use_vgg = self.vgg is not None and (w.correlation > 0 or w.style > 0 or w.perceptual > 0)
         if use_vgg:
             with torch.no_grad():
                 truth_feats = self.vgg(truth)
@@ -185,9 +202,15 @@ class InpaintLoss(nn.Module):
                 lc = correlation_loss(pool2, truth_feats[1])
                 parts["correlation"] = lc.detach()
                 total = total + self.weights.correlation * lc
-            if self.weights.style > 0:
-                ls = style_loss(self.vgg(out.refined_composite), truth_feats)
+            if w.style > 0 or w.perceptual > 0:
+                refined_feats = self.vgg(out.refined_composite)
+            if w.style > 0:
+                ls = style_loss(refined_feats, truth_feats)
                 parts["style"] = ls.detach()
-                total = total + self.weights.style * ls
+                total = total + w.style * ls
+            if w.perceptual > 0:
+                lp = perceptual_loss(refined_feats, truth_feats)
+                parts["perceptual"] = lp.detach()
+                total = total + w.perceptual * lp
         parts["total"] = total.detach()
         return total, {k: float(v) for k, v in parts.items()}

@@ -25,7 +25,7 @@ from .data import CropDataset, scan_photos, split_validation
 from .devices import autocast, cpu_has_bf16, describe, resolve_device
 from .inference import Inpainter
 from .losses import BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures
-from .network import InpaintNet, NetConfig, get_config
+from .network import InpaintNet, NetConfig, get_config, parse_scales
 from .paths import resolve_weights
 
 
@@ -63,6 +63,17 @@ class TrainOptions:
     compile: bool = False  # torch.compile the network (GPU)
     adversarial: bool = False  # the official code's optional GAN fine stage
     lambda_adv: float = 0.01
+    lr_critic: float | None = None  # the critic's lr; default: lr
+    # Stage-2 texture training (issue #10): the stage-2 L1's own weight (stage
+    # 1's stays 1) and a perceptual (VGG feature L1) loss on the stage-2 composite.
+    lambda_refine_l1: float = 1.0
+    lambda_perceptual: float = 0.0
+    # Which weights best.pt holds: "psnr" (the best validation PSNR) or "last"
+    # (the newest validated step; a texture model trades a little PSNR by design).
+    select: str = "psnr"
+    # Inference scales stored with the weights and used by validation
+    # (None: keep the init weights'); (1.0,) for a single pass.
+    run_scales: tuple[float, ...] | None = None
     resume: bool = False
 
     def to_dict(self) -> dict:
@@ -159,6 +170,10 @@ class Trainer:
 
         torch.manual_seed(opts.seed)  # a scratch network starts the same every time
         self.net, self.init_source = _build_network(opts, self.device)
+        if opts.select not in ("psnr", "last"):
+            raise TrainError(f"--select must be psnr or last, not {opts.select!r}")
+        if opts.run_scales is not None:
+            self.net.cfg = replace(self.net.cfg, run_scales=tuple(opts.run_scales))
         # channels_last: ~2.5x faster convolutions on CPU (oneDNN) and tensor cores on GPU
         self.net = self.net.to(memory_format=torch.channels_last)
         if opts.amp not in ("auto", "off"):
@@ -169,11 +184,12 @@ class Trainer:
         self.val_cases = self._validation_cases()
 
         vgg = None
-        if opts.lambda_corr > 0 or opts.lambda_style > 0:
+        if opts.lambda_corr > 0 or opts.lambda_style > 0 or opts.lambda_perceptual > 0:
             vgg = VGGFeatures(opts.vgg_weights or BUNDLED_VGG).to(self.device)
             vgg = vgg.to(memory_format=torch.channels_last)
-        self.loss = InpaintLoss(vgg, LossWeights(opts.lambda_corr, opts.lambda_style, opts.l1_region))
-        self.l1_loss = InpaintLoss(None, LossWeights(0.0, 0.0, opts.l1_region))
+        self.loss = InpaintLoss(vgg, LossWeights(opts.lambda_corr, opts.lambda_style, opts.l1_region,
+                                                 opts.lambda_refine_l1, opts.lambda_perceptual))
+        self.l1_loss = InpaintLoss(None, LossWeights(0.0, 0.0, opts.l1_region, opts.lambda_refine_l1))
         if opts.stages == "refine":  # stage 1 stays as it is: coarse results do not change
             for module in (self.net.e1, self.net.g):
                 module.requires_grad_(False)
@@ -183,7 +199,8 @@ class Trainer:
         if opts.adversarial:
             from .adversarial import PatchDiscriminator
             self.critic = PatchDiscriminator().to(self.device)
-            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=opts.lr, betas=tuple(opts.betas))
+            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=opts.lr_critic or opts.lr,
+                                               betas=tuple(opts.betas))
         self.step = 0
         self._saved_step: int | None = None  # step of the newest last.pt
         self.best_psnr: float | None = None
@@ -295,16 +312,21 @@ class Trainer:
 
     def validate(self) -> tuple[float, float, Path]:
         """Mean PSNR / SSIM of the refined result on the fixed validation
-        cases (through the one inference path) and a preview sheet."""
+        cases (through the one inference path) and a preview sheet; also
+        sets ``val_sharpness``, the refined and coarse sharpness ratios
+        (hole gradient energy of the fill / of the truth, 1 = as detailed)."""
         from .evaluate import comparison_sheet, evaluate_cases
 
         self.net.eval()
-        results = evaluate_cases(Inpainter.from_network(self.net), self.val_cases, keep_outputs=4)
+        # The network alone: the texture step is not trained, and would only slow validation.
+        results = evaluate_cases(Inpainter.from_network(self.net, texture=False), self.val_cases,
+                                 keep_outputs=len(self.val_cases))
         preview = self.out / "previews" / f"step_{self.step:07d}.png"
-        comparison_sheet(self.val_cases, results["outputs"], preview,
+        comparison_sheet(self.val_cases, results["outputs"][:4], preview,
                          columns=("input", "mask", "coarse", "refined", "truth"),
                          tile=self.opts.size, scores=results["cases"])
         self.net.train()
+        self.val_sharpness = {m: results["table"]["all"][m]["sharpness"] for m in ("refined", "coarse")}
         overall = results["table"]["all"]["refined"]
         # logged beside PSNR / SSIM (eval-only judges: the deep distance is never a loss)
         self.val_extra = {f"val_{k}": overall[k] for k in ("deep", "sharpness") if k in overall}
@@ -360,11 +382,13 @@ class Trainer:
 
     def _validate_and_keep(self, progress, parts: dict, rate: float, eta: float = 0.0) -> TrainProgress:
         val_psnr, val_ssim, preview = self.validate()
-        self._log({"step": self.step, "val_psnr": val_psnr, "val_ssim": val_ssim, **self.val_extra})
-        if self.best_psnr is None or val_psnr > self.best_psnr:
+        self._log({"step": self.step, "val_psnr": val_psnr, "val_ssim": val_ssim, **self.val_extra,
+                   "val_sharpness_coarse": self.val_sharpness["coarse"]})
+        if self.best_psnr is None or val_psnr > self.best_psnr or self.opts.select == "last":
             self.best_psnr = val_psnr
             save_weights(self.net, self.out / "best.pt", step=self.step, val_psnr=val_psnr,
-                         val_ssim=val_ssim, init=self.init_source, data=str(self.opts.data_dir))
+                         val_ssim=val_ssim, val_sharpness=self.val_sharpness["refined"],
+                         init=self.init_source, data=str(self.opts.data_dir))
         info = TrainProgress(self.step, self.total, parts, val_psnr, val_ssim, preview, rate, eta)
         if progress is not None:
             progress(info)
@@ -407,6 +431,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hole-area", default="0-40", help="hole area range in %% (default 0-40)")
     p.add_argument("--val", type=Path, dest="val_dir", help="validation photos (default: 10%% of DATA_DIR)")
     p.add_argument("--val-every", type=int, default=200)
+    p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--workers", type=int, default=-1)
     p.add_argument("--seed", type=int, default=0)
@@ -414,6 +439,17 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
                    help="bf16 autocast on CUDA and bf16-capable CPUs (auto) or fp32 (off)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (GPU)")
     p.add_argument("--adversarial", action="store_true", help="add the optional SN-PatchGAN fine stage")
+    p.add_argument("--lambda-adv", type=float, default=0.01, help="weight of the adversarial (hinge) term")
+    p.add_argument("--lr-critic", type=float, help="the critic's learning rate (default: --lr)")
+    p.add_argument("--lambda-refine-l1", type=float, default=1.0,
+                   help="weight of the stage-2 L1 (stage 1's is 1); lower lets stage 2 add texture")
+    p.add_argument("--lambda-perceptual", type=float, default=0.0,
+                   help="perceptual loss (VGG pool1-3 feature L1) on the stage-2 composite")
+    p.add_argument("--select", choices=["psnr", "last"], default="psnr",
+                   help="best.pt: the best validation PSNR (default) or the newest validated step")
+    p.add_argument("--run-scales", type=parse_scales,
+                   help="inference scales stored with the weights and used by validation, e.g. 1 or 1,0.5,0.25 "
+                        "(default: the init weights')")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
     p.set_defaults(func=run_cli)
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from model.losses import (BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures, correlation_loss,
-                          correlation_loss_naive, reconstruction_loss, style_loss)
+                          correlation_loss_naive, perceptual_loss, reconstruction_loss, style_loss)
 from model.network import StageOutputs
 
 
@@ -80,7 +80,7 @@ def test_total_loss_combines_terms(vgg):
     expected = parts["l1"] + 1e-5 * parts["correlation"] + 1e-3 * parts["style"]
     assert abs(total.item() - expected) < 1e-5 * max(1.0, expected)
     l1_total, l1_parts = InpaintLoss(None)(out, truth)
-    assert set(l1_parts) == {"l1", "total"}
+    assert set(l1_parts) == {"l1", "l1_refined", "total"}
 
 
 def test_hole_l1_ignores_existing_pixels_and_weighs_photos_equally():
@@ -110,3 +110,41 @@ def test_inpaint_loss_uses_the_l1_region():
     out = StageOutputs(pred, pred, pred, pred)
     hole_total, _ = InpaintLoss(None, LossWeights(0, 0, "hole"))(out, truth, known)
     assert hole_total.item() == pytest.approx(2 * 0.2)
+
+
+def test_perceptual_zero_for_identical_positive_otherwise_and_differentiable(vgg):
+    torch.manual_seed(0)
+    a = torch.rand(1, 3, 32, 32) * 2 - 1
+    b = a.clone()
+    b[..., 8:20, 8:20] = torch.rand(1, 3, 12, 12) * 2 - 1
+    assert perceptual_loss(vgg(a), vgg(a.clone())).item() == 0
+    assert perceptual_loss(vgg(b), vgg(a)).item() > 0
+    # one mean per layer, summed
+    fa, fb = vgg(a), vgg(b)
+    manual = sum((x - y).abs().mean() for x, y in zip(fb, fa))
+    assert perceptual_loss(fb, fa).item() == pytest.approx(manual.item(), rel=1e-6)
+    c = b.clone().requires_grad_(True)
+    perceptual_loss(vgg(c), fa).backward()
+    assert c.grad.abs().sum() > 0
+
+
+def test_refine_l1_weight_scales_only_stage_two_and_perceptual_is_added(vgg):
+    torch.manual_seed(0)
+    truth = torch.rand(1, 3, 32, 32) * 2 - 1
+    known = torch.ones(1, 1, 32, 32)
+    known[..., 8:24, 8:24] = 0
+    coarse = truth + 0.3 * (1 - known)
+    refined = truth + 0.1 * (1 - known) * torch.randn_like(truth)
+    out = StageOutputs(coarse, refined, coarse, refined)
+    full = InpaintLoss(None, LossWeights(0, 0, "hole"))(out, truth, known)[1]
+    low = InpaintLoss(None, LossWeights(0, 0, "hole", refine_l1=0.25))(out, truth, known)[1]
+    coarse_l1 = reconstruction_loss(coarse, truth, known, "hole").item()
+    refined_l1 = reconstruction_loss(refined, truth, known, "hole").item()
+    assert full["l1"] == pytest.approx(coarse_l1 + refined_l1, rel=1e-5)
+    assert low["l1"] == pytest.approx(coarse_l1 + 0.25 * refined_l1, rel=1e-5)
+    assert low["l1_refined"] == pytest.approx(refined_l1, rel=1e-5)
+    total, parts = InpaintLoss(vgg, LossWeights(0, 0, "hole", refine_l1=0.5, perceptual=0.1))(out, truth, known)
+    assert "style" not in parts and "correlation" not in parts
+    assert parts["perceptual"] > 0
+    expected = coarse_l1 + 0.5 * refined_l1 + 0.1 * parts["perceptual"]
+    assert total.item() == pytest.approx(expected, rel=1e-5)

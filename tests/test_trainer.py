@@ -176,3 +176,73 @@ def test_adversarial_flag_trains_a_critic_and_resumes_it(photo_dir, tmp_path):
     assert "critic" in ckpt
     log = (tmp_path / "run" / "log.jsonl").read_text()
     assert '"adversarial"' in log
+
+
+def test_refine_texture_losses_leave_stage_one_bit_identical(photo_dir, tmp_path):
+    """Stage-2 texture training (perceptual + style + critic, low stage-2 L1)
+    moves E2 + D only; E1 + G and so the coarse result stay bit-identical."""
+    trainer = small_trainer(options(photo_dir, tmp_path, stages="refine", lr=1e-3, l1_region="hole",
+                                    lambda_style=0.05, lambda_perceptual=0.05, lambda_refine_l1=0.25,
+                                    adversarial=True, lambda_adv=0.1, lr_critic=4e-4))
+    assert trainer.loss.weights.perceptual == 0.05 and trainer.loss.weights.refine_l1 == 0.25
+    assert trainer.critic_opt.param_groups[0]["lr"] == 4e-4
+    before = {k: v.clone() for k, v in trainer.net.state_dict().items()}
+    batch = [torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(2)))]
+    with torch.no_grad():
+        coarse_before = trainer.net(*batch).coarse.clone()
+    for _ in range(2):
+        parts = trainer.train_step(batch)
+    assert {"l1", "l1_refined", "style", "perceptual", "adversarial", "critic"} <= set(parts)
+    after = trainer.net.state_dict()
+    stage1 = [k for k in after if k.startswith(("e1.", "g."))]
+    stage2 = [k for k in after if k.startswith(("e2.", "d."))]
+    assert all(torch.equal(before[k], after[k]) for k in stage1)
+    assert any(not torch.equal(before[k], after[k]) for k in stage2)
+    with torch.no_grad():
+        assert torch.equal(trainer.net(*batch).coarse, coarse_before)
+
+
+def test_select_last_keeps_the_newest_validated_weights(photo_dir, tmp_path, monkeypatch):
+    trainer = small_trainer(options(photo_dir, tmp_path, steps=4, val_every=2, select="last", run_scales=(1.0,)))
+    psnrs = iter([30.0, 20.0, 10.0])  # validation gets worse: "psnr" would keep step 0
+    real = trainer.validate
+
+    def worse():
+        _, ssim, preview = real()
+        return next(psnrs), ssim, preview
+
+    monkeypatch.setattr(trainer, "validate", worse)
+    result = trainer.run()
+    net, ckpt = load_network(result.best_path)
+    assert ckpt["meta"]["step"] == 4 and ckpt["meta"]["val_psnr"] == 10.0
+    assert net.cfg.run_scales == (1.0,)
+    assert 0 <= ckpt["meta"]["val_sharpness"] < 10
+    log = [l for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "val_psnr" in l]
+    assert len(log) == 3 and all('"val_sharpness"' in l and '"val_sharpness_coarse"' in l for l in log)
+    with pytest.raises(TrainError, match="--select"):
+        small_trainer(options(photo_dir, tmp_path, select="best"))
+
+
+def test_cli_passes_the_texture_options(photo_dir, tmp_path, monkeypatch):
+    import argparse
+    import model.trainer as tr
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_trainer(opts):
+        seen["opts"] = opts
+        raise Stop
+
+    monkeypatch.setattr(tr, "Trainer", fake_trainer)
+    parser = argparse.ArgumentParser()
+    tr.add_cli(parser.add_subparsers())
+    args = parser.parse_args(["train", str(photo_dir), "--stages", "refine", "--lambda-refine-l1", "0.5",
+                              "--lambda-perceptual", "0.05", "--adversarial", "--lambda-adv", "0.2",
+                              "--lr-critic", "4e-4", "--select", "last", "--run-scales", "1", "--log-every", "5"])
+    with pytest.raises(Stop):
+        tr.run_cli(args)
+    o = seen["opts"]
+    assert (o.lambda_refine_l1, o.lambda_perceptual, o.lambda_adv, o.lr_critic) == (0.5, 0.05, 0.2, 4e-4)
+    assert o.select == "last" and o.run_scales == (1.0,) and o.log_every == 5 and o.adversarial
