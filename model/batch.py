@@ -1,11 +1,15 @@
 """Batch cleaning of a folder: ``python main.py batch`` and the GUI's batch
 dialog (``run_batch`` on a worker thread).
 
-Guarantees: the input folder is never written to; every output is written to
-a temp file and renamed (an interrupted run leaves no half-written photo); a
-manifest in the output folder lets ``resume`` skip finished photos; a bad
-file is reported and never stops the run. Photos are decoded on a background
-thread and written on another while the model runs.
+Guarantees: inputs (the photo folder, the mask file or folder) are never
+written to: outputs and reports overlapping them are refused; every output is
+written to a temp file named with the run's token and renamed (an interrupted
+run leaves no half-written photo; the next run removes exactly that run's
+temps); one run at a time per output folder (``OutputLock``); a manifest in
+the output folder lets ``resume`` skip finished photos; symlinks leading out of
+the input and special files are skipped, never read; a bad file is reported
+and never stops the run. Photos are decoded on a background thread and
+written on another while the model runs. The rules: docs/batch.md.
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ MASK_FITS = ("error", "stretch", "anchor-topleft", "anchor-topright", "anchor-bo
 MISSING = ("copy", "skip")
 MANIFEST_NAME = ".inpaint-manifest.jsonl"
 LOCK_NAME = ".inpaint-lock"  # held for the whole run: one batch per output folder
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a symlink planted as the lock file is never followed
 NO_MASK = "no mask for this photo"
 PREFETCH = 2  # decoded photos waiting for the model (each 12 MP photo is ~70 MB)
 
@@ -451,7 +456,7 @@ class OutputLock:
         if fcntl is None:
             return self._acquire_by_pid(data)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -475,7 +480,7 @@ class OutputLock:
         stale: dict = {}
         for _ in range(3):
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
             except FileExistsError:
                 held = _read_lock(self.path)
                 if held.get("host", socket.gethostname()) == socket.gethostname() and \
@@ -515,7 +520,7 @@ def lock_holder(folder: Path) -> dict | None:
     if fcntl is None:
         return info if _pid_alive(int(info.get("pid", 0) or 0)) else None
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except OSError:
         return None
     try:

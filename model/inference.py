@@ -100,10 +100,10 @@ class Inpainter:
                  should_stop: Callable[[], bool] | None = None) -> InpaintResult:
         image = _check_image(image)
         hole = hole_from_user_mask(mask)
-        check_hole_fraction(hole)  # too little context left: a clear ValueError
         if hole.shape != image.shape[:2]:
             raise ValueError(f"mask size {hole.shape[1]}x{hole.shape[0]} does not match "
                              f"image size {image.shape[1]}x{image.shape[0]}")
+        check_hole_fraction(hole)  # too little context left: a clear ValueError
         coarse, refined = image.copy(), image.copy()
         if not hole.any():
             return InpaintResult(coarse, refined)

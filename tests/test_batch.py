@@ -270,6 +270,7 @@ def test_stop_between_photos_then_resume_finishes_the_rest(tmp_path):
     assert second.done == 6 - first.done and second.skipped == first.done and not second.failed
     assert len(fake.calls) == 6 - first.done  # finished photos are not redone
     assert [p.name for p in out.iterdir() if p.name.endswith(TEMP_SUFFIX)] == ["notes.inpaint-tmp"]
+    (out / "notes.inpaint-tmp").unlink()
     assert not (out / ".inpaint-lock").exists()  # released at the end
     report = json.loads((tmp_path / "r2.json").read_text())
     assert sorted(f["relpath"] for f in report["files"] if f["status"] == "resumed") == finished
