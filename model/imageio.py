@@ -108,7 +108,9 @@ def _open_checked(path: Path, max_pixels: int | None) -> Image.Image:
         frames = int(getattr(im, "n_frames", 1) or 1)
     except Exception:  # counting frames reads the file: a damaged one fails later anyway
         frames = 1
-    if frames > 1:
+    # A camera JPEG with an MPF preview opens as "MPO" with 2+ frames: the photo
+    # is the first frame, the others are previews, not content.
+    if frames > 1 and im.format != "MPO":
         im.close()
         raise ImageReadError(f"{path}: animated or multi-frame image ({frames} frames); only still images "
                              "are supported (frames 2..n would be lost)")

@@ -493,6 +493,14 @@ def test_11_animated_images_are_refused_not_cut(tmp_path, capsys, fake_model, fm
         assert not (tmp_path / "out" / anim.name).exists()
 
 
+def test_11_camera_jpeg_with_an_mpf_preview_is_still_read(tmp_path):
+    """A JPEG with an MPF preview opens as 2 frames (MPO): it is a still photo."""
+    photo = Image.fromarray(smooth_photo(40, 50, seed=1))
+    photo.save(tmp_path / "cam.jpg", "MPO", save_all=True, append_images=[photo.resize((20, 16))])
+    assert Image.open(tmp_path / "cam.jpg").n_frames == 2
+    assert read_photo(tmp_path / "cam.jpg").rgb.shape == (40, 50, 3)
+
+
 # ------------------------------------------------------- 12. bad weights files
 
 def _bad_weights(tmp_path: Path) -> dict[str, tuple[Path, str]]:
