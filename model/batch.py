@@ -48,7 +48,8 @@ MASK_FITS = ("error", "stretch", "anchor-topleft", "anchor-topright", "anchor-bo
 MISSING = ("copy", "skip")
 MANIFEST_NAME = ".inpaint-manifest.jsonl"
 LOCK_NAME = ".inpaint-lock"  # held for the whole run: one batch per output folder
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a symlink planted as the lock file is never followed
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)  # flock: another holder  # a symlink planted as the lock file is never followed
 NO_MASK = "no mask for this photo"
 PREFETCH = 2  # decoded photos waiting for the model (each 12 MP photo is ~70 MB)
 
@@ -459,8 +460,10 @@ class OutputLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except OSError as exc:
                 os.close(fd)
+                if exc.errno not in _BUSY:  # a file system without flock (some network shares)
+                    return self._acquire_by_pid(data)
                 raise BatchError(_busy_message(self.folder, _read_lock(self.path))) from None
             try:  # the file we locked may have been removed by the run that just ended: lock the new one
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
@@ -525,8 +528,10 @@ def lock_holder(folder: Path) -> dict | None:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return info
+    except OSError as exc:
+        if exc.errno in _BUSY:
+            return info
+        return info if _pid_alive(int(info.get("pid", 0) or 0)) else None
     finally:
         os.close(fd)  # closing drops a lock we took
     return None

@@ -233,10 +233,17 @@ def test_3_second_run_into_a_busy_output_folder_is_refused(shop, capsys, fake_mo
     assert len(records) == 3  # the job line and both photos
 
 
-@pytest.mark.parametrize("posix_lock", [True, False], ids=["flock", "pid-only"])
-def test_3_a_stale_lock_is_taken_over_and_a_live_one_is_not(shop, monkeypatch, posix_lock):
-    if not posix_lock:
+@pytest.mark.parametrize("kind", ["flock", "pid-only", "no-flock-fs"])
+def test_3_a_stale_lock_is_taken_over_and_a_live_one_is_not(shop, monkeypatch, kind):
+    posix_lock = kind == "flock"
+    if kind == "pid-only":
         monkeypatch.setattr(batch, "fcntl", None)  # the Windows path: the pid decides
+    elif kind == "no-flock-fs":  # a network share without flock: the pid decides too
+
+        def flock(fd, op):
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+        monkeypatch.setattr(batch, "fcntl", SimpleNamespace(flock=flock, LOCK_EX=2, LOCK_NB=4))
     out = shop.base / "out"
     out.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
