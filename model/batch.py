@@ -428,6 +428,14 @@ def _read_lock(path: Path) -> dict:
         return {}
 
 
+def _lock_pid(info: dict) -> int:
+    """The pid a lock file records (0 when it is missing or garbled)."""
+    try:
+        return int(info.get("pid", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _busy_message(folder: Path, info: dict) -> str:
     pid = info.get("pid", "?")
     since = f", started {info['started']}" if info.get("started") else ""
@@ -487,7 +495,7 @@ class OutputLock:
             except FileExistsError:
                 held = _read_lock(self.path)
                 if held.get("host", socket.gethostname()) == socket.gethostname() and \
-                        not _pid_alive(int(held.get("pid", 0) or 0)):
+                        not _pid_alive(_lock_pid(held)):
                     stale = stale or held
                     try:
                         os.unlink(self.path)  # stale: the run that wrote it is gone
@@ -521,7 +529,7 @@ def lock_holder(folder: Path) -> dict | None:
         return None
     info = _read_lock(path)
     if fcntl is None:
-        return info if _pid_alive(int(info.get("pid", 0) or 0)) else None
+        return info if _pid_alive(_lock_pid(info)) else None
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except OSError:
@@ -531,7 +539,7 @@ def lock_holder(folder: Path) -> dict | None:
     except OSError as exc:
         if exc.errno in _BUSY:
             return info
-        return info if _pid_alive(int(info.get("pid", 0) or 0)) else None
+        return info if _pid_alive(_lock_pid(info)) else None
     finally:
         os.close(fd)  # closing drops a lock we took
     return None

@@ -380,7 +380,9 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(ten_photos):
 
     res = cli("batch", t.src, "--mask", t.mask, "-o", out, "--device", "cpu", "--resume")
     assert res.returncode == 0, res.stderr
-    assert f"{10 - len(done_early)} cleaned" in res.stderr or f"{9 - len(done_early)} cleaned" in res.stderr
+    # one photo more than visible may have finished before the kill; one visible photo may have been
+    # killed between its rename and its manifest line (then it is redone, identically)
+    assert any(f"{10 - len(done_early) + d} cleaned" in res.stderr for d in (-1, 0, 1)), res.stderr
     assert photos_in(out) == photos_in(t.ref)
     for name in photos_in(out):
         assert (out / name).read_bytes() == (t.ref / name).read_bytes(), name

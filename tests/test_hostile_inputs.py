@@ -251,6 +251,8 @@ def test_3_a_stale_lock_is_taken_over_and_a_live_one_is_not(shop, monkeypatch, k
     (out / batch.LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "token": "0123456789ab"}))
     summary = run_batch(BatchOptions(shop.src, output_dir=out, mask=shop.mask), FakeInpainter())
     assert summary.done == 2 and not (out / batch.LOCK_NAME).exists()
+    (out / batch.LOCK_NAME).write_text('{"pid": "not a pid"')  # torn by a kill: stale too
+    assert run_batch(BatchOptions(shop.src, output_dir=out, mask=shop.mask), FakeInpainter()).done == 2
     if not posix_lock:  # a live pid holds it
         (out / batch.LOCK_NAME).write_text(json.dumps({"pid": os.getpid(), "token": "0123456789ab"}))
         with pytest.raises(BatchError, match="another batch run"):
