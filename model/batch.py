@@ -1,20 +1,29 @@
 """Batch cleaning of a folder: ``python main.py batch`` and the GUI's batch
 dialog (``run_batch`` on a worker thread).
 
-Guarantees: the input folder is never written to; every output is written to
-a temp file and renamed (an interrupted run leaves no half-written photo); a
-manifest in the output folder lets ``resume`` skip finished photos; a bad
-file is reported and never stops the run. Photos are decoded on a background
-thread and written on another while the model runs.
+Guarantees: inputs (the photo folder, the mask file or folder) are never
+written to: outputs and reports overlapping them are refused; every output is
+written to a temp file named with the run's token and renamed (an interrupted
+run leaves no half-written photo; the next run removes exactly that run's
+temps); one run at a time per output folder (``OutputLock``); a manifest in
+the output folder lets ``resume`` skip finished photos; symlinks leading out of
+the input and special files are skipped, never read; a bad file is reported
+and never stops the run. Photos are decoded on a background thread and
+written on another while the model runs. The rules: docs/batch.md.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import json
 import os
 import queue
+import re
+import secrets
 import signal
+import socket
+import stat
 import sys
 import threading
 import time
@@ -25,13 +34,23 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .imageio import IMAGE_SUFFIXES, ImageReadError, Photo, read_mask, read_photo
-from .savefile import TEMP_SUFFIX, copy_atomic, restore_like, save_pixels
+from .imageio import IMAGE_SUFFIXES, ImageReadError, Photo, read_mask, read_photo, special_kind
+from .masks import check_hole_fraction
+from .savefile import TEMP_SUFFIX, atomic_target, copy_atomic, restore_like, save_pixels
+
+try:  # POSIX: the kernel drops the lock when the process dies, so a stale lock never blocks
+    import fcntl
+except ImportError:  # Windows: the pid in the lock file tells a live run from a stale lock
+    fcntl = None
 
 MASK_FITS = ("error", "stretch", "anchor-topleft", "anchor-topright", "anchor-bottomleft",
              "anchor-bottomright", "anchor-center")
 MISSING = ("copy", "skip")
 MANIFEST_NAME = ".inpaint-manifest.jsonl"
+LOCK_NAME = ".inpaint-lock"  # held for the whole run: one batch per output folder
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)  # flock: another holder  # a symlink planted as the lock file is never followed
+NO_MASK = "no mask for this photo"
 PREFETCH = 2  # decoded photos waiting for the model (each 12 MP photo is ~70 MB)
 
 
@@ -84,6 +103,7 @@ class BatchSummary:
     total: int = 0
     stopped: bool = False  # should_stop / Ctrl+C ended the run early
     output_dir: str = ""
+    report_error: str = ""  # the report could not be written (the summary itself is complete)
 
     def to_json(self) -> dict:
         return {"output_dir": self.output_dir, "total": self.total, "done": self.done, "copied": self.copied,
@@ -98,20 +118,51 @@ def default_output_dir(input_dir: Path) -> Path:
     return input_dir.parent / f"{input_dir.name}_cleaned"
 
 
+def _real(path: Path | str) -> Path:
+    """The path with every symlink resolved; never raises (a symlink loop stays as it is)."""
+    return Path(os.path.realpath(path))
+
+
 def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
+    path, folder = _real(path), _real(folder)
     return path == folder or folder in path.parents
 
 
+def _relation(path: Path, other: Path) -> str | None:
+    """How ``path`` overlaps ``other``: "is", "lies inside" or "contains" (None: apart)."""
+    a, b = _real(path), _real(other)
+    if a == b:
+        return "is"
+    if b in a.parents:
+        return "lies inside"
+    if a in b.parents:
+        return "contains"
+    return None
+
+
+def _inputs(options: BatchOptions) -> list[tuple[str, Path]]:
+    """What the run reads (and so must never write): (what, path)."""
+    items = [("photo folder", Path(options.input_dir))]
+    if options.mask is not None:
+        items.append(("mask file", Path(options.mask)))
+    if options.masks_dir is not None:
+        items.append(("mask folder", Path(options.masks_dir)))
+    return items
+
+
 def validate_options(options: BatchOptions) -> Path:
-    """Check ``options``; return the output folder. Raises BatchError."""
+    """Check ``options``; return the output folder. Raises BatchError.
+
+    Inputs (the photo folder, the mask file, the mask folder) are read-only:
+    an output folder that is, contains or lies inside one of them is refused,
+    and so is a report file that is one of them or lies inside one."""
     src = Path(options.input_dir)
     if not src.is_dir():
         raise BatchError(f"input folder not found: {src}")
     if (options.mask is None) == (options.masks_dir is None):
         raise BatchError("give exactly one of a mask (--mask) or a mask folder (--masks)")
     if options.mask is not None:
-        if not Path(options.mask).is_file():
+        if not os.path.lexists(options.mask):
             raise BatchError(f"mask file not found: {options.mask}")
         try:
             hole = read_mask(options.mask)
@@ -119,6 +170,10 @@ def validate_options(options: BatchOptions) -> Path:
             raise BatchError(f"cannot read the mask: {exc}") from None
         if not hole.any():
             raise BatchError(f"the mask {options.mask} is empty (all black): nothing to remove")
+        try:
+            check_hole_fraction(hole)
+        except ValueError as exc:
+            raise BatchError(f"the mask {options.mask}: {exc}") from None
     if options.masks_dir is not None and not Path(options.masks_dir).is_dir():
         raise BatchError(f"mask folder not found: {options.masks_dir}")
     if options.mask_fit not in MASK_FITS:
@@ -128,13 +183,24 @@ def validate_options(options: BatchOptions) -> Path:
     if options.quality is not None and not 1 <= int(options.quality) <= 100:
         raise BatchError(f"quality must be 1-100, got {options.quality}")
     out = Path(options.output_dir) if options.output_dir is not None else default_output_dir(src)
-    if _inside(out, src):
-        raise BatchError(f"the output folder {out} is the input folder or inside it; "
-                         "choose a separate folder (the input is never written to)")
+    for what, path in _inputs(options):
+        relation = _relation(out, path)
+        if relation is not None:
+            raise BatchError(f"the output folder {out} {relation} the {what} {path}; choose a separate "
+                             "folder (inputs are never written to)")
     if out.exists() and not out.is_dir():
         raise BatchError(f"the output path {out} exists and is not a folder")
-    if options.report is not None and _inside(Path(options.report), src):
-        raise BatchError(f"the report {options.report} would be written into the input folder")
+    if options.report is not None:
+        report = Path(options.report)
+        for what, path in _inputs(options):
+            relation = _relation(report, path)
+            if relation in ("is", "lies inside"):
+                raise BatchError(f"the report {report} {relation} the {what} {path}; "
+                                 "write it elsewhere (inputs are never written to)")
+        if report.is_dir():
+            raise BatchError(f"the report {report} is a folder; give a file name such as report.json")
+        if _real(report.parent) == _real(out) and report.name in (MANIFEST_NAME, LOCK_NAME):
+            raise BatchError(f"the report {report} would replace the batch's own {report.name}")
     return out
 
 
@@ -152,21 +218,64 @@ class _Job:
 
 def list_photos(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
     """Image files under ``folder``, recursively, sorted; hidden files and
-    folders (".*", e.g. macOS "._x.jpg") and ``exclude`` folders are left out."""
+    folders (".*", e.g. macOS "._x.jpg") and ``exclude`` folders are left out.
+    Symlinked folders are not entered; entries are listed by name only (see
+    ``entry_problem`` for what may be read)."""
+    return walk_photos(folder, exclude)[0]
+
+
+def walk_photos(folder: Path, exclude: tuple[Path, ...] = ()) -> tuple[list[Path], list[Path]]:
+    """(image entries, symlinked folders not entered) under ``folder``."""
     folder = Path(folder)
-    excluded = {p.resolve() for p in exclude}
-    photos = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() not in excluded)
+    excluded = {_real(p) for p in exclude}
+    photos, linked = [], []
+    for root, dirs, files in os.walk(folder):  # never follows symlinked folders
+        kept = []
+        for d in sorted(dirs):
+            full = Path(root) / d
+            if d.startswith(".") or _real(full) in excluded:
+                continue
+            if os.path.islink(full):
+                linked.append(full)
+                continue
+            kept.append(d)
+        dirs[:] = kept
         photos.extend(Path(root) / f for f in files
                       if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES)
-    return sorted(photos, key=lambda p: p.relative_to(folder).as_posix())
+    key = lambda p: p.relative_to(folder).as_posix()  # noqa: E731
+    return sorted(photos, key=key), sorted(linked, key=key)
+
+
+def entry_problem(path: Path, root: Path) -> tuple[str, str] | None:
+    """Why ``path`` (listed under ``root``) must not be read, or None.
+
+    ("skip", reason) for a symlink that resolves outside ``root`` (never
+    followed) and for anything but a regular file (a FIFO, socket or device
+    would block the run); ("fail", reason) for a symlink loop or a dangling
+    symlink."""
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            target = os.path.realpath(path, strict=True)
+            if not _inside(Path(target), root):
+                return "skip", f"symlink to {target}, outside {root}: not followed"
+            st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "fail", "symlink loop (the link points back to itself)"
+        if isinstance(exc, FileNotFoundError):
+            return "fail", "symlink to a missing file"
+        return "fail", f"cannot read ({exc.strerror or exc})"
+    if not stat.S_ISREG(st.st_mode):
+        return "skip", f"not a regular file ({special_kind(st.st_mode)}): not read"
+    return None
 
 
 def _mask_index(masks_dir: Path) -> dict[tuple[str, str], Path]:
     """(relative folder, stem) -> mask file; PNG first when several share a stem."""
     index: dict[tuple[str, str], Path] = {}
     order = {s: i for i, s in enumerate((".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg", ".jpeg"))}
+    masks_dir = Path(masks_dir)
     for path in sorted(list_photos(masks_dir), key=lambda p: order.get(p.suffix.lower(), 9)):
         key = (path.parent.relative_to(masks_dir).as_posix(), path.stem)
         index.setdefault(key, path)
@@ -217,7 +326,7 @@ class Manifest:
     simply ignored, so the file is always consistent. The first line names
     the job (mask, fit, quality): entries of another job are not trusted."""
 
-    def __init__(self, folder: Path, job: str, resume: bool):
+    def __init__(self, folder: Path, job: str, resume: bool, token: str | None = None):
         self.path = folder / MANIFEST_NAME
         self.job = job
         self.entries: dict[str, dict] = {}
@@ -225,9 +334,8 @@ class Manifest:
             self._read()
         folder.mkdir(parents=True, exist_ok=True)
         if not self.entries:  # a fresh start: a new manifest for this job
-            tmp = self.path.with_name(self.path.name + TEMP_SUFFIX)
-            tmp.write_text(json.dumps({"job": job}) + "\n")
-            os.replace(tmp, self.path)
+            with atomic_target(self.path, token) as tmp:
+                tmp.write_text(json.dumps({"job": job}) + "\n")
         self._file = open(self.path, "a", encoding="utf-8")
         self._lock = threading.Lock()
 
@@ -289,15 +397,193 @@ def _job_key(options: BatchOptions) -> str:
     return h.hexdigest()[:16]
 
 
-def _remove_stale_temps(folder: Path) -> None:
-    """Temp files a killed run left behind (ours only: they carry TEMP_SUFFIX)."""
-    for root, _, files in os.walk(folder):
-        for f in files:
-            if f.endswith(TEMP_SUFFIX):
-                try:
-                    os.unlink(Path(root) / f)
-                except OSError:
-                    pass
+# ------------------------------------------------------------ the lock
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would send Ctrl+C there
+        import ctypes
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_lock(path: Path) -> dict:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        return info if isinstance(info, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _lock_pid(info: dict) -> int:
+    """The pid a lock file records (0 when it is missing or garbled)."""
+    try:
+        return int(info.get("pid", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _busy_message(folder: Path, info: dict) -> str:
+    pid = info.get("pid", "?")
+    since = f", started {info['started']}" if info.get("started") else ""
+    return (f"another batch run (pid {pid}{since}) is writing to the output folder {folder}; wait for it to "
+            f"finish or choose another output folder (its lock: {folder / LOCK_NAME})")
+
+
+class OutputLock:
+    """An exclusive lock on an output folder for one batch run: the file
+    ``.inpaint-lock`` holds the run's pid, host, start time and temp-file
+    token. On POSIX an ``flock`` on it is the lock (the kernel releases it when
+    the process dies, so a killed run's file is a stale lock and is taken
+    over); elsewhere a lock file whose pid is no longer alive is stale."""
+
+    def __init__(self, folder: Path, token: str):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self.token = token
+        self._fd: int | None = None
+
+    def acquire(self) -> dict:
+        """Take the lock; return the stale lock's contents ({} if none).
+        Raises BatchError while another run holds it."""
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
+                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        data = json.dumps(info).encode()
+        if fcntl is None:
+            return self._acquire_by_pid(data)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in _BUSY:  # a file system without flock (some network shares)
+                    return self._acquire_by_pid(data)
+                raise BatchError(_busy_message(self.folder, _read_lock(self.path))) from None
+            try:  # the file we locked may have been removed by the run that just ended: lock the new one
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        stale = _read_lock(self.path)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+        self._fd = fd
+        return stale
+
+    def _acquire_by_pid(self, data: bytes) -> dict:
+        stale: dict = {}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+            except FileExistsError:
+                held = _read_lock(self.path)
+                if held.get("host", socket.gethostname()) == socket.gethostname() and \
+                        not _pid_alive(_lock_pid(held)):
+                    stale = stale or held
+                    try:
+                        os.unlink(self.path)  # stale: the run that wrote it is gone
+                    except FileNotFoundError:
+                        pass
+                    continue
+                raise BatchError(_busy_message(self.folder, held)) from None
+            os.write(fd, data)
+            os.close(fd)
+            self._fd = -1
+            return stale
+        raise BatchError(_busy_message(self.folder, _read_lock(self.path)))
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path)  # while still holding it (see acquire's inode check)
+        except OSError:
+            pass
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = None
+
+
+def lock_holder(folder: Path) -> dict | None:
+    """The lock file's contents when a live run holds ``folder``, else None
+    (a quick check before the model is loaded)."""
+    path = Path(folder) / LOCK_NAME
+    if not path.is_file():
+        return None
+    info = _read_lock(path)
+    if fcntl is None:
+        return info if _pid_alive(_lock_pid(info)) else None
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in _BUSY:
+            return info
+        return info if _pid_alive(_lock_pid(info)) else None
+    finally:
+        os.close(fd)  # closing drops a lock we took
+    return None
+
+
+_TOKEN = re.compile(r"^[0-9a-f]{12}$")
+
+
+def _remove_stale_temps(folder: Path, token: str, keep_out: tuple[Path, ...] = (),
+                        report: Path | None = None) -> list[Path]:
+    """Remove the temp files the run with ``token`` (killed: its lock was stale)
+    left behind: only names ``.NAME.<token>.xxxxxxxx.inpaint-tmp``, only in
+    the output folder tree (symlinked folders and ``keep_out`` folders, the
+    inputs, are never entered) and next to the report."""
+    if not _TOKEN.match(token or ""):
+        return []
+    ours = re.compile(rf"^\..+\.{token}\.[0-9a-f]{{8}}{re.escape(TEMP_SUFFIX)}$")
+    protected = {_real(p) for p in keep_out}
+    removed = []
+
+    def remove(path: Path) -> None:
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
+                removed.append(path)
+        except OSError:
+            pass
+
+    if _real(folder) not in protected:
+        for root, dirs, files in os.walk(folder):  # does not follow symlinked folders
+            dirs[:] = [d for d in dirs if _real(Path(root) / d) not in protected]
+            for f in files:
+                if ours.match(f):
+                    remove(Path(root) / f)
+    if report is not None:
+        prefix = f".{Path(report).name}."
+        try:
+            names = os.listdir(Path(report).parent)
+        except OSError:
+            names = []
+        for f in names:
+            if f.startswith(prefix) and ours.match(f) and _real(Path(report).parent) not in protected:
+                remove(Path(report).parent / f)
+    return removed
 
 
 # ---------------------------------------------------------------- running
@@ -307,19 +593,30 @@ def _plan(options: BatchOptions, out_dir: Path, manifest: Manifest) -> list[_Job
     exclude = tuple(p for p in (options.masks_dir, out_dir) if p is not None)
     index = _mask_index(Path(options.masks_dir)) if options.masks_dir is not None else None
     jobs = []
-    for path in list_photos(src, exclude):
+    photos, linked = walk_photos(src, exclude)
+    for folder in linked:
+        rel = folder.relative_to(src)
+        jobs.append(_Job(folder, rel, out_dir / rel, None, "skip", "symlinked folder: not followed"))
+    for path in photos:
         rel = path.relative_to(src)
         out = out_dir / rel
         mask = Path(options.mask) if index is None else find_mask(index, rel)
-        if options.mask is not None and path.resolve() == Path(options.mask).resolve():
+        if options.mask is not None and _real(path) == _real(options.mask):
             continue  # the mask itself lies in the photo folder
-        if _inside(out, src):  # e.g. an output folder above the input: never overwrite a source
+        problem = entry_problem(path, src)
+        if problem is None and mask is not None and index is not None:
+            mask_problem = entry_problem(mask, Path(options.masks_dir))
+            if mask_problem is not None:
+                problem = (mask_problem[0], f"its mask {mask}: {mask_problem[1]}")
+        if problem is not None:
+            jobs.append(_Job(path, rel, out, mask, problem[0], problem[1]))
+        elif _inside(out, src):  # never overwrite a source (validate_options refuses such folders)
             jobs.append(_Job(path, rel, out, mask, "fail", "the output would be written into the input folder"))
         elif manifest.finished(rel.as_posix(), path, out, mask):
             jobs.append(_Job(path, rel, out, mask, "resumed", "finished by an earlier run"))
         elif mask is None:
             action = "copy" if options.missing == "copy" else "skip"
-            jobs.append(_Job(path, rel, out, None, action, "no mask for this photo"))
+            jobs.append(_Job(path, rel, out, None, action, NO_MASK))
         else:
             jobs.append(_Job(path, rel, out, mask, "clean"))
     return jobs
@@ -358,8 +655,20 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
     out_dir = validate_options(options)
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(out_dir)
-    manifest = Manifest(out_dir, _job_key(options), options.resume)
+    token = secrets.token_hex(6)  # names this run's temp files
+    out_lock = OutputLock(out_dir, token)
+    stale = out_lock.acquire()
+    try:
+        _remove_stale_temps(out_dir, str(stale.get("token", "")), tuple(p for _, p in _inputs(options)),
+                            options.report)
+        return _run_locked(options, inpainter, progress, should_stop, out_dir, token, t_start)
+    finally:
+        out_lock.release()
+
+
+def _run_locked(options: BatchOptions, inpainter, progress, should_stop, out_dir: Path, token: str,
+                t_start: float) -> BatchSummary:
+    manifest = Manifest(out_dir, _job_key(options), options.resume, token)
     summary = BatchSummary(output_dir=str(out_dir))
     jobs = _plan(options, out_dir, manifest)
     summary.total = len(jobs)
@@ -391,13 +700,13 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
         t0 = time.perf_counter()
         try:
             if photo is None:
-                copy_atomic(job.path, job.out)
+                copy_atomic(job.path, job.out, token)
                 status = "copied"
             elif result is None:  # the mask misses this photo: the original bytes are the best copy
-                copy_atomic(job.path, job.out)
+                copy_atomic(job.path, job.out, token)
                 status, job.reason = "copied", job.reason or "the mask does not touch this photo"
             else:
-                save_pixels(restore_like(result, photo), job.out, photo.meta, options.quality)
+                save_pixels(restore_like(result, photo), job.out, photo.meta, options.quality, token)
                 status = "done"
             manifest.add(job.rel.as_posix(), job.path, job.out, job.mask, status)
         except Exception as exc:
@@ -455,7 +764,10 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
         manifest.close()
         summary.seconds = time.perf_counter() - t_start
         if options.report is not None:
-            _write_report(Path(options.report), summary)
+            try:
+                _write_report(Path(options.report), summary, token)
+            except OSError as exc:  # a full disk: the summary is still returned (and printed first)
+                summary.report_error = f"cannot write the report {options.report}: {exc.strerror or exc}"
     if writer_errors:
         raise writer_errors[0]
     return summary
@@ -472,6 +784,7 @@ def _clean(job: _Job, photo: Photo, decode_s: float, inpainter, shared_hole, fit
             hole = fitted[(h, w)]
         else:
             hole = fit_mask(read_mask(job.mask), h, w, options.mask_fit)
+        check_hole_fraction(hole)
     except (ValueError, ImageReadError) as exc:
         finish(job, "failed", str(exc), decode_s=decode_s)
         return
@@ -484,11 +797,10 @@ def _clean(job: _Job, photo: Photo, decode_s: float, inpainter, shared_hole, fit
     writes.put((job, photo, result, {"decode_s": decode_s, "model_s": time.perf_counter() - t0}))
 
 
-def _write_report(path: Path, summary: BatchSummary) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TEMP_SUFFIX}")
-    tmp.write_text(json.dumps(summary.to_json(), indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+def _write_report(path: Path, summary: BatchSummary, token: str | None = None) -> None:
+    """Atomically (a full disk leaves the old report, or none, and no temp file)."""
+    with atomic_target(path, token) as tmp:
+        tmp.write_text(json.dumps(summary.to_json(), indent=1), encoding="utf-8")
 
 
 # -------------------------------------------------------------------- CLI
@@ -541,6 +853,9 @@ def run_cli(args: argparse.Namespace) -> int:
                            quality=args.quality, resume=args.resume, report=args.report)
     try:
         out_dir = validate_options(options)
+        holder = lock_holder(out_dir)
+        if holder is not None:  # say so before the model is loaded
+            raise BatchError(_busy_message(out_dir, holder))
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -559,13 +874,18 @@ def run_cli(args: argparse.Namespace) -> int:
         bar.set_postfix_str(Path(p.path).name[-30:], refresh=False)
         bar.update(1)
         if p.status.startswith("failed"):
-            bar.write(f"failed: {p.status.removeprefix('failed: ')}", file=sys.stderr)
+            bar.write(f"failed: {p.path}: {p.status.removeprefix('failed: ')}", file=sys.stderr)
+        elif p.status.startswith("skipped: ") and p.status != f"skipped: {NO_MASK}":
+            bar.write(f"skipped: {p.path}: {p.status.removeprefix('skipped: ')}", file=sys.stderr)
 
     stopper = _StopOnInterrupt()
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, stopper.handle) if on_main else None
     try:
         summary = run_batch(options, inpainter, progress=on_progress, should_stop=stopper)
+    except BatchError as exc:  # e.g. another run took the output folder meanwhile
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # the output folder cannot be created or written at all
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -575,9 +895,11 @@ def run_cli(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGINT, previous)
     print(format_summary(summary), file=sys.stderr)
     print(f"results in {out_dir}")
+    if summary.report_error:  # after the summary, so a full disk never hides what was done
+        print(f"error: {summary.report_error}", file=sys.stderr)
     if summary.stopped:
         return 130
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or summary.report_error else 0
 
 
 def format_summary(summary: BatchSummary) -> str:
@@ -589,4 +911,7 @@ def format_summary(summary: BatchSummary) -> str:
         lines.append(f"{summary.total - len(summary.records)} not started; run again with --resume to finish")
     for path, reason in summary.failed:
         lines.append(f"  FAILED {path}: {reason}")
+    for record in summary.records:  # refused entries (symlinks out, special files); not the routine ones
+        if record.status == "skipped" and record.reason != NO_MASK:
+            lines.append(f"  SKIPPED {record.path}: {record.reason}")
     return "\n".join(lines)

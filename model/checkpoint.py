@@ -3,7 +3,10 @@ rebuilds its own network. Written atomically (temp file + rename)."""
 from __future__ import annotations
 
 import os
+import pickle
+import stat
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import torch
 from .network import InpaintNet, NetConfig
 
 FORMAT = "region-inpaint/1"
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's zip format
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
@@ -41,20 +45,76 @@ def save_weights(net: InpaintNet, path: str | os.PathLike, **meta: Any) -> None:
                  "meta": meta}, path)
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
+class CheckpointError(ValueError):
+    """A weights file that cannot be used; the message is one line naming the
+    file and what is wrong (never torch's advice to load it unsafely)."""
+
+
+def load_tensors(path: str | os.PathLike, what: str = "checkpoint of this app") -> Any:
+    """``torch.load(path, weights_only=True)`` with every failure turned into
+    one ``CheckpointError`` line: the file, and whether it is missing, empty,
+    truncated, not a checkpoint at all, or holds pickled code (refused, never
+    run). The only place the project calls ``torch.load``."""
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, truncated, or not a torch file
-        raise ValueError(f"{path}: not a readable checkpoint ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "config" not in ckpt:
-        raise ValueError(f"{path}: not a {FORMAT} checkpoint")
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise CheckpointError(f"{path}: is a folder, not a weights file")
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+            raise CheckpointError(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: weights file not found") from None
+    except OSError as exc:  # permission denied, a symlink loop...
+        raise CheckpointError(f"{path}: cannot read the weights file ({exc.strerror or exc})") from None
+    size = st.st_size
+    if size == 0:
+        raise CheckpointError(f"{path}: empty file, not a {what}")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols: not the user's concern
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower():
+            raise CheckpointError(f"{path}: contains code objects and was refused (pickled Python objects "
+                                  f"other than tensors; nothing in it was run); not a {what}") from None
+        raise CheckpointError(f"{path}: damaged, not a {what}") from None
+    except EOFError:
+        raise CheckpointError(f"{path}: truncated (the file ends early); not a usable {what}") from None
+    except Exception:  # RuntimeError from the zip reader, KeyError/ValueError from the unpickler...
+        if head == ZIP_MAGIC:
+            raise CheckpointError(f"{path}: truncated or damaged (the archive is incomplete); "
+                                  f"not a usable {what}") from None
+        raise CheckpointError(f"{path}: not a {what}") from None
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    ckpt = load_tensors(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "config" not in ckpt or "model" not in ckpt:
+        raise CheckpointError(f"{path}: not a checkpoint of this app (no {FORMAT} network description)")
     return ckpt
+
+
+def load_state(module: torch.nn.Module, state: dict, path: str | os.PathLike, plan: str = "") -> None:
+    """``module.load_state_dict(state)``; a mismatch is one line naming the file
+    instead of torch's list of every tensor."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError):
+        extra = f" ({plan})" if plan else ""
+        raise CheckpointError(f"{path}: made for another network plan{extra}; its tensors do not fit "
+                              "this network") from None
 
 
 def load_network(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[InpaintNet, dict]:
     """Rebuild the network a checkpoint describes; returns (net in eval mode, checkpoint dict)."""
     ckpt = read_checkpoint(path)
-    net = InpaintNet(NetConfig.from_dict(ckpt["config"]))
-    net.load_state_dict(ckpt["model"])
+    try:
+        cfg = NetConfig.from_dict(ckpt["config"])
+        net = InpaintNet(cfg)
+    except Exception:  # a network description this version cannot build
+        raise CheckpointError(f"{path}: made for another network plan (its description cannot be built)") from None
+    load_state(net, ckpt["model"], path, f"the file describes plan {cfg.name!r}")
     return net.to(device).eval(), ckpt

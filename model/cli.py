@@ -63,31 +63,57 @@ def run_gui(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from .imageio import ImageReadError, read_image, read_mask
-    from .savefile import save_like
+    import os
+
+    from .imageio import ImageReadError, read_mask, read_photo
+    from .masks import check_hole_fraction
+    from .savefile import check_output, save_like
 
     out = args.out or args.image.with_name(f"{args.image.stem}_cleaned{args.image.suffix}")
-    if out.resolve() == args.image.resolve():
-        print(f"error: refusing to overwrite the input photo {args.image}", file=sys.stderr)
+    targets = [("-o", out)] + ([("--coarse", args.coarse)] if args.coarse else [])
+    for option, target in targets:  # everything about the outputs is checked before the model runs
+        for what, source in (("input photo", args.image), ("mask", args.mask)):
+            if os.path.realpath(target) == os.path.realpath(source):
+                print(f"error: refusing to overwrite the {what} {source} ({option} {target})", file=sys.stderr)
+                return 2
+        if target.is_dir():
+            print(f"error: {option} {target} is a folder; give a file name", file=sys.stderr)
+            return 2
+    if args.coarse and os.path.realpath(args.coarse) == os.path.realpath(out):
+        print(f"error: --coarse and -o are the same file {out}", file=sys.stderr)
         return 2
     try:
-        image, hole = read_image(args.image), read_mask(args.mask)
+        photo, hole = read_photo(args.image), read_mask(args.mask)
     except ImageReadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    image = photo.rgb
+    try:
+        for _, target in targets:
+            check_output(target, photo)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if hole.shape != image.shape[:2]:
         print(f"error: mask {args.mask} is {hole.shape[1]}x{hole.shape[0]} but photo {args.image} "
               f"is {image.shape[1]}x{image.shape[0]}", file=sys.stderr)
+        return 1
+    try:
+        check_hole_fraction(hole)
+    except ValueError as exc:
+        print(f"error: mask {args.mask}: {exc}", file=sys.stderr)
         return 1
     inpainter = open_inpainter(args)
     if inpainter is None:
         return 2
     result = inpainter(image, hole)
-    save_like(result.refined, out, args.image)
-    print(f"wrote {out}")
-    if args.coarse:
-        save_like(result.coarse, args.coarse, args.image)
-        print(f"wrote {args.coarse}")
+    for (_, target), pixels in zip(targets, (result.refined, result.coarse)):
+        try:
+            save_like(pixels, target, args.image)
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot write {target}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {target}")
     return 0
 
 

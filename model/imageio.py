@@ -11,7 +11,9 @@ ICC profile, JPEG quality and chroma subsampling).
 from __future__ import annotations
 
 import copy
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +46,43 @@ def _pixel_limit(max_pixels: int | None) -> int:
     return MAX_PIXELS if max_pixels is None else max_pixels  # read at call time: tests lower it
 
 
+def check_regular_file(path: Path) -> os.stat_result:
+    """``os.stat`` of a file about to be read: ImageReadError unless it is a
+    regular file (a FIFO, socket or device would block or never end; a
+    symlink loop or a dangling symlink names the problem)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        dangling = os.path.islink(path)
+        raise ImageReadError(f"{path}: {'symlink to a missing file' if dangling else 'file not found'}") from None
+    except PermissionError:
+        raise ImageReadError(f"{path}: permission denied") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageReadError(f"{path}: symlink loop (the link points back to itself)") from None
+        raise ImageReadError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageReadError(f"{path}: is a folder, not an image")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageReadError(f"{path}: not a regular file ({special_kind(st.st_mode)}); not read")
+    return st
+
+
+def special_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
 def _open_checked(path: Path, max_pixels: int | None) -> Image.Image:
-    """``Image.open`` (header only) with the errors turned into ImageReadError."""
+    """``Image.open`` (header only) with the errors turned into ImageReadError.
+    Only regular files are opened; animated or multi-frame files are refused
+    (only their first frame would be cleaned and the rest lost)."""
     limit = _pixel_limit(max_pixels)
+    check_regular_file(path)
     # PIL's own bomb check is a global; keep it at the module-wide limit and
     # check the per-call limit here, so that threads never race on it.
     Image.MAX_IMAGE_PIXELS = max(_PIL_LIMIT, limit)
@@ -68,6 +104,16 @@ def _open_checked(path: Path, max_pixels: int | None) -> Image.Image:
     if im.width * im.height > limit:
         im.close()
         raise ImageReadError(f"{path}: image too large ({im.width}x{im.height}, over {limit:,} pixels)")
+    try:
+        frames = int(getattr(im, "n_frames", 1) or 1)
+    except Exception:  # counting frames reads the file: a damaged one fails later anyway
+        frames = 1
+    # A camera JPEG with an MPF preview opens as "MPO" with 2+ frames: the photo
+    # is the first frame, the others are previews, not content.
+    if frames > 1 and im.format != "MPO":
+        im.close()
+        raise ImageReadError(f"{path}: animated or multi-frame image ({frames} frames); only still images "
+                             "are supported (frames 2..n would be lost)")
     return im
 
 
@@ -120,20 +166,23 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """A mask file as a bool hole map (non-zero / white = remove). Alpha-only
-    masks (transparent except the strokes) are read from their alpha channel;
-    lossy files (JPEG, WebP) are thresholded at 50 % so compression noise
-    around black does not count as a hole."""
+    """A mask file as a bool hole map, by the same rule as an array
+    (``masks.hole_from_user_mask``: alpha when it has transparency, else
+    non-zero / white = remove); lossy files (JPEG, WebP without alpha) are
+    thresholded at 50 % so compression noise around black is not a hole."""
     im = open_image(path)
     if im.format in ("JPEG", "WEBP") and im.mode not in ("RGBA", "LA"):
         return np.asarray(im.convert("L")) > 127
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
+        arr = np.asarray(im.convert("RGBA"))
+    elif im.mode in ("1", "L", "RGB", "I", "I;16", "I;16B", "I;16L", "F"):
         arr = np.asarray(im)
-        if arr[..., 3].min() < 255:  # transparency carries the strokes
-            return arr[..., 3] > 0
-        return hole_from_user_mask(arr[..., :3])
-    return hole_from_user_mask(np.asarray(im.convert("L")))
+    else:  # palette without transparency, CMYK, YCbCr...
+        arr = np.asarray(im.convert("RGB"))
+    try:
+        return hole_from_user_mask(arr)
+    except ValueError as exc:
+        raise ImageReadError(f"{path}: {exc}") from None
 
 
 def write_mask(path: str | os.PathLike, hole: np.ndarray) -> None:

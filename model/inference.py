@@ -19,7 +19,7 @@ import torch
 
 from .checkpoint import load_network
 from .devices import autocast, resolve_device
-from .masks import hole_from_user_mask
+from .masks import check_hole_fraction, hole_from_user_mask
 from .network import InpaintNet
 from .paths import resolve_weights
 from .prefill import network_inputs
@@ -113,6 +113,7 @@ class Inpainter:
         if hole.shape != image.shape[:2]:
             raise ValueError(f"mask size {hole.shape[1]}x{hole.shape[0]} does not match "
                              f"image size {image.shape[1]}x{image.shape[0]}")
+        check_hole_fraction(hole)  # too little context left: a clear ValueError
         coarse, refined = image.copy(), image.copy()
         if not hole.any():
             return InpaintResult(coarse, refined)

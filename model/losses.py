@@ -51,16 +51,20 @@ class VGGFeatures(nn.Module):
         )
         if weights is not None:
             weights = Path(weights)
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            if "state_dict" in state:
+            from .checkpoint import CheckpointError, load_state, load_tensors
+
+            state = load_tensors(weights, "VGG16 state dict")
+            if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
                 state = state["state_dict"]
+            if not isinstance(state, dict):
+                raise CheckpointError(f"{weights}: not a VGG16 state dict")
             # Accept full vgg16() dicts ("features.0.weight", classifier...) too.
-            state = {k.removeprefix("features."): v for k, v in state.items()}
+            state = {str(k).removeprefix("features."): v for k, v in state.items()}
             wanted = self.features.state_dict().keys()
             missing = [k for k in wanted if k not in state]
             if missing:
                 raise ValueError(f"{weights}: not a VGG16 state dict (missing {missing[:3]})")
-            self.features.load_state_dict({k: state[k] for k in wanted})
+            load_state(self.features, {k: state[k] for k in wanted}, weights, "not VGG16's layer sizes")
             if preprocess is None:
                 preprocess = "caffe" if weights.resolve() == BUNDLED_VGG.resolve() else "imagenet"
         self.preprocess = preprocess or "caffe"

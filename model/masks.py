@@ -14,14 +14,50 @@ import numpy as np
 KINDS = ("strokes", "shapes", "blobs")
 
 
+MAX_HOLE_FRACTION = 0.9  # a mask over more of the photo leaves too little context to fill from
+
+
 def hole_from_user_mask(mask: np.ndarray) -> np.ndarray:
-    """Public mask (H x W or H x W x C, any dtype, non-zero = remove) -> bool hole map."""
+    """Public mask -> bool hole map; the one conversion for arrays and files
+    (``imageio.read_mask`` uses it too).
+
+    * H x W (any dtype): non-zero = remove;
+    * H x W x 3 (RGB): a pixel with any non-zero channel = remove;
+    * H x W x 4 (RGBA) or H x W x 2 (LA): when the alpha channel has any
+      transparency (a value below opaque: 255 for uint8, the dtype's maximum
+      for other integers, 1.0 for floats, True for bool), the alpha carries the
+      strokes: alpha > 0 = remove. A fully opaque alpha says nothing and is
+      ignored: the colour channels decide, as above (so an opaque black RGBA
+      mask removes nothing).
+    """
     mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[2] in (2, 4):
+        alpha, colour = mask[..., -1], mask[..., :-1]
+        if alpha.dtype == bool:
+            opaque = True
+        elif np.issubdtype(alpha.dtype, np.integer):
+            opaque = np.iinfo(alpha.dtype).max
+        else:
+            opaque = 1.0
+        if alpha.size and (alpha < opaque).any():
+            return alpha > 0
+        mask = colour
     if mask.ndim == 3:
         mask = mask.any(axis=2)
     if mask.ndim != 2:
         raise ValueError(f"a mask must be H x W, got shape {mask.shape}")
     return mask != 0
+
+
+def check_hole_fraction(hole: np.ndarray, limit: float = MAX_HOLE_FRACTION) -> None:
+    """ValueError when the hole covers more than ``limit`` of the photo: the
+    fill is made from the rest of the photo, and with almost nothing left it
+    would only return about the input."""
+    hole = np.asarray(hole)
+    fraction = float(hole.mean()) if hole.size else 0.0
+    if fraction > limit:
+        raise ValueError(f"the mask covers {fraction:.0%} of the photo; at most {limit:.0%} can be removed "
+                         "(the fill needs the rest of the photo as context)")
 
 
 def known_from_user_mask(mask: np.ndarray) -> np.ndarray:

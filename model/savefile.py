@@ -20,8 +20,10 @@ Rules (the batch documents them in docs/batch.md):
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
+import stat
 import struct
 import uuid
 import zlib
@@ -51,7 +53,8 @@ Pixels = Image.Image | np.ndarray  # PIL image, or 16-bit colour as a uint16 RGB
 def output_format(path: str | os.PathLike) -> str:
     fmt = FORMAT_BY_SUFFIX.get(Path(path).suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: unsupported output format {Path(path).suffix!r}")
+        raise ValueError(f"{path}: unsupported output format {Path(path).suffix!r} (use "
+                         f"{', '.join(sorted(FORMAT_BY_SUFFIX))})")
     return fmt
 
 
@@ -143,13 +146,21 @@ def _transparent_pixels(src: Image.Image, idx: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------- writing
 
+def temp_name(name: str, token: str | None = None) -> str:
+    """The hidden temp file name for target ``name``: ``.NAME.TOKEN.xxxxxxxx.inpaint-tmp``
+    (``TOKEN`` is the batch run's own token, so its clean-up can tell its own
+    leftovers from anything else; without one, ``.NAME.xxxxxxxx.inpaint-tmp``)."""
+    middle = f"{token}.{uuid.uuid4().hex[:8]}" if token else uuid.uuid4().hex[:8]
+    return f".{name}.{middle}{TEMP_SUFFIX}"
+
+
 @contextlib.contextmanager
-def atomic_target(out: str | os.PathLike) -> Iterator[Path]:
+def atomic_target(out: str | os.PathLike, token: str | None = None) -> Iterator[Path]:
     """Yield a hidden temp path next to ``out``; on success it is fsynced and
     renamed over ``out`` (atomic on one file system); on failure removed."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+    tmp = out.with_name(temp_name(out.name, token))
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -161,18 +172,39 @@ def atomic_target(out: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def copy_atomic(src: str | os.PathLike, out: str | os.PathLike) -> None:
-    """Copy the bytes (and times) of ``src`` to ``out`` atomically."""
-    with atomic_target(out) as tmp:
+def copy_atomic(src: str | os.PathLike, out: str | os.PathLike, token: str | None = None) -> None:
+    """Copy the bytes (and times) of ``src`` to ``out`` atomically; only a
+    regular file is copied (a FIFO or device would block or never end)."""
+    if not stat.S_ISREG(os.stat(src).st_mode):
+        raise OSError(f"{src}: not a regular file; not copied")
+    with atomic_target(out, token) as tmp:
         shutil.copy2(src, tmp)
 
 
+def check_output(out: str | os.PathLike, photo: Photo | None = None) -> None:
+    """ValueError (naming ``out``) when a result cannot be written there: an
+    unsupported suffix, or a format that cannot store this photo's mode. Tried
+    on a few pixels of ``photo`` in memory, so the model never runs for a file
+    that then fails to save."""
+    fmt = output_format(out)
+    if photo is not None:
+        w, h = photo.image.size
+        sample = photo.image.crop((0, 0, min(w, 8), min(h, 8)))
+    else:
+        sample = Image.new("RGB", (8, 8))
+    try:
+        im = _storable(sample, fmt)
+        im.save(io.BytesIO(), fmt, **_save_options(im, fmt, photo.meta if photo is not None else None, None))
+    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds; the message is what matters
+        raise ValueError(f"{out}: cannot write this photo as {fmt} ({exc})") from None
+
+
 def save_pixels(pixels: Pixels, out: str | os.PathLike, meta: PhotoMeta | None = None,
-                quality: int | None = None) -> None:
+                quality: int | None = None, token: str | None = None) -> None:
     """Write ``pixels`` to ``out`` (format from the suffix) with the source's
     metadata, atomically."""
     fmt = output_format(out)
-    with atomic_target(out) as tmp:
+    with atomic_target(out, token) as tmp:
         if isinstance(pixels, np.ndarray):
             _write_deep(pixels, tmp, fmt, meta)
             return

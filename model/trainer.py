@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -20,7 +22,8 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 
-from .checkpoint import FORMAT, atomic_save, load_network, read_checkpoint, save_weights
+from .checkpoint import (FORMAT, CheckpointError, atomic_save, load_network, load_state, read_checkpoint,
+                         save_weights)
 from .data import CropDataset, scan_photos, split_validation
 from .devices import autocast, cpu_has_bf16, describe, resolve_device
 from .inference import Inpainter
@@ -106,6 +109,46 @@ class TrainError(ValueError):
     """A problem with the options or the data, with a message for the user."""
 
 
+def _overlaps(a: Path, b: Path) -> bool:
+    """True when folder ``a`` is ``b``, lies inside it or contains it."""
+    a, b = Path(a).resolve(), Path(b).resolve()
+    return a == b or b in a.parents or a in b.parents
+
+
+def check_run_folder(opts: "TrainOptions") -> None:
+    """The run folder is written to; the photo folders are only read: refuse
+    a run folder that is, contains or lies inside one of them."""
+    for name, folder in (("data folder", opts.data_dir), ("validation folder", opts.val_dir)):
+        if folder is not None and _overlaps(opts.out_dir, folder):
+            raise TrainError(f"the run folder {opts.out_dir} overlaps the {name} {folder} (it is the same "
+                             "folder, inside it or contains it); choose a separate run folder "
+                             "(the photos are never written to)")
+
+
+# atomic_save's temp names (.last.pt.<random>.tmp from mkstemp) and the log's
+# rewrite on resume (.log.jsonl.<pid>.tmp): left behind only by a kill
+_CHECKPOINT_TEMP = re.compile(r"^\.((last|best)\.pt\.[A-Za-z0-9_]{8}|log\.jsonl\.\d+)\.tmp$")
+
+
+def remove_stale_checkpoint_temps(run_dir: Path) -> list[Path]:
+    """Delete the temp files a killed run left in ``run_dir`` (only there,
+    not in subfolders; only files named like atomic_save's temps of last.pt /
+    best.pt or the log's). Returns what was removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(run_dir))
+    except OSError:
+        return removed
+    for entry in entries:
+        if _CHECKPOINT_TEMP.match(entry.name) and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass
+    return removed
+
+
 def _total_steps(opts: TrainOptions, n_photos: int) -> int:
     if opts.epochs is not None:
         return max(1, math.ceil(opts.epochs * n_photos / opts.batch_size))
@@ -152,6 +195,8 @@ class Trainer:
             raise TrainError(f"--lr-schedule must be constant or cosine, not {opts.lr_schedule!r}")
         if opts.stages not in ("both", "refine"):
             raise TrainError(f"--stages must be both or refine, not {opts.stages!r}")
+        check_run_folder(opts)
+        self._resume_ckpt = self._read_last() if opts.resume else None  # fail before the slow set-up
         self.device = resolve_device(opts.device)
 
         scan = scan_photos(opts.data_dir, exclude=self.out)
@@ -231,13 +276,34 @@ class Trainer:
         self._saved_step = self.step
         return path
 
-    def load_last(self) -> None:
+    def _read_last(self) -> dict:
+        """RUN_DIR/last.pt for --resume, checked; TrainError (one line) if it
+        is missing, truncated, not a checkpoint or not a training checkpoint."""
         path = self.out / "last.pt"
         if not path.is_file():
-            raise TrainError(f"--resume: {path} does not exist")
-        ckpt = read_checkpoint(path)
-        self.net.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+            raise TrainError(f"--resume: {path} does not exist (nothing to resume; start without --resume)")
+        try:
+            ckpt = read_checkpoint(path)
+        except CheckpointError as exc:
+            raise TrainError(f"--resume: {exc}") from None
+        missing = [k for k in ("optimizer", "step", "rng") if k not in ckpt]
+        if missing:
+            raise TrainError(f"--resume: {path} is not a training checkpoint (no {', '.join(missing)}); "
+                             "it cannot be resumed")
+        return ckpt
+
+    def load_last(self) -> None:
+        path = self.out / "last.pt"
+        ckpt, self._resume_ckpt = self._resume_ckpt or self._read_last(), None
+        plan = (f"the run was started with plan {ckpt['config'].get('name')!r}, this run builds "
+                f"{self.cfg.name!r}" if isinstance(ckpt.get("config"), dict) else "")
+        try:
+            load_state(self.net, ckpt["model"], path, plan)
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        except (CheckpointError, ValueError, KeyError, TypeError) as exc:
+            detail = str(exc) if isinstance(exc, CheckpointError) else (
+                f"{path}: its optimiser state does not fit this run (another --stages or --adversarial?)")
+            raise TrainError(f"--resume: {detail}") from None
         for group in self.optimizer.param_groups:  # --lr on resume wins (a manual decay step)
             group["lr"] = self.opts.lr
         if self.critic is not None and "critic" in ckpt:
@@ -252,9 +318,17 @@ class Trainer:
         """Drop log lines written after the checkpoint, so the curve stays one curve."""
         log = self.out / "log.jsonl"
         if log.is_file():
-            keep = [line for line in log.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= step]
-            log.write_text("".join(line + "\n" for line in keep))
+            keep = []
+            for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line torn by a power cut or a full disk: dropped
+                if isinstance(record, dict) and record.get("step", 0) <= step:
+                    keep.append(line)
+            tmp = log.with_name(f".{log.name}.{os.getpid()}.tmp")
+            tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+            os.replace(tmp, log)
 
     def _log(self, record: dict) -> None:
         with open(self.out / "log.jsonl", "a") as f:
@@ -335,6 +409,7 @@ class Trainer:
     def run(self, progress: Callable[[TrainProgress], None] | None = None,
             should_stop: Callable[[], bool] | None = None, bar: bool = False) -> TrainResult:
         self.out.mkdir(parents=True, exist_ok=True)
+        remove_stale_checkpoint_temps(self.out)
         if self.opts.resume:
             self.load_last()
         else:
@@ -475,7 +550,11 @@ def run_cli(args: argparse.Namespace) -> int:
           f"({len(trainer.val_photos)} held out, {len(trainer.skipped)} unreadable) on "
           f"{describe(trainer.device)}{' bf16' if trainer.amp else ''} from {trainer.init_source}; {trainer.total} steps of "
           f"{opts.batch_size} at {opts.size}px -> {opts.out_dir}", file=sys.stderr)
-    result = trainer.run(bar=True)
+    try:
+        result = trainer.run(bar=True)
+    except TrainError as exc:  # --resume from a last.pt that does not fit
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{'stopped' if result.stopped else 'done'} at step {result.steps_done}; best val PSNR "
           f"{result.best_psnr:.2f} dB -> {result.best_path}", file=sys.stderr)
     return 0

@@ -117,7 +117,7 @@ def test_bad_files_are_reported_and_never_stop_the_run(tmp_path, monkeypatch):
     locked.chmod(0)
     can_lock = not os.access(locked, os.R_OK)  # root reads anyway
     mask = tmp_path / "m.png"
-    save(mask, np.full((40, 50), 255, np.uint8))
+    save(mask, corner_mask(40, 50))
     try:
         before = tree_hashes(src) if not can_lock else None
         summary = run_batch(BatchOptions(src, output_dir=tmp_path / "out", mask=mask, mask_fit="stretch"),
@@ -257,14 +257,21 @@ def test_stop_between_photos_then_resume_finishes_the_rest(tmp_path):
     assert first.stopped and 2 <= first.done < 6
     finished = photos_in(out)
     assert len(finished) == first.done
-    (out / ".p5.png.1234abcd.inpaint-tmp").write_bytes(b"left by a killed run")
+    # what a killed run leaves: its lock (a dead pid) and a temp file named with its token
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / ".inpaint-lock").write_text(json.dumps({"pid": dead.pid, "token": "0123456789ab"}))
+    (out / ".p5.png.0123456789ab.1234abcd.inpaint-tmp").write_bytes(b"left by a killed run")
+    (out / "notes.inpaint-tmp").write_bytes(b"not the batch's: kept")
 
     options.resume, options.report = True, tmp_path / "r2.json"
     fake = FakeInpainter()
     second = run_batch(options, fake)
     assert second.done == 6 - first.done and second.skipped == first.done and not second.failed
     assert len(fake.calls) == 6 - first.done  # finished photos are not redone
-    assert not [p for p in out.iterdir() if p.name.endswith(TEMP_SUFFIX)]
+    assert [p.name for p in out.iterdir() if p.name.endswith(TEMP_SUFFIX)] == ["notes.inpaint-tmp"]
+    (out / "notes.inpaint-tmp").unlink()
+    assert not (out / ".inpaint-lock").exists()  # released at the end
     report = json.loads((tmp_path / "r2.json").read_text())
     assert sorted(f["relpath"] for f in report["files"] if f["status"] == "resumed") == finished
 
@@ -373,7 +380,9 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(ten_photos):
 
     res = cli("batch", t.src, "--mask", t.mask, "-o", out, "--device", "cpu", "--resume")
     assert res.returncode == 0, res.stderr
-    assert f"{10 - len(done_early)} cleaned" in res.stderr or f"{9 - len(done_early)} cleaned" in res.stderr
+    # one photo more than visible may have finished before the kill; one visible photo may have been
+    # killed between its rename and its manifest line (then it is redone, identically)
+    assert any(f"{10 - len(done_early) + d} cleaned" in res.stderr for d in (-1, 0, 1)), res.stderr
     assert photos_in(out) == photos_in(t.ref)
     for name in photos_in(out):
         assert (out / name).read_bytes() == (t.ref / name).read_bytes(), name
