@@ -461,10 +461,14 @@ def comparison_sheet(cases: Sequence, outputs: Sequence[dict[str, np.ndarray]], 
         rows.append(np.hstack(tiles))
     if not rows:
         raise ValueError("no cases for the sheet")
-    header = np.full((26, tile * len(columns), 3), 255, np.uint8)
-    for j, col in enumerate(columns):
-        cv2.putText(header, _COLUMN_TITLES.get(col, col), (j * tile + 6, 18), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return _titled_sheet(rows, [_COLUMN_TITLES.get(c, c) for c in columns], tile, path)
+
+
+def _titled_sheet(rows: list[np.ndarray], titles: list[str], tile: int, path: str | Path | None) -> np.ndarray:
+    """Stack the rows under a header of column titles; write a PNG when ``path`` is given."""
+    header = np.full((26, tile * len(titles), 3), 255, np.uint8)
+    for j, title in enumerate(titles):
+        cv2.putText(header, title, (j * tile + 6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     sheet = np.vstack([header] + rows)
     if path is not None:
         path = Path(path)
@@ -686,17 +690,8 @@ def hires_sheet(results: dict, path: str | Path | None = None,
                 _caption(t, f"deep {_cell(s, 'deep', '.3f')}  sharp {s['sharpness']:.2f}", crop - 6)
             row.append(t)
         rows.append(np.hstack(row))
-    header = np.full((26, crop * len(columns), 3), 255, np.uint8)
     titles = {"input": "input (hole in red), 100 %"} | LABELS | {"truth": "truth"}
-    for j, col in enumerate(columns):
-        cv2.putText(header, titles.get(col, col), (j * crop + 6, 18), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    sheet = np.vstack([header] + rows)
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    return sheet
+    return _titled_sheet(rows, [titles.get(c, c) for c in columns], crop, path)
 
 
 # ------------------------------------------------------------------- cli
