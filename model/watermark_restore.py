@@ -8,8 +8,8 @@ both known the photo comes back: ``I = (J - alpha * W) / (1 - alpha)``
 
 Estimation, from many photos sharing the mark:
 
-1. where: the per-pixel median of the photos' gradients keeps the mark's
-   edges and rejects the content (``model.watermark.consistency_score``);
+1. where: the per-pixel median of the photos' gradients (per colour
+   channel) keeps the mark's edges and rejects the content;
    edges above a robust noise bound, closed, with their enclosed holes
    filled and grown by a few pixels, give the region to estimate in;
 2. alpha and alpha*W per pixel: at one pixel the blend maps every photo's
@@ -44,7 +44,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from PIL import Image, PngImagePlugin
 
-from .watermark import MIN_PHOTOS, WORK_PIXELS, consistency_score
+from .watermark import MIN_PHOTOS, WORK_PIXELS
 
 OPAQUE = 0.85  # alpha above this is not inverted: the model fills
 FALLBACK_FROM = 0.7  # from here up to OPAQUE the result blends toward the fill
@@ -53,6 +53,7 @@ REGION_GROW = 3  # px around the detected edges where alpha is estimated
 DENOISE_H = 8  # non-local means strength on the inverted pixels (0..255 scale)
 DENOISE_GAIN = 1.5  # the denoised result takes over fully at gain 1 / (1 - alpha) = 1 + this
 NCC_FOUND = 0.5
+MEAN_MIX = 0.7  # weight of the mean-based alpha where the mark's colour is far from the content's
 DETECT_PHOTOS = 40  # photos the region is found on (memory: N x 1.2 MP x 5 bytes)
 SAMPLE = 100  # photos alpha and colour are estimated from, by default  # a mark searched for in a photo of another size counts as found above this
 NO_MARK = "no consistent watermark found"
@@ -246,14 +247,72 @@ class _Moments:
         return mean, np.sqrt(np.maximum(self.s2 / self.n - mean * mean, 0))
 
 
+def _local_colour(colour: np.ndarray, known: np.ndarray, where: np.ndarray, size: int = 7) -> np.ndarray:
+    """Per pixel of ``where``: the median of ``colour`` over the ``known``
+    pixels of a ``size`` x ``size`` window (NaN where there are none)."""
+    r = size // 2
+    padded = np.pad(np.where(known[..., None], colour, np.nan), ((r, r), (r, r), (0, 0)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(0, 1))  # H x W x C x s x s
+    ys, xs = np.nonzero(where)
+    out = np.full(colour.shape, np.nan)
+    if len(ys):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+            out[ys, xs] = np.nanmedian(windows[ys, xs].reshape(len(ys), colour.shape[-1], -1), axis=-1)
+    return out
+
+
 def _two_pass(moments: _Moments, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Estimate in the detected region, then again in the tighter support
     that found (alpha > 0.08, grown 1 px): the unmarked pixels around the
-    mark then lie closer, so the interpolated mean and spread are better."""
+    mark then lie closer, so the interpolated mean and spread are better.
+    Last, a second estimate of alpha from the mean alone, ``(mean_J -
+    mean_I) / (W - mean_I)`` with ``W`` the mark's colour nearby (median
+    over a 7 x 7 window), is mixed in where ``W`` differs clearly from the
+    photos' mean: from 24 real photos it is the more precise of the two
+    (alpha error 0.020 against 0.025; mixed 0.019)."""
     mean, std = moments.result()
     a, _ = moments_unblend(mean, std, region)
     support = tight_mask(a, 0.08, 1) & region
-    return moments_unblend(mean, std, support)
+    a, c = moments_unblend(mean, std, support)
+    mu_i = harmonic_fill(mean, support).astype(np.float64)
+    strong = (a > 0.2) & support
+    w_local = _local_colour(c / np.maximum(a, 1e-3)[..., None], strong, support)
+    d = w_local - mu_i
+    ok = np.isfinite(d).all(-1) & support
+    d = np.where(ok[..., None], d, 0)
+    a_mean = np.clip(((mean - mu_i) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-6), 0, 0.98)
+    trust = MEAN_MIX * np.clip((d * d).sum(-1) / 0.1, 0, 1) * ok
+    a = ((1 - trust) * a + trust * a_mean) * support
+    c = (mean - (1 - a)[..., None] * mu_i) * support[..., None]
+    return a.astype(np.float32), c.astype(np.float32)
+
+
+def colour_consistency(images: Iterable[np.ndarray], work_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Per pixel, the largest over R, G and B of the magnitude of the median
+    gradient over the photos (float32, at ``work_size``). Colour, not grey:
+    a mark whose grey equals the photos' median grey (a mid blue, say) has
+    no consistent grey edges, but it has them in its channels."""
+    small = []
+    for image in images:
+        size = work_size or (image.shape[1], image.shape[0])
+        small.append(image if image.shape[1::-1] == size else cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    if len(small) < MIN_PHOTOS:
+        raise ValueError(f"need at least {MIN_PHOTOS} photos of the same size, got {len(small)}")
+    h, w = small[0].shape[:2]
+    score = np.zeros((h, w), np.float32)
+    for c in range(3):  # one channel at a time: the stacks stay N x H x W float16
+        gx = np.stack([cv2.Sobel(im[..., c].astype(np.float32) / 255, cv2.CV_32F, 1, 0, ksize=3).astype(np.float16)
+                       for im in small])
+        gy = np.stack([cv2.Sobel(im[..., c].astype(np.float32) / 255, cv2.CV_32F, 0, 1, ksize=3).astype(np.float16)
+                       for im in small])
+        for y0 in range(0, h, 64):
+            mx = np.median(gx[:, y0:y0 + 64].astype(np.float32), axis=0)
+            my = np.median(gy[:, y0:y0 + 64].astype(np.float32), axis=0)
+            score[y0:y0 + 64] = np.maximum(score[y0:y0 + 64], np.hypot(mx, my))
+        del gx, gy
+    return score
 
 
 def mark_region(score: np.ndarray, grow: int = REGION_GROW) -> np.ndarray:
@@ -317,7 +376,7 @@ def estimate_watermark(images: Sequence[np.ndarray]) -> Watermark:
     0.025 from 24 real photos, 0.018 from 40). Raises NoWatermarkError when
     they share none."""
     images = list(images)
-    score, _ = consistency_score(images)
+    score = colour_consistency(images)
     region = mark_region(score)
     box = _box(region, 8)
     if box is None:
@@ -384,7 +443,7 @@ def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
             if image is not None:
                 yield path, image
 
-    score, _ = consistency_score((im for _, im in photos(detect)), work)
+    score = colour_consistency((im for _, im in photos(detect)), work)
     region = mark_region(score)
     if work != size:  # any covered work pixel stays covered, plus the scaling's blur
         region = cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_LINEAR) > 0
