@@ -53,6 +53,7 @@ REGION_GROW = 3  # px around the detected edges where alpha is estimated
 DENOISE_H = 8  # non-local means strength on the inverted pixels (0..255 scale)
 DENOISE_GAIN = 1.5  # the denoised result takes over fully at gain 1 / (1 - alpha) = 1 + this
 NCC_FOUND = 0.5
+POOL_BYTES = 400 * 2 ** 20  # crops kept for the photo-by-photo matting
 MEAN_MIX = 0.7  # weight of the mean-based alpha where the mark's colour is far from the content's
 DETECT_PHOTOS = 40  # photos the region is found on (memory: N x 1.2 MP x 5 bytes)
 SAMPLE = 100  # photos alpha and colour are estimated from, by default  # a mark searched for in a photo of another size counts as found above this
@@ -263,15 +264,17 @@ def _local_colour(colour: np.ndarray, known: np.ndarray, where: np.ndarray, size
     return out
 
 
-def _two_pass(moments: _Moments, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _two_pass(moments: _Moments, region: np.ndarray, crops: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Estimate in the detected region, then again in the tighter support
     that found (alpha > 0.08, grown 1 px): the unmarked pixels around the
     mark then lie closer, so the interpolated mean and spread are better.
-    Last, a second estimate of alpha from the mean alone, ``(mean_J -
+    Then a second estimate of alpha from the mean alone, ``(mean_J -
     mean_I) / (W - mean_I)`` with ``W`` the mark's colour nearby (median
     over a 7 x 7 window), is mixed in where ``W`` differs clearly from the
-    photos' mean: from 24 real photos it is the more precise of the two
-    (alpha error 0.020 against 0.025; mixed 0.019)."""
+    photos' mean. Last, with ``crops`` (the photos' uint8 crops), alpha is
+    re-estimated photo by photo and pooled (``_pooled_alpha``). On the 24
+    benchmark photos the mean alpha error goes 0.025 (spread) -> 0.019
+    (mixed) -> 0.013 (pooled)."""
     mean, std = moments.result()
     a, _ = moments_unblend(mean, std, region)
     support = tight_mask(a, 0.08, 1) & region
@@ -285,8 +288,50 @@ def _two_pass(moments: _Moments, region: np.ndarray) -> tuple[np.ndarray, np.nda
     a_mean = np.clip(((mean - mu_i) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-6), 0, 0.98)
     trust = MEAN_MIX * np.clip((d * d).sum(-1) / 0.1, 0, 1) * ok
     a = ((1 - trust) * a + trust * a_mean) * support
+    if len(crops) >= MIN_PHOTOS:
+        c = (mean - (1 - a)[..., None] * mu_i) * support[..., None]
+        a = _pooled_alpha(crops, support, a, c)
     c = (mean - (1 - a)[..., None] * mu_i) * support[..., None]
     return a.astype(np.float32), c.astype(np.float32)
+
+
+def _pooled_alpha(crops: Sequence[np.ndarray], support: np.ndarray, a: np.ndarray, c: np.ndarray,
+                  chunk: int = 16) -> np.ndarray:
+    """Alpha matted photo by photo and pooled over the collection: in photo
+    k, what the pixel would be without the mark is predicted by harmonic
+    interpolation ``P_k`` of its own unmarked surroundings, so
+    ``alpha_k = (J_k - P_k) . (W - P_k) / |W - P_k|^2`` (``W``: the mark's
+    colour nearby, from the current estimate). A photo counts where its
+    prediction is good (smooth content around: weight 1 / (roughness^2 +
+    0.02^2)) and the mark stands out from it (times ``|W - P_k|^2``). The
+    weights favour, at each pixel, the photos where the mark is plainest,
+    which the per-pixel statistics cannot."""
+    colour = np.clip(c / np.maximum(a, 1e-3)[..., None], 0, 1)
+    w_local = _local_colour(colour, (a > 0.2) & support, support)
+    known = np.isfinite(w_local).all(-1) & support
+    if not known.any():
+        return a
+    w_local = np.where(known[..., None], w_local, 0)
+    outside = (~support).astype(np.float64)
+    count = np.maximum(cv2.boxFilter(outside, -1, (9, 9), normalize=False), 1)
+    num = np.zeros(support.shape)
+    den = np.zeros(support.shape)
+    for i in range(0, len(crops), chunk):
+        part = np.stack(crops[i:i + chunk]).astype(np.float64) / 255  # k x H x W x 3
+        k, h, w, ch = part.shape
+        pred = harmonic_fill(np.moveaxis(part, 0, -1).reshape(h, w, ch * k), support)
+        pred = np.moveaxis(pred.reshape(h, w, ch, k), -1, 0).astype(np.float64)
+        for j in range(k):
+            d = w_local - pred[j]
+            dd = (d * d).sum(-1)
+            a_k = ((part[j] - pred[j]) * d).sum(-1) / np.maximum(dd, 1e-6)
+            lap = np.abs(cv2.Laplacian(part[j].mean(-1), cv2.CV_64F)) * outside
+            rough = cv2.boxFilter(lap, -1, (9, 9), normalize=False) / count
+            weight = dd / (rough * rough + 0.02 ** 2)
+            num += weight * a_k
+            den += weight
+    pooled = np.clip(num / np.maximum(den, 1e-9), 0, 0.98)
+    return np.where(known, pooled, a) * support
 
 
 def colour_consistency(images: Iterable[np.ndarray], work_size: tuple[int, int] | None = None) -> np.ndarray:
@@ -383,9 +428,10 @@ def estimate_watermark(images: Sequence[np.ndarray]) -> Watermark:
         raise NoWatermarkError(f"{NO_MARK} in {len(images)} photos")
     x0, y0, x1, y1 = box
     moments = _Moments()
-    for im in images:
-        moments.add(im[y0:y1, x0:x1])
-    a, c = _two_pass(moments, region[y0:y1, x0:x1])
+    crops = [im[y0:y1, x0:x1] for im in images]
+    for crop in crops:
+        moments.add(crop)
+    a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
     alpha, colour = _finish(a, c, box, (images[0].shape[1], images[0].shape[0]))
     _check_found(alpha, len(images))
     return Watermark(alpha, colour)
@@ -455,12 +501,16 @@ def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
     x0, y0, x1, y1 = box
     moments = _Moments()
     used: list[Path] = []
+    crops: list[np.ndarray] = []  # uint8 crops for the pooled matting, up to POOL_BYTES
     for path, image in photos(picks):
-        moments.add(image[y0:y1, x0:x1])
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        moments.add(crop)
         used.append(path)
+        if (len(crops) + 1) * crop.nbytes <= POOL_BYTES:
+            crops.append(crop)
     if moments.n < MIN_PHOTOS:
         raise ValueError(f"need at least {MIN_PHOTOS} readable photos of the same size, got {moments.n}")
-    a, c = _two_pass(moments, region[y0:y1, x0:x1])
+    a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
     alpha, colour = _finish(a, c, box, size)
     _check_found(alpha, len(used))
     return Watermark(alpha, colour, used, skipped, len(sizes) - len(same))
