@@ -92,8 +92,8 @@ def make_mark(size: tuple[int, int] = SIZE) -> tuple[np.ndarray, np.ndarray]:
     colour = np.zeros((h, w, 3), np.float32)
     for a, col in layers:  # "over" compositing of the layers into one alpha and colour
         new = a + alpha * (1 - a)
-        colour = np.where(new[..., None] > 0, (a[..., None] * np.array(col, np.float32)
-                                               + (alpha * (1 - a))[..., None] * colour) / np.maximum(new, 1e-6)[..., None], 0)
+        mixed = a[..., None] * np.array(col, np.float32) + (alpha * (1 - a))[..., None] * colour
+        colour = np.where(new[..., None] > 0, mixed / np.maximum(new, 1e-6)[..., None], 0)
         alpha = new
     return alpha.astype(np.float32), colour.astype(np.float32)
 
@@ -206,12 +206,15 @@ def main() -> None:
             print(f"{a['photo']:34s} {a['marked_box_psnr']:7.2f} {a['box_psnr']:8.2f} {t['box_psnr']:7.2f} "
                   f"{b['box_psnr']:8.2f} {b['box_psnr'] - max(a['box_psnr'], t['box_psnr']):+6.2f} "
                   f"{b['away_psnr']:6.1f}")
-        stats = lambda rows, k: (float(np.mean([r[k] for r in rows])), float(np.min([r[k] for r in rows])))  # noqa: E731
+        def stats(rows, k):
+            return float(np.mean([r[k] for r in rows])), float(np.min([r[k] for r in rows]))
+
         m_marked, n_marked = stats(rows_new, "marked_box_psnr")
         m_old, n_old = stats(rows_old, "box_psnr")
         m_new, n_new = stats(rows_new, "box_psnr")
         m_tight, n_tight = stats(rows_tight, "box_psnr")
-        worse = sum(b["box_psnr"] < max(a["box_psnr"], t["box_psnr"]) for a, t, b in zip(rows_old, rows_tight, rows_new))
+        worse = sum(b["box_psnr"] < max(a["box_psnr"], t["box_psnr"])
+                    for a, t, b in zip(rows_old, rows_tight, rows_new))
         away_new = min(r["away_psnr"] for r in rows_new)
         t_old_tight, t_new_tight = tightness(old.mask, alpha), tightness(mark.mask, alpha)
         print(f"\nPSNR in the mark's box (dB), mean / min over {len(photos)} photos:")

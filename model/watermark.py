@@ -187,7 +187,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input_dir", type=Path)
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="mask file to write (PNG); its opacity and colour go to MASK_alpha.png and MASK_colour.png")
-    p.add_argument("--sample", type=int, default=40, help="photos to analyse (default 40; at least 12 is best)")
+    p.add_argument("--sample", type=int, default=40,
+                   help="photos to analyse (default 40; 20 or more for a good opacity estimate)")
     p.set_defaults(func=run_cli)
 
 

@@ -52,11 +52,11 @@ MASK_ALPHA = 0.04  # the tight mask: alpha above this (estimation noise is about
 REGION_GROW = 3  # px around the detected edges where alpha is estimated
 DENOISE_H = 8  # non-local means strength on the inverted pixels (0..255 scale)
 DENOISE_GAIN = 1.5  # the denoised result takes over fully at gain 1 / (1 - alpha) = 1 + this
-NCC_FOUND = 0.5
+NCC_FOUND = 0.5  # a mark searched for in a photo of another size counts as found above this
 POOL_BYTES = 400 * 2 ** 20  # crops kept for the photo-by-photo matting
 MEAN_MIX = 0.7  # weight of the mean-based alpha where the mark's colour is far from the content's
-DETECT_PHOTOS = 40  # photos the region is found on (memory: N x 1.2 MP x 5 bytes)
-SAMPLE = 100  # photos alpha and colour are estimated from, by default  # a mark searched for in a photo of another size counts as found above this
+DETECT_PHOTOS = 40  # photos the region is found on (memory: N x 1.2 MP x 3 bytes + 4 bytes a channel)
+SAMPLE = 100  # photos alpha and colour are estimated from, by default
 NO_MARK = "no consistent watermark found"
 
 
