@@ -816,6 +816,11 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--mask", type=Path, help="one mask for every photo (white = remove)")
     which.add_argument("--masks", type=Path, dest="masks_dir",
                        help="a folder of masks matched by relative path and stem (a.jpg <-> MASKS/a.png)")
+    which.add_argument("--watermark", metavar="auto|FILE",
+                       help="restore a semi-transparent watermark shared by the photos: estimate it (auto) or "
+                            "use a watermark-mask output (MASK.png with MASK_alpha.png, MASK_colour.png)")
+    p.add_argument("--sample", type=int, default=100,
+                   help="with --watermark auto: photos to estimate it from (default 100)")
     p.add_argument("-o", "--output", type=Path, dest="output_dir",
                    help="output folder (default: INPUT_DIR_cleaned next to the input)")
     p.add_argument("--mask-fit", choices=MASK_FITS, default="error",
@@ -851,7 +856,11 @@ def run_cli(args: argparse.Namespace) -> int:
     options = BatchOptions(input_dir=args.input_dir, output_dir=args.output_dir, mask=args.mask,
                            masks_dir=args.masks_dir, mask_fit=args.mask_fit, missing=args.missing,
                            quality=args.quality, resume=args.resume, report=args.report)
+    restorer = None
     try:
+        if args.watermark is not None:  # model/watermark_restore.py: estimate, then restore instead of repaint
+            from .watermark_restore import prepare_cli
+            options, restorer = prepare_cli(options, args)
         out_dir = validate_options(options)
         holder = lock_holder(out_dir)
         if holder is not None:  # say so before the model is loaded
@@ -864,6 +873,8 @@ def run_cli(args: argparse.Namespace) -> int:
     inpainter = open_inpainter(args)
     if inpainter is None:
         return 2
+    if restorer is not None:
+        inpainter = restorer.bind(inpainter)
 
     from tqdm import tqdm
     bar = tqdm(total=0, unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)

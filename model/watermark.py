@@ -185,13 +185,15 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
                        description="Find what is the same at the same place in many photos (a watermark) "
                                    "and write it as a mask (white = remove) for `batch --mask`.")
     p.add_argument("input_dir", type=Path)
-    p.add_argument("-o", "--out", type=Path, required=True, help="mask file to write (PNG)")
-    p.add_argument("--sample", type=int, default=40, help="photos to analyse (default 40; at least 12 is best)")
+    p.add_argument("-o", "--out", type=Path, required=True,
+                   help="mask file to write (PNG); its opacity and colour go to MASK_alpha.png and MASK_colour.png")
+    p.add_argument("--sample", type=int, default=40,
+                   help="photos to analyse (default 40; 20 or more for a good opacity estimate)")
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from .savefile import atomic_target, output_format
+    from .savefile import output_format
 
     try:
         output_format(args.out)
@@ -204,8 +206,13 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.sample < MIN_PHOTOS:
         print(f"error: --sample must be at least {MIN_PHOTOS}", file=sys.stderr)
         return 2
+    from .watermark_restore import NoWatermarkError, companion_paths, watermark_from_folder
+
     try:
-        result = watermark_mask_from_folder(args.input_dir, args.sample)
+        result = watermark_from_folder(args.input_dir, args.sample)
+    except NoWatermarkError as exc:
+        print(f"no watermark found: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -215,14 +222,15 @@ def run_cli(args: argparse.Namespace) -> int:
     if result.other_sizes:
         print(f"note: using the most common size {w}x{h}; {result.other_sizes} photos of other sizes "
               f"were left out (map the mask onto them with batch --mask-fit)", file=sys.stderr)
-    box = result.bbox
-    if box is None:
-        print(f"no watermark found in {len(result.used)} photos of {w}x{h}", file=sys.stderr)
-        return 1
-    with atomic_target(args.out) as tmp:
-        Image.fromarray(user_mask_from_hole(result.mask)).save(tmp, output_format(args.out))
-    x0, y0, x1, y1 = box
-    area = int(result.mask.sum())
+    mask = result.mask
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    result.save(args.out)
+    area = int(mask.sum())
+    alpha_path, colour_path = companion_paths(args.out)
+    strong = result.alpha > 0.1
     print(f"watermark mask from {len(result.used)} photos of {w}x{h}: box x {x0}-{x1}, y {y0}-{y1} "
           f"({x1 - x0}x{y1 - y0}), area {area} px ({100 * area / (w * h):.2f} %) -> {args.out}")
+    print(f"opacity (median {float(np.median(result.alpha[strong])) if strong.any() else 0:.2f}, "
+          f"max {float(result.alpha.max()):.2f}) -> {alpha_path}; colour -> {colour_path}")
     return 0

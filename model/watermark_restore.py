@@ -1,0 +1,773 @@
+"""Restore photos under a folder's shared semi-transparent watermark instead
+of repainting it: ``python main.py batch DIR --watermark auto``.
+
+A watermark is blended as ``J = alpha * W + (1 - alpha) * I`` with the same
+opacity ``alpha`` and colour ``W`` (both per pixel) in every photo, so with
+both known the photo comes back: ``I = (J - alpha * W) / (1 - alpha)``
+(Dekel et al., "On the Effectiveness of Visible Watermarks", CVPR 2017).
+
+Estimation, from many photos sharing the mark:
+
+1. where: the per-pixel median of the photos' gradients (per colour
+   channel) keeps the mark's edges and rejects the content;
+   edges above a robust noise bound, closed, with their enclosed holes
+   filled and grown by a few pixels, give the region to estimate in;
+2. alpha and alpha*W per pixel: at one pixel the blend maps every photo's
+   value by the same affine map, so over the collection the mark scales
+   the spread of the values by ``1 - alpha`` and shifts their mean by
+   ``alpha * W``. The spread and mean the photos would have there without
+   the mark are interpolated (harmonic, in log spread) from the unmarked
+   pixels around the region; the ratio of spreads gives ``alpha`` (one per
+   pixel, shared by the channels), the means then give ``alpha * W``.
+
+Restoration of one photo: invert the blend where ``alpha`` is clearly below
+1; the inversion multiplies the photo's JPEG noise by ``1 / (1 - alpha)``,
+so the result is denoised (non-local means) with a weight that grows with
+that gain; where the mark is opaque (``alpha`` near 1) or the photo is
+clipped under it (nothing to invert), the model's inpainting
+(``model.inference.Inpainter``) fills, feathered into the restored pixels.
+Every pixel outside the mark's region is left exactly as it was.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable, Iterable, Sequence
+
+import cv2
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from PIL import Image, PngImagePlugin
+
+from .watermark import MIN_PHOTOS, WORK_PIXELS
+
+OPAQUE = 0.85  # alpha above this is not inverted: the model fills
+FALLBACK_FROM = 0.7  # from here up to OPAQUE the result blends toward the fill
+MASK_ALPHA = 0.04  # the tight mask: alpha above this (estimation noise is about 0.02)
+REGION_GROW = 3  # px around the detected edges where alpha is estimated
+DENOISE_H = 8  # non-local means strength on the inverted pixels (0..255 scale)
+DENOISE_GAIN = 1.5  # the denoised result takes over fully at gain 1 / (1 - alpha) = 1 + this
+SMALL_FILL = 64  # fewer pixels to fill than this: OpenCV's Telea instead of the model (as good, far faster)
+NCC_FOUND = 0.5  # a mark searched for in a photo of another size counts as found above this
+POOL_BYTES = 400 * 2 ** 20  # crops kept for the photo-by-photo matting
+MEAN_MIX = 0.7  # weight of the mean-based alpha where the mark's colour is far from the content's
+DETECT_PHOTOS = 40  # photos the region is found on (memory: N x 1.2 MP x 3 bytes + 4 bytes a channel)
+SAMPLE = 100  # photos alpha and colour are estimated from, by default
+NO_MARK = "no consistent watermark found"
+
+
+class NoWatermarkError(ValueError):
+    """The photos do not share a watermark (or too faint to estimate)."""
+
+
+@dataclass
+class Watermark:
+    """The estimated mark, at the size of the photos it came from."""
+
+    alpha: np.ndarray  # H x W float32, 0..1 opacity
+    colour: np.ndarray  # H x W x 3 float32, 0..255 (0 where alpha is 0)
+    used: list = field(default_factory=list)  # photos the estimate is based on
+    skipped: list = field(default_factory=list)  # (path, reason) of unreadable photos
+    other_sizes: int = 0  # photos of other sizes, left out of the estimate
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.alpha.shape[1], self.alpha.shape[0]
+
+    @property
+    def opaque(self) -> np.ndarray:
+        return self.alpha >= OPAQUE
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The tight mask (bool): where the mark changes the photo."""
+        return tight_mask(self.alpha)
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int] | None:
+        ys, xs = np.nonzero(self.alpha > 0)
+        if not len(xs):
+            return None
+        return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+    def digest(self) -> str:
+        h = hashlib.sha256(np.round(self.alpha * 255).astype(np.uint8).tobytes())
+        h.update(np.round(self.colour).astype(np.uint8).tobytes())
+        return h.hexdigest()[:16]
+
+    def preview(self, background: int = 128) -> np.ndarray:
+        """The mark over a grey background (RGB uint8), for approval."""
+        a = self.alpha[..., None]
+        return np.clip(a * self.colour + (1 - a) * background, 0, 255).round().astype(np.uint8)
+
+    def save(self, mask_path: str | Path) -> list[Path]:
+        """Write MASK.png (the tight mask, white = mark), MASK_alpha.png
+        (opacity, 16-bit grey) and MASK_colour.png (colour, RGB); the mask
+        carries a digest of alpha and colour, so a changed estimate changes
+        the mask file's bytes."""
+        from .masks import user_mask_from_hole
+        from .savefile import atomic_target, output_format
+
+        mask_path = Path(mask_path)
+        alpha_path, colour_path = companion_paths(mask_path)
+        info = PngImagePlugin.PngInfo()
+        info.add_text("watermark-digest", self.digest())
+        with atomic_target(mask_path) as tmp:
+            Image.fromarray(user_mask_from_hole(self.mask)).save(tmp, output_format(mask_path), pnginfo=info)
+        with atomic_target(alpha_path) as tmp:
+            Image.fromarray(np.round(self.alpha * 65535).astype(np.uint16)).save(tmp, "PNG")
+        with atomic_target(colour_path) as tmp:
+            Image.fromarray(np.clip(self.colour, 0, 255).round().astype(np.uint8)).save(tmp, "PNG")
+        return [mask_path, alpha_path, colour_path]
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Watermark":
+        """From MASK.png (with MASK_alpha.png and MASK_colour.png next to it)
+        or from MASK_alpha.png itself. Without a colour file, white."""
+        path = Path(path)
+        if path.stem.endswith("_alpha"):
+            alpha_path = path
+            colour_path = path.with_name(path.stem[:-len("_alpha")] + "_colour.png")
+        else:
+            alpha_path, colour_path = companion_paths(path)
+        if not alpha_path.is_file():
+            raise FileNotFoundError(f"no watermark opacity file {alpha_path} (written by watermark-mask)")
+        with Image.open(alpha_path) as im:
+            a = np.asarray(im)
+        alpha = a.astype(np.float32) / (65535.0 if a.dtype == np.uint16 or a.max() > 255 else 255.0)
+        if alpha.ndim == 3:
+            alpha = alpha[..., 0]
+        if colour_path.is_file():
+            with Image.open(colour_path) as im:
+                colour = np.asarray(im.convert("RGB"), np.float32)
+            if colour.shape[:2] != alpha.shape:
+                raise ValueError(f"{colour_path} is not the size of {alpha_path}")
+        else:
+            colour = np.full(alpha.shape + (3,), 255.0, np.float32)
+        colour = colour * (alpha > 0)[..., None]
+        return cls(alpha, colour)
+
+
+def companion_paths(mask_path: str | Path) -> tuple[Path, Path]:
+    """MASK.png -> (MASK_alpha.png, MASK_colour.png)."""
+    mask_path = Path(mask_path)
+    return (mask_path.with_name(f"{mask_path.stem}_alpha.png"), mask_path.with_name(f"{mask_path.stem}_colour.png"))
+
+
+def tight_mask(alpha: np.ndarray, level: float = MASK_ALPHA, dilate: int = 1) -> np.ndarray:
+    """Where the mark's opacity exceeds ``level``, specks dropped, grown by
+    ``dilate`` px (the anti-aliased rim)."""
+    m = (alpha > level).astype(np.uint8)
+    h, w = m.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= max(6, int(h * w * 2e-6))
+    m = keep[labels].astype(np.uint8)
+    if dilate > 0:
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1)))
+    return m.astype(bool)
+
+
+# ---------------------------------------------------------------- estimation
+
+# ---------------------------------------------------------------- estimation
+
+def _edges(region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """4-neighbour pixel pairs (flat indices) of the crop with at least one
+    end in ``region``."""
+    h, w = region.shape
+    idx = np.arange(h * w).reshape(h, w)
+    pairs = []
+    for p, q, rp, rq in ((idx[:, :-1], idx[:, 1:], region[:, :-1], region[:, 1:]),
+                         (idx[:-1, :], idx[1:, :], region[:-1, :], region[1:, :])):
+        keep = rp | rq
+        pairs.append((p[keep], q[keep]))
+    return np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs])
+
+
+def harmonic_fill(values: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """``values`` (H x W or H x W x C) with the ``region`` pixels replaced by
+    the harmonic (membrane) interpolation of the pixels around it."""
+    h, w = region.shape
+    out = np.array(values, np.float64, copy=True)
+    m = int(region.sum())
+    if m == 0:
+        return out.astype(np.float32)
+    var = -np.ones(h * w, np.int64)
+    var[region.ravel()] = np.arange(m)
+    P, Q = _edges(region)
+    flat = out.reshape(h * w, -1)
+    rows, cols, vals = [], [], []
+    rhs = np.zeros((m, flat.shape[1]))
+    for p, q in ((P, Q), (Q, P)):
+        vp, vq = var[p], var[q]
+        ok = vp >= 0
+        rows.append(vp[ok]), cols.append(vp[ok]), vals.append(np.ones(ok.sum()))
+        inner = ok & (vq >= 0)
+        rows.append(vp[inner]), cols.append(vq[inner]), vals.append(-np.ones(inner.sum()))
+        outer = ok & (vq < 0)
+        np.add.at(rhs, vp[outer], flat[q[outer]])
+    A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, m)).tocsc()
+    sol = spla.splu(A).solve(rhs)
+    flat[region.ravel()] = sol
+    return flat.reshape(out.shape).astype(np.float32)
+
+
+def moments_unblend(mean: np.ndarray, std: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """alpha (H x W) and alpha*W (H x W x C, 0..1) from the photos' per-pixel
+    mean and standard deviation (H x W x C, over the collection, 0..1),
+    matched to those interpolated from around ``region``."""
+    mean = np.asarray(mean, np.float64)
+    log_sd = np.log(np.asarray(std, np.float64) + 1e-4)
+    s = np.exp((log_sd - harmonic_fill(log_sd, region)).mean(-1))
+    s = np.clip(s, 1 - 0.98, 1.0)
+    s[~region] = 1.0
+    c = mean - s[..., None] * harmonic_fill(mean, region)
+    c[~region] = 0
+    return (1 - s).astype(np.float32), c.astype(np.float32)
+
+
+class _Moments:
+    """Running per-pixel mean and standard deviation of crops."""
+
+    def __init__(self) -> None:
+        self.n, self.s1, self.s2 = 0, 0.0, 0.0
+
+    def add(self, crop: np.ndarray) -> None:
+        x = crop.astype(np.float64) / 255
+        self.n += 1
+        self.s1 = self.s1 + x
+        self.s2 = self.s2 + x * x
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.s1 / self.n
+        return mean, np.sqrt(np.maximum(self.s2 / self.n - mean * mean, 0))
+
+
+def _local_colour(colour: np.ndarray, known: np.ndarray, where: np.ndarray, size: int = 7) -> np.ndarray:
+    """Per pixel of ``where``: the median of ``colour`` over the ``known``
+    pixels of a ``size`` x ``size`` window (NaN where there are none)."""
+    r = size // 2
+    padded = np.pad(np.where(known[..., None], colour, np.nan), ((r, r), (r, r), (0, 0)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(0, 1))  # H x W x C x s x s
+    ys, xs = np.nonzero(where)
+    out = np.full(colour.shape, np.nan)
+    if len(ys):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+            out[ys, xs] = np.nanmedian(windows[ys, xs].reshape(len(ys), colour.shape[-1], -1), axis=-1)
+    return out
+
+
+def _two_pass(moments: _Moments, region: np.ndarray, crops: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Estimate in the detected region, then again in the tighter support
+    that found (alpha > 0.08, grown 1 px): the unmarked pixels around the
+    mark then lie closer, so the interpolated mean and spread are better.
+    Then a second estimate of alpha from the mean alone, ``(mean_J -
+    mean_I) / (W - mean_I)`` with ``W`` the mark's colour nearby (median
+    over a 7 x 7 window), is mixed in where ``W`` differs clearly from the
+    photos' mean. Last, with ``crops`` (the photos' uint8 crops), alpha is
+    re-estimated photo by photo and pooled (``_pooled_alpha``). On the 24
+    benchmark photos the mean alpha error goes 0.025 (spread) -> 0.019
+    (mixed) -> 0.013 (pooled)."""
+    mean, std = moments.result()
+    a, _ = moments_unblend(mean, std, region)
+    support = tight_mask(a, 0.08, 1) & region
+    a, c = moments_unblend(mean, std, support)
+    mu_i = harmonic_fill(mean, support).astype(np.float64)
+    strong = (a > 0.2) & support
+    w_local = _local_colour(c / np.maximum(a, 1e-3)[..., None], strong, support)
+    d = w_local - mu_i
+    ok = np.isfinite(d).all(-1) & support
+    d = np.where(ok[..., None], d, 0)
+    a_mean = np.clip(((mean - mu_i) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-6), 0, 0.98)
+    trust = MEAN_MIX * np.clip((d * d).sum(-1) / 0.1, 0, 1) * ok
+    a = ((1 - trust) * a + trust * a_mean) * support
+    if len(crops) >= MIN_PHOTOS:
+        c = (mean - (1 - a)[..., None] * mu_i) * support[..., None]
+        a = _pooled_alpha(crops, support, a, c)
+    c = (mean - (1 - a)[..., None] * mu_i) * support[..., None]
+    return a.astype(np.float32), c.astype(np.float32)
+
+
+def _pooled_alpha(crops: Sequence[np.ndarray], support: np.ndarray, a: np.ndarray, c: np.ndarray,
+                  chunk: int = 16) -> np.ndarray:
+    """Alpha matted photo by photo and pooled over the collection: in photo
+    k, what the pixel would be without the mark is predicted by harmonic
+    interpolation ``P_k`` of its own unmarked surroundings, so
+    ``alpha_k = (J_k - P_k) . (W - P_k) / |W - P_k|^2`` (``W``: the mark's
+    colour nearby, from the current estimate). A photo counts where its
+    prediction is good (smooth content around: weight 1 / (roughness^2 +
+    0.02^2)) and the mark stands out from it (times ``|W - P_k|^2``). The
+    weights favour, at each pixel, the photos where the mark is plainest,
+    which the per-pixel statistics cannot."""
+    colour = np.clip(c / np.maximum(a, 1e-3)[..., None], 0, 1)
+    w_local = _local_colour(colour, (a > 0.2) & support, support)
+    known = np.isfinite(w_local).all(-1) & support
+    if not known.any():
+        return a
+    w_local = np.where(known[..., None], w_local, 0)
+    outside = (~support).astype(np.float64)
+    count = np.maximum(cv2.boxFilter(outside, -1, (9, 9), normalize=False), 1)
+    num = np.zeros(support.shape)
+    den = np.zeros(support.shape)
+    for i in range(0, len(crops), chunk):
+        part = np.stack(crops[i:i + chunk]).astype(np.float64) / 255  # k x H x W x 3
+        k, h, w, ch = part.shape
+        pred = harmonic_fill(np.moveaxis(part, 0, -1).reshape(h, w, ch * k), support)
+        pred = np.moveaxis(pred.reshape(h, w, ch, k), -1, 0).astype(np.float64)
+        for j in range(k):
+            d = w_local - pred[j]
+            dd = (d * d).sum(-1)
+            a_k = ((part[j] - pred[j]) * d).sum(-1) / np.maximum(dd, 1e-6)
+            lap = np.abs(cv2.Laplacian(part[j].mean(-1), cv2.CV_64F)) * outside
+            rough = cv2.boxFilter(lap, -1, (9, 9), normalize=False) / count
+            weight = dd / (rough * rough + 0.02 ** 2)
+            num += weight * a_k
+            den += weight
+    pooled = np.clip(num / np.maximum(den, 1e-9), 0, 0.98)
+    return np.where(known, pooled, a) * support
+
+
+def colour_consistency(images: Iterable[np.ndarray], work_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Per pixel, the largest over R, G and B of the magnitude of the median
+    gradient over the photos (float32, at ``work_size``). Colour, not grey:
+    a mark whose grey equals the photos' median grey (a mid blue, say) has
+    no consistent grey edges, but it has them in its channels."""
+    small = []
+    for image in images:
+        size = work_size or (image.shape[1], image.shape[0])
+        small.append(image if image.shape[1::-1] == size else cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    if len(small) < MIN_PHOTOS:
+        raise ValueError(f"need at least {MIN_PHOTOS} photos of the same size, got {len(small)}")
+    h, w = small[0].shape[:2]
+    score = np.zeros((h, w), np.float32)
+    for c in range(3):  # one channel at a time: the stacks stay N x H x W float16
+        gx = np.stack([cv2.Sobel(im[..., c].astype(np.float32) / 255, cv2.CV_32F, 1, 0, ksize=3).astype(np.float16)
+                       for im in small])
+        gy = np.stack([cv2.Sobel(im[..., c].astype(np.float32) / 255, cv2.CV_32F, 0, 1, ksize=3).astype(np.float16)
+                       for im in small])
+        for y0 in range(0, h, 64):
+            mx = np.median(gx[:, y0:y0 + 64].astype(np.float32), axis=0)
+            my = np.median(gy[:, y0:y0 + 64].astype(np.float32), axis=0)
+            score[y0:y0 + 64] = np.maximum(score[y0:y0 + 64], np.hypot(mx, my))
+        del gx, gy
+    return score
+
+
+def mark_region(score: np.ndarray, grow: int = REGION_GROW) -> np.ndarray:
+    """Where to estimate alpha: the consistent edges (median gradient above
+    a robust noise bound, median + 8 MADs), closed, specks dropped, enclosed
+    holes filled (a solid logo's inside has no edges of its own; the inside
+    of a ring comes out with alpha 0), grown by ``grow`` px."""
+    h, w = score.shape
+    med = float(np.median(score))
+    mad = float(np.median(np.abs(score - med))) * 1.4826
+    m = (score > med + 8 * mad + 1e-6).astype(np.uint8)
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= max(12, int(h * w * 2e-5))
+    m = keep[labels].astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(1 - m, connectivity=4)
+    for i in range(1, count):
+        x, y, bw, bh, area = stats[i]
+        if x > 0 and y > 0 and x + bw < w and y + bh < h and area < 0.02 * h * w:
+            m[labels == i] = 1
+    if grow > 0:
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return m.astype(bool)
+
+
+def _box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None
+    h, w = mask.shape
+    return (max(0, int(xs.min()) - margin), max(0, int(ys.min()) - margin),
+            min(w, int(xs.max()) + 1 + margin), min(h, int(ys.max()) + 1 + margin))
+
+
+def _finish(alpha_crop: np.ndarray, c_crop: np.ndarray, box, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Full-size alpha and colour from the crop's alpha and alpha*W (0..1):
+    alpha below the estimation noise (MASK_ALPHA) set to 0, colour = alpha*W / alpha."""
+    w, h = size
+    alpha = np.zeros((h, w), np.float32)
+    colour = np.zeros((h, w, 3), np.float32)
+    a = np.where(alpha_crop >= MASK_ALPHA, alpha_crop, 0).astype(np.float32)
+    col = np.where(a[..., None] > 0, np.clip(c_crop * 255 / np.maximum(a, 1e-3)[..., None], 0, 255), 0)
+    x0, y0, x1, y1 = box
+    alpha[y0:y1, x0:x1] = a
+    colour[y0:y1, x0:x1] = col
+    return alpha, colour
+
+
+def _check_found(alpha: np.ndarray, count: int) -> None:
+    """A shared mark changes the photos noticeably somewhere: refuse to
+    invent one from estimation noise."""
+    strong = tight_mask(alpha, 0.1, 0)
+    if strong.sum() < max(12, alpha.size * 2e-5) or float(alpha[strong].mean()) < 0.15:
+        raise NoWatermarkError(f"{NO_MARK} in {count} photos")
+
+
+def estimate_watermark(images: Sequence[np.ndarray]) -> Watermark:
+    """The shared mark (alpha, colour) of same-size RGB uint8 photos held in
+    memory (at least MIN_PHOTOS; the more the better: alpha within about
+    0.025 from 24 real photos, 0.018 from 40). Raises NoWatermarkError when
+    they share none."""
+    images = list(images)
+    score = colour_consistency(images)
+    region = mark_region(score)
+    box = _box(region, 8)
+    if box is None:
+        raise NoWatermarkError(f"{NO_MARK} in {len(images)} photos")
+    x0, y0, x1, y1 = box
+    moments = _Moments()
+    crops = [im[y0:y1, x0:x1] for im in images]
+    for crop in crops:
+        moments.add(crop)
+    a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
+    alpha, colour = _finish(a, c, box, (images[0].shape[1], images[0].shape[0]))
+    _check_found(alpha, len(images))
+    return Watermark(alpha, colour)
+
+
+def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
+                          progress: Callable[[int, int], None] | None = None) -> Watermark:
+    """Estimate the mark from up to ``sample`` photos of ``folder``
+    (recursively) of its most common size, spread over the folder. The
+    region is found on up to DETECT_PHOTOS of them at most 1.2 MP each;
+    alpha and colour at full resolution in the region's box, from running
+    sums over all ``sample`` photos (only the box is kept in memory).
+    ``progress(done, total)`` after each photo read. Raises ValueError
+    (too few photos) or NoWatermarkError."""
+    from .batch import list_photos
+    from .imageio import ImageReadError, image_size, read_image
+
+    sizes: dict[Path, tuple[int, int]] = {}
+    skipped: list[tuple[Path, str]] = []
+    for path in list_photos(Path(folder)):
+        try:
+            sizes[path] = image_size(path)
+        except ImageReadError as exc:
+            skipped.append((path, str(exc)))
+    if not sizes:
+        raise ValueError(f"no readable photos in {folder}")
+    size, _ = Counter(sizes.values()).most_common(1)[0]
+    same = [p for p, s in sizes.items() if s == size]
+    if len(same) < MIN_PHOTOS:
+        raise ValueError(f"need at least {MIN_PHOTOS} photos of the same size; the most common size "
+                         f"{size[0]}x{size[1]} has {len(same)}")
+
+    def spread(items: list, count: int) -> list:
+        return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, min(count, len(items))).round().astype(int))]
+
+    picks = spread(same, sample)
+    detect = spread(picks, DETECT_PHOTOS)
+    scale = min(1.0, (WORK_PIXELS / (size[0] * size[1])) ** 0.5)
+    work = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+    total = len(detect) + len(picks)
+    done = 0
+
+    def photos(paths):
+        nonlocal done
+        for path in paths:
+            try:
+                image = read_image(path)
+            except ImageReadError as exc:
+                if path not in [p for p, _ in skipped]:
+                    skipped.append((path, str(exc)))
+                image = None
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            if image is not None:
+                yield path, image
+
+    score = colour_consistency((im for _, im in photos(detect)), work)
+    region = mark_region(score)
+    if work != size:  # any covered work pixel stays covered, plus the scaling's blur
+        region = cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_LINEAR) > 0
+        grow = int(np.ceil(1 / scale))
+        region = cv2.dilate(region.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)).astype(bool)
+    box = _box(region, 8)
+    if box is None:
+        raise NoWatermarkError(f"{NO_MARK} in {len(detect)} photos")
+    x0, y0, x1, y1 = box
+    moments = _Moments()
+    used: list[Path] = []
+    crops: list[np.ndarray] = []  # uint8 crops for the pooled matting, up to POOL_BYTES
+    for path, image in photos(picks):
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        moments.add(crop)
+        used.append(path)
+        if (len(crops) + 1) * crop.nbytes <= POOL_BYTES:
+            crops.append(crop)
+    if moments.n < MIN_PHOTOS:
+        raise ValueError(f"need at least {MIN_PHOTOS} readable photos of the same size, got {moments.n}")
+    a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
+    alpha, colour = _finish(a, c, box, size)
+    _check_found(alpha, len(used))
+    return Watermark(alpha, colour, used, skipped, len(sizes) - len(same))
+
+
+# --------------------------------------------------------------- restoration
+
+@dataclass
+class Restored:
+    image: np.ndarray  # RGB uint8, the restored photo
+    filled: np.ndarray  # float32 H x W, 0..1: how much of each pixel is the model's fill
+    box: tuple[int, int, int, int] | None  # where pixels may differ from the input
+
+
+def restore(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray, inpainter=None,
+            denoise: bool = True) -> Restored:
+    """Remove a mark of known ``alpha`` / ``colour`` (at the image's size)
+    from RGB uint8 ``image``.
+
+    Inverts the blend where alpha < OPAQUE; blends toward the fill from
+    FALLBACK_FROM to OPAQUE and wherever the inversion lands far out of
+    range (clipped, or alpha / W wrong there), feathered; ``denoise``
+    takes out the JPEG noise the inversion amplified (weight growing with
+    the gain 1 / (1 - alpha)). ``inpainter``: ``model.inference.Inpainter``
+    (or any ``(image, mask) -> result.refined``); None, or fewer than
+    SMALL_FILL pixels to fill, uses OpenCV's Telea fill. Pixels outside the
+    mark's box (+ a few px) are untouched."""
+    image = np.asarray(image)
+    out = image.copy()
+    covered = alpha > 0
+    box = _box(covered, 6)
+    if box is None:
+        return Restored(out, np.zeros(alpha.shape, np.float32), None)
+    x0, y0, x1, y1 = box
+    J = image[y0:y1, x0:x1].astype(np.float32)
+    a = alpha[y0:y1, x0:x1].astype(np.float32)
+    on = a > 0
+    s = np.maximum(1 - a, 1 - OPAQUE)[..., None]
+    inv = (J - a[..., None] * colour[y0:y1, x0:x1]) / s
+    # the inversion cannot be trusted where it lands far out of range (clipped, or alpha/W off there)
+    clipped = on & ((inv < -20) | (inv > 275)).any(-1) & (a > 0.1)
+    inv = np.clip(inv, 0, 255)
+    if denoise:
+        gain = 1 / s[..., 0]
+        weight = (np.clip((gain - 1) / DENOISE_GAIN, 0, 1) * on)[..., None]
+        if weight.max() > 0:
+            smooth = cv2.fastNlMeansDenoisingColored(np.round(inv).astype(np.uint8), None, DENOISE_H, DENOISE_H, 5, 15)
+            inv = inv + weight * (smooth.astype(np.float32) - inv)
+    restored = np.where(on[..., None], inv, J)
+    fall = np.clip((a - FALLBACK_FROM) / (OPAQUE - FALLBACK_FROM), 0, 1)
+    fall[clipped] = 1.0
+    if fall.max() > 0:  # feather: grows 2 px outward, no further than the mark
+        fall = np.maximum(fall, cv2.GaussianBlur(cv2.dilate(fall, np.ones((3, 3), np.uint8)), (0, 0), 1.0))
+        fall[~cv2.dilate(on.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)] = 0
+    filled = np.zeros(alpha.shape, np.float32)
+    result = np.clip(np.round(restored), 0, 255).astype(np.uint8)
+    if fall.max() > 0.01:
+        hole = fall > 0.01
+        base = out.copy()
+        base[y0:y1, x0:x1] = result
+        full_hole = np.zeros(alpha.shape, bool)
+        full_hole[y0:y1, x0:x1] = hole
+        if inpainter is None or hole.sum() < SMALL_FILL:  # a few pixels: OpenCV's Telea fill, in the box
+            fill = base.copy()
+            fill[y0:y1, x0:x1] = cv2.inpaint(base[y0:y1, x0:x1], hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+        else:
+            fill = inpainter(base, full_hole).refined
+        f = fall[..., None]
+        result = np.clip(np.round(f * fill[y0:y1, x0:x1] + (1 - f) * restored), 0, 255).astype(np.uint8)
+        filled[y0:y1, x0:x1] = fall
+    out[y0:y1, x0:x1] = result
+    return Restored(out, filled, box)
+
+
+# ----------------------------------------------------- photos of other sizes
+
+def _anchor(shape_src: tuple[int, int], height: int, width: int, rule: str) -> tuple[int, int]:
+    """Offset (oy, ox) of a source of ``shape_src`` pinned by ``rule``
+    (the same placement as ``model.batch.fit_mask``)."""
+    mh, mw = shape_src
+    where = rule.removeprefix("anchor-")
+    oy = 0 if "top" in where else (height - mh if "bottom" in where else (height - mh) // 2)
+    ox = 0 if "left" in where else (width - mw if "right" in where else (width - mw) // 2)
+    return oy, ox
+
+
+def _shift(src: np.ndarray, height: int, width: int, oy: int, ox: int) -> np.ndarray:
+    out = np.zeros((height, width) + src.shape[2:], src.dtype)
+    mh, mw = src.shape[:2]
+    y0, x0 = max(oy, 0), max(ox, 0)
+    y1, x1 = min(oy + mh, height), min(ox + mw, width)
+    if y1 > y0 and x1 > x0:
+        out[y0:y1, x0:x1] = src[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+    return out
+
+
+def _gradient_magnitude(grey: np.ndarray) -> np.ndarray:
+    return cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3))
+
+
+def search_mark(mark: Watermark, image: np.ndarray) -> tuple[int, int, float]:
+    """Where the mark (at its pixel size) sits in ``image``: normalised
+    cross-correlation of the mark's gradient magnitude with the photo's.
+    Returns (oy, ox) of the mark's full frame and the score (-1..1)."""
+    box = mark.bbox
+    if box is None:
+        return 0, 0, -1.0
+    x0, y0, x1, y1 = box
+    templ = _gradient_magnitude(cv2.cvtColor(mark.preview(), cv2.COLOR_RGB2GRAY).astype(np.float32)[y0:y1, x0:x1])
+    photo = _gradient_magnitude(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32))
+    if photo.shape[0] < templ.shape[0] or photo.shape[1] < templ.shape[1]:
+        return 0, 0, -1.0
+    ncc = cv2.matchTemplate(photo, templ, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(ncc)
+    return by - y0, bx - x0, float(best)
+
+
+def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple[np.ndarray, np.ndarray, str]:
+    """alpha and colour at ``image``'s size, and how they were placed: the
+    same size as is; another size by ``rule`` (``stretch``, ``anchor-*``,
+    as ``batch --mask-fit``) or, for ``error`` (the default), by searching
+    for the mark. Raises ValueError when a searched mark is not found."""
+    h, w = image.shape[:2]
+    mh, mw = mark.alpha.shape
+    if (mh, mw) == (h, w):
+        return mark.alpha, mark.colour, "same size"
+    if rule == "stretch":
+        size = (w, h)
+        return (cv2.resize(mark.alpha, size, interpolation=cv2.INTER_LINEAR),
+                cv2.resize(mark.colour, size, interpolation=cv2.INTER_LINEAR), f"stretched to {w}x{h}")
+    if rule.startswith("anchor-"):
+        oy, ox = _anchor((mh, mw), h, w, rule)
+        how = f"{rule}"
+    else:
+        oy, ox, score = search_mark(mark, image)
+        if score < NCC_FOUND:
+            raise ValueError(f"the watermark was not found in this {w}x{h} photo (best match {score:.2f} < "
+                             f"{NCC_FOUND}; use --mask-fit to place it)")
+        how = f"found by search at offset x {ox}, y {oy} (match {score:.2f})"
+    return _shift(mark.alpha, h, w, oy, ox), _shift(mark.colour, h, w, oy, ox), how
+
+
+# ------------------------------------------------------------------ batch
+
+class WatermarkRestorer:
+    """What ``run_batch`` calls in place of the inpainter with ``--watermark``:
+    ``restorer(image, hole).refined`` (the hole is ignored: the mark is
+    placed by ``rule`` and restored)."""
+
+    def __init__(self, mark: Watermark, rule: str = "error", inpainter=None, denoise: bool = True,
+                 note: Callable[[str], None] | None = None):
+        self.mark, self.rule, self.inpainter, self.denoise, self.note = mark, rule, inpainter, denoise, note
+
+    def bind(self, inpainter) -> "WatermarkRestorer":
+        self.inpainter = inpainter
+        return self
+
+    def __call__(self, image: np.ndarray, hole: np.ndarray | None = None, should_stop=None):
+        alpha, colour, how = place_mark(self.mark, image, self.rule)
+        if how != "same size" and self.note is not None:
+            self.note(f"{image.shape[1]}x{image.shape[0]} photo: watermark {how}")
+        result = restore(image, alpha, colour, self.inpainter, self.denoise)
+        return SimpleNamespace(refined=result.image, coarse=result.image, filled=result.filled)
+
+
+WATERMARK_DIR = ".inpaint-watermark"  # in the output folder: the estimate the run used
+
+
+def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample: int = SAMPLE,
+                  note: Callable[[str], None] | None = None):
+    """Set a batch up to restore a shared watermark: estimate it (``"auto"``),
+    load it (a ``watermark-mask`` output: MASK.png with MASK_alpha.png and
+    MASK_colour.png) or take a ``Watermark``; save it to
+    ``OUTPUT/.inpaint-watermark/`` (mask, alpha, colour; ``run_batch`` reads
+    that mask, so ``--resume`` sees a changed estimate). Returns the options
+    to run and a ``WatermarkRestorer`` to ``bind(inpainter)`` and pass to
+    ``run_batch`` as its inpainter. Raises ``BatchError`` (usage, or
+    "no consistent watermark found")."""
+    from .batch import BatchError, MASK_FITS, _inside, default_output_dir
+
+    if options.mask is not None or options.masks_dir is not None:
+        raise BatchError("--watermark replaces --mask and --masks: give only one of them")
+    src = Path(options.input_dir)
+    if not src.is_dir():
+        raise BatchError(f"input folder not found: {src}")
+    out = Path(options.output_dir) if options.output_dir is not None else default_output_dir(src)
+    if _inside(out, src):
+        raise BatchError(f"the output folder {out} is the input folder or inside it; "
+                         "choose a separate folder (the input is never written to)")
+    if options.mask_fit not in MASK_FITS:
+        raise BatchError(f"unknown mask fit {options.mask_fit!r}; choose from {', '.join(MASK_FITS)}")
+    if isinstance(watermark, Watermark):
+        mark = watermark
+    elif str(watermark) == "auto":
+        if sample < MIN_PHOTOS:
+            raise BatchError(f"--sample must be at least {MIN_PHOTOS}")
+        try:
+            mark = watermark_from_folder(src, sample)
+        except ValueError as exc:  # NoWatermarkError too
+            raise BatchError(str(exc)) from None
+    else:
+        try:
+            mark = Watermark.load(watermark)
+        except (OSError, ValueError) as exc:
+            raise BatchError(f"cannot read the watermark {watermark}: {exc}") from None
+        if not (mark.alpha > 0).any():
+            raise BatchError(f"the watermark {watermark} is empty")
+    folder = out / WATERMARK_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    mask_path = folder / "watermark.png"
+    if _saved_digest(mask_path) != mark.digest():  # rewrite only when it changed: --resume keys on the file
+        mark.save(mask_path)
+    # the restorer places the mark itself (search for other sizes); the mask only keys the job
+    run = replace(options, mask=mask_path, mask_fit="stretch" if options.mask_fit == "error" else options.mask_fit)
+    return run, WatermarkRestorer(mark, options.mask_fit, note=note)
+
+
+def _saved_digest(path: Path) -> str | None:
+    try:
+        with Image.open(path) as im:
+            return im.info.get("watermark-digest")
+    except OSError:
+        return None
+
+
+def describe(mark: Watermark) -> str:
+    """One line: box, area, opacity, colour, opaque part."""
+    box = mark.bbox
+    if box is None:
+        return "empty watermark"
+    x0, y0, x1, y1 = box
+    m = mark.mask
+    strong = mark.alpha > 0.1
+    col = np.median(mark.colour[strong], 0) if strong.any() else np.zeros(3)
+    opaque = int(mark.opaque.sum())
+    return (f"box x {x0}-{x1}, y {y0}-{y1} ({x1 - x0}x{y1 - y0}), area {int(m.sum())} px, "
+            f"opacity median {float(np.median(mark.alpha[strong])) if strong.any() else 0:.2f} "
+            f"(max {float(mark.alpha.max()):.2f}), colour median RGB {tuple(int(v) for v in col)}"
+            + (f", {opaque} px opaque (filled by the model)" if opaque else ""))
+
+
+def _note(message: str) -> None:
+    try:
+        from tqdm import tqdm
+        tqdm.write(message, file=sys.stderr)
+    except ImportError:
+        print(message, file=sys.stderr)
+
+
+def prepare_cli(options, args):
+    """``batch --watermark auto|FILE [--sample N]``: ``prepare_batch`` with
+    what it found printed. Raises BatchError."""
+    if str(args.watermark) == "auto":
+        print(f"estimating the shared watermark from up to {args.sample} photos ...", file=sys.stderr)
+    run, restorer = prepare_batch(options, args.watermark, args.sample, note=_note)
+    mark = restorer.mark
+    origin = f"from {len(mark.used)} photos" if mark.used else f"from {args.watermark}"
+    print(f"watermark {origin}: {describe(mark)}; saved to {run.mask.parent}", file=sys.stderr)
+    return run, restorer
