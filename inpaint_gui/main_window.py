@@ -124,7 +124,8 @@ class MainWindow(QMainWindow):
         self.act_save = A("&Save", self.save, QKeySequence.StandardKey.Save, "save", "Save the cleaned photo")
         self.act_save_as = A("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
         self.act_export_mask = A("&Export Mask…", self.export_mask)
-        self.act_import_mask = A("&Import Mask…", self.import_mask)
+        # (a lambda: QAction.triggered passes `checked`, which must not become the path)
+        self.act_import_mask = A("&Import Mask…", lambda: self.import_mask())
         self.act_revert = A("&Revert to Original", self.revert)
         self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -617,7 +618,7 @@ class MainWindow(QMainWindow):
     def import_mask(self, path: str | Path | None = None) -> bool:
         if self.image is None:
             return False
-        if path is None:
+        if not isinstance(path, (str, Path)) or not str(path):
             path = messages.get_open_path(self, "Import mask", str(self.path.parent), IMAGE_FILTER)
             if not path:
                 return False
