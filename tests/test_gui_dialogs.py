@@ -108,22 +108,76 @@ def _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps):
     return dialog
 
 
-def test_finetune_dialog_runs_and_offers_new_weights(qtbot, settings, tiny_photos, tmp_path, recorder):
+def test_finetune_dialog_runs_with_the_measured_recipe(qtbot, settings, tiny_photos, tmp_path, recorder):
     pytest.importorskip("model.trainer")
+    from inpaint_gui.dialogs.finetune import RECIPE
     recorder.answer = Button.Yes
     dialog = _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps=3)
+    opts = dialog.options()
+    assert opts.lambda_corr == 0 and opts.lambda_style == 0 and opts.lr == RECIPE["lr"] == 2e-5
+    assert opts.lr_schedule == "cosine"
     chosen = []
     dialog.weights_ready.connect(chosen.append)
     dialog.start()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=180000)
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=600000)
     result = dialog.result
     assert result is not None and result.steps_done == 3 and not result.stopped
     assert dialog.progress.value() == 3
     assert sum(len(s) for s in dialog.plot.points.values()) >= 3, "the loss curve got points"
     assert dialog.preview_path is not None and dialog.preview.pixmap() is not None
-    assert chosen == [str(result.best_path)]
-    assert any("weights" in c[1].lower() for c in recorder.calls)
+    assert dialog.start_psnr is not None and dialog.trained_psnr is not None
+    # offered exactly when validation improved over the start, with the gain in the question
+    gain = dialog.gain_db()
+    if gain >= 0.01:
+        assert chosen == [str(result.best_path)]
+        assert any(f"improved by {gain:.2f} dB" in c[2] for c in recorder.calls)
+    else:
+        assert chosen == [] and any(c[1] == "Weights unchanged" for c in recorder.calls)
     dialog.plot.grab()  # the plot paints without errors
+
+
+class FakeTrainer:
+    """model.trainer.train stand-in: reports validations as given, then returns."""
+
+    def __init__(self, tmp_path, vals, stop_at=None):
+        self.tmp_path, self.vals, self.stop_at = tmp_path, vals, stop_at
+
+    def __call__(self, opts, progress=None, should_stop=None):
+        from model.trainer import TrainProgress, TrainResult
+        best = self.tmp_path / "best.pt"
+        best.write_bytes(b"weights")
+        step = 0
+        for step, val in self.vals:
+            progress(TrainProgress(step, opts.steps, {"total": 0.05, "l1": 0.05} if step else {}, val_psnr=val))
+        return TrainResult(best, self.tmp_path / "last.pt", step, self.stop_at is not None,
+                           max(v for _, v in self.vals))
+
+
+@pytest.mark.parametrize("vals, offered", [
+    ([(0, 25.00), (5, 25.31), (10, 25.27)], True),
+    ([(0, 25.00), (5, 24.80), (11, 24.95)], False),  # stopped at 11, loss risen: best.pt is the start copy
+    ([(0, 25.00), (11, 25.004)], False),  # within noise
+])
+def test_finetune_offers_the_switch_only_when_validation_improved(qtbot, settings, tiny_photos, tmp_path,
+                                                                  recorder, monkeypatch, vals, offered):
+    import model.trainer
+    recorder.answer = Button.Yes
+    monkeypatch.setattr(model.trainer, "train", FakeTrainer(tmp_path, vals, stop_at=vals[-1][0]))
+    dialog = _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps=20)
+    chosen = []
+    dialog.weights_ready.connect(chosen.append)
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=30000)
+    titles = [c[1] for c in recorder.calls]
+    if offered:
+        assert chosen == [str(tmp_path / "best.pt")]
+        question = recorder.calls[titles.index("Use the new weights?")][2]
+        assert "improved by 0.31 dB" in question and "25.00 → 25.31 dB" in question
+    else:
+        assert chosen == [] and "Use the new weights?" not in titles
+        text = recorder.calls[titles.index("Weights unchanged")][2]
+        assert "did not improve" in text and "25.00 →" in text
+        assert "best weights" not in dialog.status.text()
 
 
 def test_finetune_dialog_can_be_cancelled(qtbot, settings, tiny_photos, tmp_path, recorder):
@@ -135,4 +189,12 @@ def test_finetune_dialog_can_be_cancelled(qtbot, settings, tiny_photos, tmp_path
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60000)
     assert dialog.result.stopped and dialog.result.steps_done < 5000
     assert (tmp_path / "run" / "last.pt").is_file()
+    # validated when stopped: the verdict is about the weights at the stop, not the start copy
+    import json
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    vals = [r for r in log if "val_psnr" in r]
+    assert vals[0]["step"] == 0 and vals[-1]["step"] == dialog.result.steps_done
+    assert dialog.trained_psnr == pytest.approx(vals[-1]["val_psnr"])
+    offered = any(c[1] == "Use the new weights?" for c in recorder.calls)
+    assert offered == (dialog.gain_db() >= 0.01)
     assert dialog.start_button.isEnabled()
