@@ -127,9 +127,16 @@ def test_finetune_dialog_runs_with_the_measured_recipe(qtbot, settings, tiny_pho
     assert dialog.preview_path is not None and dialog.preview.pixmap() is not None
     assert dialog.start_psnr is not None and dialog.trained_psnr is not None
     # offered exactly when validation improved over the start, with the gain in the question
+    # the weights offered run at the starting weights' settings, not at the 64 px training crops
+    from model.checkpoint import read_checkpoint
+    from model.paths import resolve_weights
+    start_cfg = read_checkpoint(resolve_weights(None))["config"]
+    app_cfg = read_checkpoint(result.app_path)["config"]
+    assert read_checkpoint(result.best_path)["config"]["train_size"] == 64
+    assert app_cfg["train_size"] == start_cfg["train_size"] and app_cfg["run_scales"] == start_cfg["run_scales"]
     gain = dialog.gain_db()
     if gain >= 0.01:
-        assert chosen == [str(result.best_path)]
+        assert chosen == [str(result.app_path)]
         assert any(f"improved by {gain:.2f} dB" in c[2] for c in recorder.calls)
     else:
         assert chosen == [] and any(c[1] == "Weights unchanged" for c in recorder.calls)
@@ -186,7 +193,7 @@ def test_finetune_dialog_can_be_cancelled(qtbot, settings, tiny_photos, tmp_path
     dialog.start()
     qtbot.waitUntil(lambda: dialog.last_progress is not None and dialog.last_progress.step >= 1, timeout=180000)
     dialog.cancel()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60000)
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=600000)  # a validation runs at the stop
     assert dialog.result.stopped and dialog.result.steps_done < 5000
     assert (tmp_path / "run" / "last.pt").is_file()
     # validated when stopped: the verdict is about the weights at the stop, not the start copy
