@@ -205,3 +205,57 @@ def test_finetune_dialog_can_be_cancelled(qtbot, settings, tiny_photos, tmp_path
     offered = any(c[1] == "Use the new weights?" for c in recorder.calls)
     assert offered == (dialog.gain_db() >= 0.01)
     assert dialog.start_button.isEnabled()
+
+
+def test_batch_dialog_estimates_the_watermark_and_fits_it_to_other_sizes(qtbot, tmp_path, recorder):
+    """The user picks a shop folder, presses Estimate, approves the red mask,
+    picks 'bottom-right corner' for the photos of another size, and runs."""
+    from test_watermark import random_photo, watermark_alpha
+
+    from inpaint_gui.dialogs.batch import BatchDialog
+    from model.inference import Inpainter
+
+    rng = np.random.default_rng(5)
+    src = tmp_path / "shop"
+    src.mkdir()
+    truth = watermark_alpha(240, 320, ring=False) > 0.3
+    for i, (h, w) in enumerate([(240, 320)] * 8 + [(260, 360)] * 2):
+        alpha = watermark_alpha(h, w, ring=False)[..., None] * 0.85
+        img = np.clip(random_photo(rng, h, w) * (1 - alpha) + 245 * alpha, 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(src / f"item{i:02d}.png")
+
+    inpainter = Inpainter(device="cpu")
+    dialog = BatchDialog(None, lambda: inpainter, None)
+    qtbot.addWidget(dialog)
+    dialog.input_dir.setText(str(src))
+    dialog.output_dir.setText(str(tmp_path / "out"))
+    assert [dialog.mask_fit.itemData(i) for i in range(dialog.mask_fit.count())][:2] == ["error", "stretch"]
+    dialog.estimate_button.click()
+    qtbot.waitUntil(lambda: dialog.watermark_preview is not None and dialog.watermark_preview.isVisible(),
+                    timeout=120000)
+    preview = dialog.watermark_preview
+    assert preview.preview.pixmap() is not None and not preview.preview.pixmap().isNull()
+    preview.use_button.click()  # approve
+    assert dialog.use_file.isChecked() and dialog.mask_file.text().endswith("estimated_watermark.png")
+    from model.imageio import read_mask
+    mask = read_mask(dialog.mask_file.text())
+    iou = (mask & truth).sum() / (mask | truth).sum()
+    assert mask.shape == (240, 320) and iou > 0.4, iou
+
+    # refused sizes are explained with the dialog's words, not the CLI's option
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=300000)
+    items = [dialog.errors.item(i).text() for i in range(dialog.errors.count())]
+    assert len(items) == 2 and all("Mask of another size" in t and "--mask-fit" not in t for t in items), items
+
+    dialog.mask_fit.setCurrentIndex(dialog.mask_fit.findData("anchor-bottomright"))
+    dialog.output_dir.setText(str(tmp_path / "out2"))
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=300000)
+    assert not dialog.summary.failed and dialog.errors.count() == 0
+    big = np.asarray(Image.open(tmp_path / "out2" / "item09.png"))
+    orig = np.asarray(Image.open(src / "item09.png"))
+    assert big.shape == orig.shape
+    assert np.array_equal(big[:150], orig[:150]), "away from the bottom-right corner nothing changes"
+    assert not np.array_equal(big[-40:, -240:], orig[-40:, -240:]), "the watermark corner was filled"
+    dialog.close()

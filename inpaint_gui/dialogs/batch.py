@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtWidgets import (QButtonGroup, QDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QProgressBar, QPushButton, QRadioButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton,
+                               QRadioButton, QVBoxLayout, QWidget)
 
 from .. import messages
 from ..settings import Settings
@@ -17,6 +19,74 @@ from ..workers import Worker
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 OK_STATUSES = ("done", "ok", "written", "resumed")
+
+
+# model.batch.MASK_FITS, as the user reads them
+MASK_FIT_LABELS = {
+    "error": "Refuse (report the photo)",
+    "stretch": "Stretch the mask to the photo",
+    "anchor-topleft": "Same pixel size, top-left corner",
+    "anchor-topright": "Same pixel size, top-right corner",
+    "anchor-bottomleft": "Same pixel size, bottom-left corner",
+    "anchor-bottomright": "Same pixel size, bottom-right corner",
+    "anchor-center": "Same pixel size, centred",
+}
+
+
+def for_the_dialog(reason: str) -> str:
+    """A batch message written for the command line, with the dialog's words."""
+    return reason.replace("(use --mask-fit to map it)", "(choose how under 'Mask of another size')") \
+                 .replace("--mask-fit", "'Mask of another size'")
+
+
+def _qimage(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb)
+    return QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+class WatermarkPreview(QDialog):
+    """Shows an estimated watermark mask over one of the photos; the user
+    approves it (``approved(mask)``) or not."""
+
+    approved = Signal(object)
+
+    def __init__(self, parent: QWidget | None, result, photo: np.ndarray | None):
+        super().__init__(parent)
+        self.setWindowTitle("Estimated watermark")
+        self.result = result
+        w, h = result.size
+        box = result.bbox
+        area = int(result.mask.sum())
+        text = (f"What stays the same at the same place in {len(result.used)} photos of {w} × {h}: "
+                f"box x {box[0]}–{box[2]}, y {box[1]}–{box[3]}, {100 * area / (w * h):.2f} % of the photo "
+                "(red). Use it as the mask for this batch?")
+        if result.other_sizes:
+            text += (f"\n{result.other_sizes} photos have another size: choose how the mask fits them "
+                     "under 'Mask of another size'.")
+        info = QLabel(text)
+        info.setWordWrap(True)
+        base = photo if photo is not None and photo.shape[:2] == result.mask.shape else \
+            np.full(result.mask.shape + (3,), 90, np.uint8)
+        shown = base.copy()
+        shown[result.mask] = (base[result.mask] * 0.35 + np.array([255, 30, 60]) * 0.65).astype(np.uint8)
+        pixmap = QPixmap.fromImage(_qimage(shown))
+        self.preview = QLabel()
+        self.preview.setPixmap(pixmap.scaled(760, 480, Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation))
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        buttons = QDialogButtonBox()
+        self.use_button = buttons.addButton("Use this mask", QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._use)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(info)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(buttons)
+
+    def _use(self) -> None:
+        self.approved.emit(self.result.mask)
+        self.accept()
 
 
 def _count(value) -> int:
@@ -88,7 +158,22 @@ class BatchDialog(QDialog):
         grid.addWidget(self.use_folder, 2, 0)
         grid.addWidget(self.masks_dir, 2, 1)
         grid.addWidget(browse(self.masks_dir, True, "Mask folder"), 2, 2)
+        self.estimate_button = QPushButton("Estimate watermark from the photos…")
+        self.estimate_button.setToolTip("Find what is the same at the same place in the photos (a watermark, "
+                                        "a date stamp) and show it for approval")
+        self.estimate_button.clicked.connect(self.estimate_watermark)
+        grid.addWidget(self.estimate_button, 3, 1, 1, 2)
+        self.mask_fit = QComboBox()
+        from model.batch import MASK_FITS
+        for rule in MASK_FITS:
+            self.mask_fit.addItem(MASK_FIT_LABELS.get(rule, rule), rule)
+        self.mask_fit.setToolTip("When a photo's size differs from the mask's: refuse it, stretch the mask, "
+                                 "or keep the mask's pixel size pinned to a corner (watermarks)")
+        grid.addWidget(QLabel("Mask of another size:"), 4, 0)
+        grid.addWidget(self.mask_fit, 4, 1, 1, 2)
         grid.setColumnStretch(1, 1)
+        self.estimate_worker: Worker | None = None
+        self.watermark_preview: WatermarkPreview | None = None
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -139,10 +224,64 @@ class BatchDialog(QDialog):
             masks_dir = Path(self.masks_dir.text().strip()) if self.masks_dir.text().strip() else None
         out = self.output_dir.text().strip()
         return BatchOptions(input_dir=Path(self.input_dir.text().strip()), output_dir=Path(out) if out else None,
-                            mask=mask, masks_dir=masks_dir)
+                            mask=mask, masks_dir=masks_dir, mask_fit=self.mask_fit.currentData())
 
     def is_running(self) -> bool:
         return self.worker is not None
+
+    # ------------------------------------------------------------ watermark
+    def estimate_watermark(self) -> None:
+        """Estimate the shared watermark of the photo folder (model.watermark,
+        as ``main.py watermark-mask``) on a worker, then show it for approval."""
+        folder = Path(self.input_dir.text().strip())
+        if not self.input_dir.text().strip() or not folder.is_dir():
+            messages.message(self, messages.ERROR, "No photo folder",
+                             "Choose the folder of photos first: the watermark is what they share.")
+            return
+        if self.estimate_worker is not None:
+            return
+
+        def job(report, should_stop):
+            from model.imageio import read_image
+            from model.watermark import watermark_mask_from_folder
+            result = watermark_mask_from_folder(folder)
+            photo = read_image(result.used[0]) if result.used else None
+            return result, photo
+
+        self.estimate_button.setEnabled(False)
+        self.current.setText(f"Looking for a shared watermark in {folder}…")
+        self.estimate_worker = Worker(job, self, finished=self._estimated, failed=self._estimate_failed,
+                                      done=self._estimate_done).start()
+
+    def _estimated(self, value) -> None:
+        result, photo = value
+        if result.bbox is None:
+            self.current.setText("")
+            messages.message(self, messages.INFO, "No watermark found",
+                             f"Nothing stays the same at the same place in {len(result.used)} photos of "
+                             f"{result.size[0]} × {result.size[1]}.")
+            return
+        self.current.setText("")
+        self.watermark_preview = WatermarkPreview(self, result, photo)
+        self.watermark_preview.approved.connect(self.use_estimated_mask)
+        self.watermark_preview.show()
+
+    def use_estimated_mask(self, mask: np.ndarray) -> None:
+        from model.imageio import write_mask
+        path = Path(self._tmp.name) / "estimated_watermark.png"
+        write_mask(path, mask)
+        self.mask_file.setText(str(path))
+        self.use_file.setChecked(True)
+        h, w = mask.shape
+        self.current.setText(f"Using the estimated watermark mask ({w} × {h}).")
+
+    def _estimate_failed(self, exc: BaseException) -> None:
+        self.current.setText("")
+        messages.message(self, messages.ERROR, "Cannot estimate a watermark", str(exc))
+
+    def _estimate_done(self) -> None:
+        self.estimate_worker = None
+        self.estimate_button.setEnabled(True)
 
     def start(self) -> None:
         if self.worker is not None:
@@ -161,7 +300,7 @@ class BatchDialog(QDialog):
             opts = self.options()
             validate_options(opts)
         except (BatchError, ValueError, OSError) as exc:
-            messages.message(self, messages.ERROR, "Cannot start the batch", str(exc))
+            messages.message(self, messages.ERROR, "Cannot start the batch", for_the_dialog(str(exc)))
             return
 
         self.errors.clear()
@@ -195,14 +334,14 @@ class BatchDialog(QDialog):
         self.current.setText(f"{info.status}: {name}" if name else str(info.status))
         status = str(info.status)
         if status.split(":")[0].strip().lower() not in OK_STATUSES and "fail" in status.lower():
-            self.errors.addItem(f"{name}: {status}")
+            self.errors.addItem(for_the_dialog(f"{name}: {status}"))
 
     def _on_finished(self, summary) -> None:
         self.summary = summary
         # the summary is authoritative: list every failure with its reason
         self.errors.clear()
         for path, reason in summary.failed:
-            self.errors.addItem(f"{Path(path).name}: {reason}")
+            self.errors.addItem(for_the_dialog(f"{Path(path).name}: {reason}"))
         stopped = getattr(summary, "stopped", False) or (self.worker is not None and self.worker.is_cancelling())
         self.current.setText(f"{'Cancelled' if stopped else 'Finished'}: {_count(summary.done)} done, "
                              f"{_count(summary.skipped)} skipped, {len(summary.failed)} failed "
@@ -221,8 +360,9 @@ class BatchDialog(QDialog):
         self._set_running(False)
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self.worker is not None:
-            self.worker.cancel()
-            self.worker.wait(60000)
+        for worker in (self.worker, self.estimate_worker):
+            if worker is not None:
+                worker.cancel()
+                worker.wait(60000)
         self._tmp.cleanup()
         event.accept()
