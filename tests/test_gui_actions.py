@@ -140,7 +140,7 @@ def test_every_menu_and_toolbar_action_triggers_without_error(qtbot, ui, files, 
     names = [name(a) for a in actions]
     for expected in ("Open", "Save", "Save As", "Import Mask", "Export Mask", "Revert to Original", "Quit",
                      "Undo", "Redo", "Clear Mask", "Invert Mask", "Grow Mask", "Shrink Mask", "Settings",
-                     "Brush", "Eraser", "Rectangle", "Lasso", "Remove", "Cancel",
+                     "Brush", "Eraser", "Rectangle", "Lasso", "Select Object", "Remove", "Cancel",
                      "Accept Refined", "Accept Coarse", "Back to Mask", "Batch", "Fine-tune Model",
                      "Zoom In", "Zoom Out", "Fit to Window"):
         assert expected in names, f"{expected} missing from the menus: {names}"
@@ -169,7 +169,7 @@ def test_every_menu_and_toolbar_action_triggers_without_error(qtbot, ui, files, 
     if state == "no photo":
         assert {"Open", "Batch", "Fine-tune Model", "Settings"} <= set(triggered)
     elif state == "editing":
-        assert {"Import Mask", "Export Mask", "Clear Mask", "Remove", "Save As"} <= set(triggered)
+        assert {"Import Mask", "Export Mask", "Clear Mask", "Remove", "Select Object", "Save As"} <= set(triggered)
     else:
         assert {"Accept Refined", "Accept Coarse", "Back to Mask"} <= set(triggered)
     assert d.settings_opened, "Settings opened its dialog"
