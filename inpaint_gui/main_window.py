@@ -820,9 +820,27 @@ class MainWindow(QMainWindow):
         from .dialogs.batch import BatchDialog
         hole = None if self.image is None or self.mask_model.is_empty() else self.mask_model.hole()
         dialog = BatchDialog(self, lambda: self.inpainter, hole, self.settings)
+        dialog.open_requested.connect(self.open_for_fix)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         self.batch_dialog = dialog
+
+    def open_for_fix(self, output: str, original: str = "") -> bool:
+        """Open a batch result (from the review list) to fix it by hand; Save
+        (Ctrl+S) then replaces that result, never the original photo."""
+        output_path = Path(output)
+        if self.path is not None and self.path.resolve() == output_path.resolve():
+            self.raise_()
+            return True
+        if not self.open_photo(output_path):
+            return False
+        self.save_path = output_path
+        self.raise_()
+        self.activateWindow()
+        self.statusBar().showMessage(f"Batch result {output_path.name}: paint what to fix, Remove, then Save "
+                                     f"(Ctrl+S) replaces this result" + (f" (original: {original})" if original
+                                                                           else ""), 10000)
+        return True
 
     def open_finetune(self) -> None:
         from .dialogs.finetune import FinetuneDialog

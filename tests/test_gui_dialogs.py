@@ -259,3 +259,61 @@ def test_batch_dialog_estimates_the_watermark_and_fits_it_to_other_sizes(qtbot, 
     assert np.array_equal(big[:150], orig[:150]), "away from the bottom-right corner nothing changes"
     assert not np.array_equal(big[-40:, -240:], orig[-40:, -240:]), "the watermark corner was filled"
     dialog.close()
+
+
+def test_batch_review_lists_worst_first_and_opens_a_result_in_the_editor(qtbot, tmp_path, recorder, settings,
+                                                                          monkeypatch):
+    """After a batch, the review list shows the least confident results first
+    with before/after thumbnails; a click opens that result in the editor."""
+    from test_confidence import BreakSome
+    from test_watermark import random_photo
+
+    from inpaint_gui.main_window import MainWindow
+    from model.inference import Inpainter
+
+    rng = np.random.default_rng(11)
+    src = tmp_path / "in"
+    src.mkdir()
+    broken = {}
+    for i in range(6):
+        img = random_photo(rng, 120, 160)
+        img[0, 0] = (i, 0, 0)
+        if i == 4:
+            broken[int(img[0, 0].sum())] = (20, 200, 40)
+        Image.fromarray(img).save(src / f"p{i}.png")
+    hole = np.zeros((120, 160), bool)
+    hole[40:80, 50:110] = True
+
+    win = MainWindow(settings, load_model=False)
+    qtbot.addWidget(win)
+    win.inpainter = BreakSome(Inpainter(device="cpu"), broken)
+    win.show()
+    win.open_batch()
+    dialog = win.batch_dialog
+    dialog._current_mask = hole
+    dialog.use_current.setEnabled(True)
+    dialog.use_current.setChecked(True)
+    dialog.input_dir.setText(str(src))
+    dialog.output_dir.setText(str(tmp_path / "out"))
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=300000)
+    assert dialog.review.isVisible() and dialog.review.count() == 6
+    first = dialog.review.item(0).text()
+    assert first.endswith("p4.png"), [dialog.review.item(i).text() for i in range(6)]
+    scores = [float(dialog.review.item(i).text().split()[0]) for i in range(6)]
+    assert scores == sorted(scores)
+    qtbot.waitUntil(lambda: all(not dialog.review.item(i).icon().isNull() for i in range(6)), timeout=60000)
+    thumb = dialog.review.item(0).icon().pixmap(QSize_(288, 96)).toImage()
+    assert thumb.width() > 100  # before | after side by side
+
+    # a click opens the result in the editor; Save goes over that result, not the original
+    rect = dialog.review.visualItemRect(dialog.review.item(0))
+    qtbot.mouseClick(dialog.review.viewport(), Qt_.MouseButton.LeftButton, pos=rect.center())
+    assert win.path == tmp_path / "out" / "p4.png"
+    assert win.save_path == tmp_path / "out" / "p4.png"
+    assert np.array_equal(win.image, np.asarray(Image.open(tmp_path / "out" / "p4.png").convert("RGB")))
+    dialog.close()
+    win.modified = False
+
+
+from PySide6.QtCore import QSize as QSize_, Qt as Qt_  # noqa: E402

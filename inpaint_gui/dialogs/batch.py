@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton,
-                               QRadioButton, QVBoxLayout, QWidget)
+                               QListWidgetItem, QRadioButton, QVBoxLayout, QWidget)
 
 from .. import messages
 from ..settings import Settings
@@ -89,12 +89,54 @@ class WatermarkPreview(QDialog):
         self.accept()
 
 
+REVIEW_LIMIT = 100  # the least confident results get a row (with thumbnails) in the review list
+THUMB = 96  # thumbnail height in pixels
+
+
+def review_thumbnails(before_path: str, after_path: str, height: int = THUMB) -> np.ndarray:
+    """before | after of the changed region (RGB), ``height`` px tall: the
+    region is where the two differ (the removal), with context around it."""
+    import cv2
+
+    from model.imageio import read_image
+    before, after = read_image(before_path), read_image(after_path)
+    if before.shape != after.shape:
+        after = cv2.resize(after, (before.shape[1], before.shape[0]), interpolation=cv2.INTER_AREA)
+    changed = np.abs(before.astype(np.int16) - after.astype(np.int16)).max(axis=2) > 24
+    h, w = changed.shape
+    ys, xs = np.nonzero(changed)
+    if len(xs) > 20:
+        x0, x1 = np.percentile(xs, [0.5, 99.5]).astype(int)
+        y0, y1 = np.percentile(ys, [0.5, 99.5]).astype(int)
+        side = max(x1 - x0, y1 - y0, 32) * 1.6  # square-ish, with context
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        x0, x1 = int(max(0, cx - side / 2)), int(min(w, cx + side / 2))
+        y0, y1 = int(max(0, cy - side / 2)), int(min(h, cy + side / 2))
+    else:
+        x0, y0, x1, y1 = 0, 0, w, h
+    tiles = []
+    for im in (before, after):
+        crop = im[y0:y1, x0:x1]
+        scale = height / crop.shape[0]
+        tiles.append(cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), height), interpolation=cv2.INTER_AREA))
+    gap = np.full((height, 4, 3), 255, np.uint8)
+    return np.ascontiguousarray(np.concatenate([tiles[0], gap, tiles[1]], axis=1))
+
+
+def review_order(records) -> list:
+    """Cleaned photos with a confidence, least confident first."""
+    scored = [r for r in records if r.status == "done" and getattr(r, "confidence", None) is not None]
+    return sorted(scored, key=lambda r: r.confidence)
+
+
 def _count(value) -> int:
     """Summary fields may be counts or lists of paths."""
     return value if isinstance(value, int) else len(value)
 
 
 class BatchDialog(QDialog):
+    open_requested = Signal(str, str)  # (cleaned photo, original): open it in the editor for a manual fix
+
     def __init__(self, parent: QWidget | None, inpainter: Callable[[], object],
                  current_mask: np.ndarray | None = None, settings: Settings | None = None):
         super().__init__(parent)
@@ -184,6 +226,16 @@ class BatchDialog(QDialog):
         self.errors_label = QLabel("Problems:")
         self.errors = QListWidget()
         self.errors.setMinimumHeight(90)
+        self.review_label = QLabel("Review, least confident first (click one to fix it in the editor):")
+        self.review = QListWidget()
+        self.review.setIconSize(QSize(3 * THUMB, THUMB))
+        self.review.setMinimumHeight(THUMB + 24)
+        self.review.setToolTip("before | after of each removal, the results the model is least sure of first")
+        self.review.itemActivated.connect(self._open_reviewed)
+        self.review.itemClicked.connect(self._open_reviewed)
+        self.review_label.hide()
+        self.review.hide()
+        self.review_worker: Worker | None = None
 
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
@@ -205,8 +257,10 @@ class BatchDialog(QDialog):
         layout.addWidget(self.current)
         layout.addWidget(self.errors_label)
         layout.addWidget(self.errors, 1)
+        layout.addWidget(self.review_label)
+        layout.addWidget(self.review, 3)
         layout.addLayout(buttons)
-        self.resize(720, 480)
+        self.resize(760, 560)
 
     # ------------------------------------------------------------------ run
     def options(self):
@@ -350,6 +404,59 @@ class BatchDialog(QDialog):
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
+        self.show_review(summary.records)
+
+    # --------------------------------------------------------------- review
+    def show_review(self, records) -> None:
+        """List the cleaned photos least confident first; thumbnails are made
+        on a worker and arrive row by row."""
+        self.review.clear()
+        order = review_order(records)
+        if not order:
+            self.review_label.hide()
+            self.review.hide()
+            return
+        shown = order[:REVIEW_LIMIT]
+        more = f" (the {len(shown)} least confident of {len(order)})" if len(order) > len(shown) else ""
+        self.review_label.setText(f"Review, least confident first{more}: click one to fix it in the editor")
+        for record in shown:
+            item = QListWidgetItem(f"{record.confidence:.2f}  {record.relpath}")
+            item.setData(Qt.ItemDataRole.UserRole, (record.output, record.path))
+            item.setToolTip(f"confidence {record.confidence:.3f} (low: look at it)\n{record.path}\n→ {record.output}")
+            self.review.addItem(item)
+        self.review_label.show()
+        self.review.show()
+        if self.review_worker is not None:
+            self.review_worker.cancel()
+        pairs = [(r.path, r.output) for r in shown]
+
+        def job(report, should_stop):
+            for row, (before, after) in enumerate(pairs):
+                if should_stop():
+                    return None
+                try:
+                    report((row, review_thumbnails(before, after)))
+                except Exception:  # noqa: BLE001 - a photo that cannot be read just has no thumbnail
+                    continue
+            return len(pairs)
+
+        worker = Worker(job, self, progress=self._thumbnail_ready)
+        worker.done.connect(lambda w=worker: self._review_done(w))
+        self.review_worker = worker.start()
+
+    def _thumbnail_ready(self, value) -> None:
+        row, rgb = value
+        item = self.review.item(row)
+        if item is not None:
+            item.setIcon(QIcon(QPixmap.fromImage(_qimage(rgb))))
+
+    def _review_done(self, worker) -> None:
+        if self.review_worker is worker:
+            self.review_worker = None
+
+    def _open_reviewed(self, item: QListWidgetItem) -> None:
+        output, original = item.data(Qt.ItemDataRole.UserRole)
+        self.open_requested.emit(str(output), str(original))
 
     def _on_failed(self, exc: BaseException) -> None:
         self.current.setText(f"Stopped: {exc}")
@@ -360,7 +467,7 @@ class BatchDialog(QDialog):
         self._set_running(False)
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        for worker in (self.worker, self.estimate_worker):
+        for worker in (self.worker, self.estimate_worker, self.review_worker):
             if worker is not None:
                 worker.cancel()
                 worker.wait(60000)
