@@ -52,7 +52,8 @@ def save_grab(widget: QWidget, name: str) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
     # full colour (smaller if needed) first: quantising bands the smooth skies
-    for scale, quantise in ((1.0, False), (0.85, False), (1.0, True), (0.8, True)):
+    # (a palette bands the heatmap's colour scale and the photos: smaller full colour comes first)
+    for scale, quantise in ((1.0, False), (0.85, False), (0.72, False), (0.6, False), (1.0, True), (0.8, True)):
         size = (round(im.width * scale), round(im.height * scale))
         small = im.resize(size, Image.Resampling.LANCZOS) if scale < 1 else im
         if quantise:

@@ -62,10 +62,10 @@ def test_batch_report_ranks_broken_fills_first(tmp_path):
     src = tmp_path / "shop"
     src.mkdir()
     broken = {}
-    for i in range(12):
+    for i in range(8):
         img = random_photo(rng, 144, 192)
         img[0, 0] = (i, 0, 0)  # a tag the wrapper recognises
-        if i in (2, 7, 9):
+        if i in (2, 5):
             broken[int(img[0, 0].sum())] = tuple(int(v) for v in rng.integers(0, 255, 3))
         Image.fromarray(img).save(src / f"p{i:02d}.png")
     mask = np.zeros((144, 192), np.uint8)
@@ -75,9 +75,9 @@ def test_batch_report_ranks_broken_fills_first(tmp_path):
     model = BreakSome(Inpainter(device="cpu"), broken)
     summary = run_batch(BatchOptions(input_dir=src, output_dir=tmp_path / "out", mask=tmp_path / "mask.png",
                                      report=report), model)
-    assert summary.done == 12 and model.calls == 12
+    assert summary.done == 8 and model.calls == 8
     files = json.loads(report.read_text())["files"]
     assert all(0 < f["confidence"] <= 1 for f in files)
     ranked = sorted(files, key=lambda f: f["confidence"])
-    worst3 = {f["relpath"] for f in ranked[:3]}
-    assert worst3 == {"p02.png", "p07.png", "p09.png"}, [(f["relpath"], f["confidence"]) for f in ranked]
+    worst = {f["relpath"] for f in ranked[:2]}
+    assert worst == {"p02.png", "p05.png"}, [(f["relpath"], f["confidence"]) for f in ranked]
