@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	@$(PY) -m inpaint_gui.syslibs || exit 2   # Qt's X11 libraries: prints the apt-get line when any is missing
 	$(PY) main.py
 
 test: $(STAMP)

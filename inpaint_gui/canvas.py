@@ -1,7 +1,9 @@
 """The editor: the photo with the mask overlay, and the painting tools.
 
-Tools: brush, eraser, rectangle and lasso. The right mouse button always
-removes from the mask (erases); left adds (the eraser tool inverts that).
+Tools: brush, eraser, rectangle, lasso and select object. The right mouse
+button always removes from the mask (erases); left adds (the eraser tool
+inverts that). Select object hands its box or scribble to the main window
+(``selection_drawn``), which snaps it to the object (model.selection).
 All positions go through ``mapToScene``, and scene units are image pixels,
 so strokes stay aligned at every zoom.
 """
@@ -11,7 +13,7 @@ from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsScene,
                                QWidget)
 
@@ -24,6 +26,7 @@ class Tool(Enum):
     ERASER = "eraser"
     RECT = "rect"
     LASSO = "lasso"
+    SELECT = "select"
 
 
 def _outline_pen(colour: QColor, dashed: bool = False) -> QPen:
@@ -38,6 +41,7 @@ class Canvas(ZoomView):
     cursor_moved = Signal(int, int)  # image pixel under the mouse (-1 outside)
     brush_size_changed = Signal(int)
     files_dropped = Signal(list)  # local paths
+    selection_drawn = Signal(list, int)  # Select object: the dragged path [(x, y), ...], 1 add / 0 remove
 
     def __init__(self, mask_model: MaskModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -138,7 +142,7 @@ class Canvas(ZoomView):
         if self._uses_brush():
             self.mask_model.begin_stroke()
             self.mask_model.stroke_segment((p.x(), p.y()), (p.x(), p.y()), self.brush_size / 2, self._drag_value)
-        elif self.tool == Tool.LASSO:
+        elif self.tool in (Tool.LASSO, Tool.SELECT):
             self._lasso = [p]
             self._update_shape_preview(p)
         else:
@@ -155,7 +159,7 @@ class Canvas(ZoomView):
         if self._uses_brush():
             q = self._last
             self.mask_model.stroke_segment((q.x(), q.y()), (p.x(), p.y()), self.brush_size / 2, self._drag_value)
-        elif self.tool == Tool.LASSO:
+        elif self.tool in (Tool.LASSO, Tool.SELECT):
             self._lasso.append(p)
         self._last = p
         self._update_shape_preview(p)
@@ -177,6 +181,13 @@ class Canvas(ZoomView):
         elif self.tool == Tool.LASSO:
             self._lasso.append(p)
             self.mask_model.fill_polygon([(q.x(), q.y()) for q in self._lasso], value)
+        elif self.tool == Tool.SELECT:
+            self._lasso.append(p)
+            points = [(q.x(), q.y()) for q in self._lasso]
+            self._cancel_drag()
+            self.selection_drawn.emit(points, value)
+            event.accept()
+            return
         self._cancel_drag()
         event.accept()
 
@@ -201,6 +212,19 @@ class Canvas(ZoomView):
             for q in self._lasso[1:]:
                 path.lineTo(q)
             path.closeSubpath()
+        elif self.tool == Tool.SELECT and self._lasso:
+            from model.selection import is_scribble
+            points = [(q.x(), q.y()) for q in self._lasso]
+            if is_scribble(points):  # a scribble over the object: show the stroke
+                stroker = QPainterPathStroker()
+                stroker.setWidth(max(2.0, self.brush_size * 0.5))
+                stroker.setCapStyle(Qt.PenCapStyle.RoundCap)
+                line = QPainterPath(self._lasso[0])
+                for q in self._lasso[1:]:
+                    line.lineTo(q)
+                path = stroker.createStroke(line)
+            else:  # a box around it
+                path.addRect(QRectF(self._lasso[0], p).normalized())
         self._shape_item.setPath(path)
 
     # ----------------------------------------------------------------- keys

@@ -104,6 +104,20 @@ def _draw(name: str, p: QPainter) -> None:
         p.drawPath(path)
         p.setPen(_pen(INK, 4))
         p.drawLine(QPointF(18, 40), QPointF(14, 58))
+    elif name == "select":  # a dashed box around a figure that is filled (snapped) red
+        pen = _pen(INK, 3)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.drawRect(QRectF(6, 6, 52, 52))
+        p.setPen(_pen(ACCENT.darker(130), 2.5))
+        p.setBrush(QColor(230, 50, 90, 170))
+        p.drawEllipse(QPointF(32, 20), 7, 7)
+        body = QPainterPath()
+        body.moveTo(20, 52)
+        body.cubicTo(20, 34, 24, 28, 32, 28)
+        body.cubicTo(40, 28, 44, 34, 44, 52)
+        body.closeSubpath()
+        p.drawPath(body)
     elif name in ("zoom_in", "zoom_out", "zoom_fit", "zoom_100"):
         p.setPen(_pen(INK, 6))
         p.setBrush(QColor(255, 255, 255))
@@ -194,5 +208,5 @@ def icon(name: str) -> QIcon:
     return QIcon(pixmap)
 
 
-NAMES = ("open", "save", "undo", "redo", "brush", "eraser", "rect", "lasso", "zoom_in", "zoom_out",
+NAMES = ("open", "save", "undo", "redo", "brush", "eraser", "rect", "lasso", "select", "zoom_in", "zoom_out",
          "zoom_fit", "zoom_100", "remove", "cancel", "batch", "train", "settings", "mask_clear", "mask_invert")

@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.model_error: str | None = None
         self._load_worker: Worker | None = None
         self._remove_worker: Worker | None = None
+        self._select_worker: Worker | None = None
         self._pending_remove = False
         self._remove_hole: np.ndarray | None = None
         self._remove_image: np.ndarray | None = None
@@ -124,7 +125,8 @@ class MainWindow(QMainWindow):
         self.act_save = A("&Save", self.save, QKeySequence.StandardKey.Save, "save", "Save the cleaned photo")
         self.act_save_as = A("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
         self.act_export_mask = A("&Export Mask…", self.export_mask)
-        self.act_import_mask = A("&Import Mask…", self.import_mask)
+        # (a lambda: QAction.triggered passes `checked`, which must not become the path)
+        self.act_import_mask = A("&Import Mask…", lambda: self.import_mask())
         self.act_revert = A("&Revert to Original", self.revert)
         self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -154,7 +156,10 @@ class MainWindow(QMainWindow):
                           "Rectangle fill (right button: erase)", True)
         self.act_lasso = A("&Lasso", lambda: self.set_tool(Tool.LASSO), "L", "lasso",
                            "Lasso fill (right button: erase)", True)
-        for a in (self.act_brush, self.act_eraser, self.act_rect, self.act_lasso):
+        self.act_select = A("Select &Object", lambda: self.set_tool(Tool.SELECT), "O", "select",
+                            "Select object: drag a box around it, or scribble over it; the mask snaps to its "
+                            "outline (right button: take it out of the mask)", True)
+        for a in self.tool_actions():
             self.tool_group.addAction(a)
         self.act_brush.setChecked(True)
 
@@ -200,7 +205,7 @@ class MainWindow(QMainWindow):
         edit.addAction(self.act_settings)
 
         tools = bar.addMenu("&Tools")
-        for a in (self.act_brush, self.act_eraser, self.act_rect, self.act_lasso):
+        for a in self.tool_actions():
             tools.addAction(a)
         tools.addSeparator()
         for a in (self.act_remove, self.act_cancel, self.act_accept, self.act_accept_coarse, self.act_back):
@@ -221,7 +226,7 @@ class MainWindow(QMainWindow):
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         tb.setMovable(False)
         for a in (self.act_open, self.act_save, None, self.act_undo, self.act_redo, None,
-                  self.act_brush, self.act_eraser, self.act_rect, self.act_lasso, None,
+                  *self.tool_actions(), None,
                   self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100, None):
             tb.addSeparator() if a is None else tb.addAction(a)
         # Remove is the main command: a labelled button
@@ -250,7 +255,7 @@ class MainWindow(QMainWindow):
 
         tools = QGroupBox("Tool")
         row = QHBoxLayout(tools)
-        for a in (self.act_brush, self.act_eraser, self.act_rect, self.act_lasso):
+        for a in self.tool_actions():
             b = QToolButton()
             b.setDefaultAction(a)
             b.setIconSize(QSize(28, 28))
@@ -351,6 +356,7 @@ class MainWindow(QMainWindow):
         c.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
         c.cursor_moved.connect(self._show_position)
         c.files_dropped.connect(self._open_dropped)
+        c.selection_drawn.connect(self.select_object)
         self.mask_model.stack.indexChanged.connect(self._on_mask_changed)
         self.mask_model.changed.connect(self._on_mask_changed)
         self.result_view.accept_requested.connect(self.accept_result)
@@ -386,10 +392,13 @@ class MainWindow(QMainWindow):
     def set_tool(self, tool: Tool) -> None:
         self.canvas.set_tool(tool)
         {Tool.BRUSH: self.act_brush, Tool.ERASER: self.act_eraser, Tool.RECT: self.act_rect,
-         Tool.LASSO: self.act_lasso}[tool].setChecked(True)
+         Tool.LASSO: self.act_lasso, Tool.SELECT: self.act_select}[tool].setChecked(True)
+
+    def tool_actions(self) -> tuple:
+        return (self.act_brush, self.act_eraser, self.act_rect, self.act_lasso, self.act_select)
 
     def is_busy(self) -> bool:
-        return self._remove_worker is not None
+        return self._remove_worker is not None or self._select_worker is not None
 
     def _update_actions(self) -> None:
         has_image = self.image is not None
@@ -397,7 +406,7 @@ class MainWindow(QMainWindow):
         busy = self.is_busy() or self._pending_remove
         editing = has_image and page == PAGE_EDIT and not busy
         for a in (self.act_clear, self.act_invert, self.act_grow, self.act_shrink, self.act_import_mask,
-                  self.act_brush, self.act_eraser, self.act_rect, self.act_lasso):
+                  *self.tool_actions()):
             a.setEnabled(editing)
         self.act_undo.setEnabled(editing and self.mask_model.stack.canUndo())
         self.act_redo.setEnabled(editing and self.mask_model.stack.canRedo())
@@ -617,7 +626,7 @@ class MainWindow(QMainWindow):
     def import_mask(self, path: str | Path | None = None) -> bool:
         if self.image is None:
             return False
-        if path is None:
+        if not isinstance(path, (str, Path)) or not str(path):
             path = messages.get_open_path(self, "Import mask", str(self.path.parent), IMAGE_FILTER)
             if not path:
                 return False
@@ -662,6 +671,53 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
 
+    # ====================================================== select object
+    def select_object(self, points: list, value: int = 1) -> None:
+        """Snap a dragged box (or a scribble) to the object under it
+        (model.selection, on a worker) and add it to the mask, or take it out
+        (``value`` 0), as one undoable step."""
+        if self.image is None or self.is_busy() or len(points) < 2:
+            return
+        from model.selection import is_scribble
+        pts = np.asarray(points, np.float64)
+        scribble = is_scribble(pts)
+        if not scribble:
+            (x0, y0), (x1, y1) = pts[0], pts[-1]
+            if abs(x1 - x0) < 4 or abs(y1 - y0) < 4:
+                self.statusBar().showMessage("Select object: drag a box around the object, or scribble over it",
+                                             5000)
+                return
+        image, radius = self.image, max(3.0, self.canvas.brush_size / 4)
+
+        def job(report, should_stop):
+            from model.selection import select_object
+            if scribble:
+                return select_object(image, scribble=pts, scribble_radius=radius)
+            (x0, y0), (x1, y1) = pts[0], pts[-1]
+            return select_object(image, box=(x0, y0, x1, y1))
+
+        self._select_worker = Worker(job, self, finished=lambda sel: self._selected(sel, value),
+                                     failed=lambda exc: self.error("Select object failed", str(exc)),
+                                     done=self._select_done).start()
+        self.statusBar().showMessage("Finding the object's outline…")
+        self._update_actions()
+
+    def _selected(self, selection: np.ndarray, value: int) -> None:
+        if self._select_worker is not None and self._select_worker.is_cancelling():
+            return
+        if not selection.any():
+            self.statusBar().showMessage("No object found there: drag a box around the whole object", 5000)
+            return
+        mask = self.mask_model.mask.astype(bool)
+        new = mask | selection if value else mask & ~selection
+        self.mask_model.apply(new, "Select object" if value else "Deselect object")
+        self.statusBar().showMessage("Object selected: refine with the brush or eraser, then Remove (Enter)"
+                                     if value else "Object taken out of the mask", 5000)
+
+    def _select_done(self) -> None:
+        self._select_worker = None
+        self._update_actions()
+
     # ================================================================ remove
     def remove(self) -> None:
         """Start removing the masked region on a worker thread."""
@@ -691,6 +747,9 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def cancel_remove(self) -> None:
+        if self._select_worker is not None:
+            self._select_worker.cancel()  # its outline is dropped when it arrives
+            self.statusBar().showMessage("Selection cancelled", 4000)
         if self._remove_worker is not None:
             self._remove_worker.cancel()
             self.statusBar().showMessage("Cancelling…")
@@ -761,9 +820,27 @@ class MainWindow(QMainWindow):
         from .dialogs.batch import BatchDialog
         hole = None if self.image is None or self.mask_model.is_empty() else self.mask_model.hole()
         dialog = BatchDialog(self, lambda: self.inpainter, hole, self.settings)
+        dialog.open_requested.connect(self.open_for_fix)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         self.batch_dialog = dialog
+
+    def open_for_fix(self, output: str, original: str = "") -> bool:
+        """Open a batch result (from the review list) to fix it by hand; Save
+        (Ctrl+S) then replaces that result, never the original photo."""
+        output_path = Path(output)
+        if self.path is not None and self.path.resolve() == output_path.resolve():
+            self.raise_()
+            return True
+        if not self.open_photo(output_path):
+            return False
+        self.save_path = output_path
+        self.raise_()
+        self.activateWindow()
+        self.statusBar().showMessage(f"Batch result {output_path.name}: paint what to fix, Remove, then Save "
+                                     f"(Ctrl+S) replaces this result" + (f" (original: {original})" if original
+                                                                           else ""), 10000)
+        return True
 
     def open_finetune(self) -> None:
         from .dialogs.finetune import FinetuneDialog
@@ -798,7 +875,7 @@ class MainWindow(QMainWindow):
             if dialog is not None and shiboken6.isValid(dialog) and dialog.isVisible() and not dialog.close():
                 event.ignore()
                 return
-        for worker in (self._remove_worker, self._load_worker):
+        for worker in (self._remove_worker, self._load_worker, self._select_worker):
             if worker is not None:
                 worker.cancel()
                 worker.wait(30000)

@@ -1,20 +1,70 @@
 """input | coarse | refined, side by side, with synchronised zoom and pan.
 
+The panes are laid out to use the window: in a row for tall photos, in a
+column or a 2 x 2 grid (with a fourth pane showing the mask over the input)
+for wide ones, whichever shows the photo largest (``best_grid``).
+
 Options: flick between before and after in one large view (B), and a
 difference heatmap of coarse vs refined inside the mask in place of the
-refined panel.
+refined panel, with its colour scale underneath.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QGraphicsScene, QHBoxLayout, QLabel, QPushButton,
-                               QRadioButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QGraphicsScene, QGridLayout, QHBoxLayout, QLabel,
+                               QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
 from .views import ImageItem, ZoomView
 
 PANELS = ("input", "coarse", "refined")
+MASK_PANEL = "mask"  # the input with the mask over it: the fourth pane of the 2 x 2 grid
+# (rows, columns, positions of input, coarse, refined[, mask]) tried for each window and photo
+GRIDS = {
+    "row": (1, 3, ((0, 0), (0, 1), (0, 2))),
+    "column": (3, 1, ((0, 0), (1, 0), (2, 0))),
+    "grid": (2, 2, ((0, 0), (0, 1), (1, 1), (1, 0))),
+}
+TITLE_HEIGHT = 22  # pixels each pane's title takes
+GAP = 4
+
+
+def pane_scale(grid: str, area_w: int, area_h: int, photo_w: int, photo_h: int) -> float:
+    """How large (screen pixels per photo pixel) the photo shows in each pane of ``grid``."""
+    rows, cols, _ = GRIDS[grid]
+    pane_w = (area_w - GAP * (cols - 1)) / cols
+    pane_h = (area_h - GAP * (rows - 1)) / rows - TITLE_HEIGHT
+    return max(0.0, min(pane_w / max(1, photo_w), pane_h / max(1, photo_h)))
+
+
+def best_grid(area_w: int, area_h: int, photo_w: int, photo_h: int) -> str:
+    """The layout that shows the photo largest; a row unless another is clearly (>10 %) larger."""
+    scales = {g: pane_scale(g, area_w, area_h, photo_w, photo_h) for g in GRIDS}
+    best = max(scales, key=scales.get)
+    return best if scales[best] > 1.1 * scales["row"] else "row"
+
+
+def mask_overlay(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The input with the removed region tinted red (the mask pane)."""
+    out = image.copy()
+    red = np.array([255, 40, 80], np.float32)
+    out[hole] = (image[hole].astype(np.float32) * 0.45 + red * 0.55).astype(np.uint8)
+    return out
+
+
+def heat_colours(levels: np.ndarray) -> np.ndarray:
+    """The heatmap's colour map (turbo): uint8 levels 0..255 -> RGB. 0 (no
+    difference) is dark blue-violet, 255 (the scale's top) dark red."""
+    return cv2.cvtColor(cv2.applyColorMap(np.ascontiguousarray(levels, np.uint8), cv2.COLORMAP_TURBO),
+                        cv2.COLOR_BGR2RGB)
+
+
+def legend_strip(width: int = 256, height: int = 12) -> np.ndarray:
+    """The colour scale drawn under the heatmap: left = 0 (same), right = the top."""
+    levels = np.linspace(0, 255, width).round().astype(np.uint8)
+    return np.ascontiguousarray(np.repeat(heat_colours(levels[None, :]), height, axis=0))
 
 
 def difference_heatmap(image: np.ndarray, coarse: np.ndarray, refined: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -23,7 +73,7 @@ def difference_heatmap(image: np.ndarray, coarse: np.ndarray, refined: np.ndarra
     # scale by the 99th percentile so a few outliers do not turn the rest black
     peak = max(float(np.percentile(diff[hole], 99)) if hole.any() else 0.0, 4.0)
     scaled = np.clip(diff / peak * 255.0, 0, 255).astype(np.uint8)
-    colour = cv2.cvtColor(cv2.applyColorMap(scaled, cv2.COLORMAP_TURBO), cv2.COLOR_BGR2RGB)
+    colour = heat_colours(scaled)
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     out = np.repeat((grey * 0.45).astype(np.uint8)[..., None], 3, axis=2)
     out[hole] = colour[hole]
@@ -50,6 +100,7 @@ class _Panel(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.title)
         layout.addWidget(self.view, 1)
+        self._layout = layout
 
     def show_image(self, image: np.ndarray, title: str) -> None:
         self.item.set_image(image)
@@ -65,12 +116,33 @@ class ResultView(QWidget):
         super().__init__(parent)
         self.images: dict[str, np.ndarray] = {}
         self.hole: np.ndarray | None = None
+        self._mask_image: np.ndarray | None = None
         self._syncing = False
 
-        self.panels = {name: _Panel(name) for name in PANELS}
+        self.panels = {name: _Panel(name) for name in PANELS + (MASK_PANEL,)}
         self.views = [p.view for p in self.panels.values()]
         for view in self.views:
             view.view_changed.connect(lambda v=view: self._sync_from(v))
+        self.grid_name = "row"
+
+        # the heatmap's colour scale, under the refined pane while the heatmap shows
+        self.legend = QWidget()
+        legend_row = QHBoxLayout(self.legend)
+        legend_row.setContentsMargins(6, 2, 6, 2)
+        self.legend_low = QLabel("0: same")
+        self.legend_bar = QLabel()
+        strip = legend_strip()
+        self._legend_image = QImage(strip.data, strip.shape[1], strip.shape[0], strip.strides[0],
+                                    QImage.Format.Format_RGB888).copy()
+        self.legend_bar.setPixmap(QPixmap.fromImage(self._legend_image))
+        self.legend_bar.setToolTip("colour scale of |coarse − refined|, averaged over R, G, B")
+        self.legend_high = QLabel()
+        legend_row.addStretch(1)
+        for w in (self.legend_low, self.legend_bar, self.legend_high):
+            legend_row.addWidget(w)
+        legend_row.addStretch(1)
+        self.legend.hide()
+        self.panels["refined"]._layout.addWidget(self.legend)
 
         # options row
         self.side_by_side = QRadioButton("Side by side")
@@ -102,15 +174,18 @@ class ResultView(QWidget):
         options.addWidget(self.accept_coarse)
         options.addWidget(self.accept_refined)
 
-        panels = QHBoxLayout()
-        panels.setSpacing(4)
-        for panel in self.panels.values():
-            panels.addWidget(panel, 1)
+        panels = QGridLayout()
+        panels.setSpacing(GAP)
+        panels.setContentsMargins(0, 0, 0, 0)
+        self.grid = panels
+        self.pane_area = QWidget()
+        self.pane_area.setLayout(panels)
+        self._arrange("row")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(options)
-        layout.addLayout(panels, 1)
+        layout.addWidget(self.pane_area, 1)
 
         self.side_by_side.toggled.connect(self._update_mode)
         self.show_before.toggled.connect(self._update_mode)
@@ -124,10 +199,12 @@ class ResultView(QWidget):
         self.images = {"input": image, "coarse": coarse, "refined": refined}
         self.hole = hole
         self._heat: np.ndarray | None = None
+        self._mask_image: np.ndarray | None = None
         self.show_before.setChecked(False)
         self._update_mode()
         for view in self.views:
-            view.fit()
+            if view.isVisible():
+                view.fit()
 
     def heatmap_image(self) -> np.ndarray:
         if self._heat is None:
@@ -135,36 +212,96 @@ class ResultView(QWidget):
             self._heat = difference_heatmap(im["input"], im["coarse"], im["refined"], self.hole)
             diff = np.abs(im["coarse"].astype(np.int16) - im["refined"].astype(np.int16)).mean(axis=2)[self.hole]
             self._heat_peak = max(float(np.percentile(diff, 99)), 4.0) if diff.size and diff.max() > 0 else 0.0
+            self._heat_scale = max(float(np.percentile(diff, 99)) if diff.size else 0.0, 4.0)  # as drawn
         return self._heat
 
     def shown(self) -> dict[str, np.ndarray]:
         """What each visible panel displays (for tests and screenshots)."""
         return {name: p.item.image() for name, p in self.panels.items() if p.isVisible()}
 
+    def _photo_size(self) -> tuple[int, int]:
+        h, w = self.images["input"].shape[:2] if self.images else (1, 1)
+        return w, h
+
+    def _arrange(self, grid: str) -> None:
+        """Put the panes in ``grid``'s places (the mask pane only in the 2 x 2 grid)."""
+        self.grid_name = grid
+        rows, cols, places = GRIDS[grid]
+        for name in PANELS + (MASK_PANEL,):
+            self.grid.removeWidget(self.panels[name])
+        for i in range(3):
+            self.grid.setRowStretch(i, 1 if i < rows else 0)
+            self.grid.setColumnStretch(i, 1 if i < cols else 0)
+        for name, (r, c) in zip(PANELS + (MASK_PANEL,), places):
+            self.grid.addWidget(self.panels[name], r, c)
+        self._set_visibility()
+
+    def _set_visibility(self) -> None:
+        flick = self.flick.isChecked()
+        if flick:  # one large view
+            for name in PANELS + (MASK_PANEL,):
+                self.panels[name].setVisible(name == "refined")
+            self.grid.removeWidget(self.panels["refined"])
+            self.grid.addWidget(self.panels["refined"], 0, 0, 3, 3)
+            return
+        rows, cols, places = GRIDS[self.grid_name]
+        self.grid.removeWidget(self.panels["refined"])
+        self.grid.addWidget(self.panels["refined"], *places[2])
+        for name in PANELS:
+            self.panels[name].setVisible(True)
+        self.panels[MASK_PANEL].setVisible(len(places) > 3)
+
+    def _relayout(self) -> None:
+        """Choose the grid that shows the photo largest in the space there is now."""
+        if not self.images or self.flick.isChecked():
+            return
+        area = self.pane_area.size()
+        grid = best_grid(area.width(), area.height(), *self._photo_size())
+        if grid != self.grid_name:
+            self._arrange(grid)
+            for view in self.views:
+                if view._fit_mode:
+                    view.fit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._relayout()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._relayout()
+
     def _update_mode(self) -> None:
         if not self.images:
             return
         flick = self.flick.isChecked()
         self.show_before.setEnabled(flick)
-        self.panels["input"].setVisible(not flick)
-        self.panels["coarse"].setVisible(not flick)
+        self._set_visibility()
         self.panels["input"].show_image(self.images["input"], "input")
         self.panels["coarse"].show_image(self.images["coarse"], "coarse")
+        if self.panels[MASK_PANEL].isVisible() or self._mask_image is None:
+            if self._mask_image is None:
+                self._mask_image = mask_overlay(self.images["input"], self.hole)
+            self.panels[MASK_PANEL].show_image(self._mask_image, "mask (red: removed)")
         refined = self.panels["refined"]
-        if self.heatmap.isChecked():
-            heat = self.heatmap_image()
+        heat = self.heatmap.isChecked()
+        self.legend.setVisible(heat)
+        if heat:
+            image = self.heatmap_image()
             peak = self._heat_peak
-            note = "identical inside the mask" if peak == 0 else f"blue = same, red = {peak:.0f}+ levels"
-            refined.show_image(heat, f"difference coarse vs refined ({note})")
+            self.legend_high.setText(f"{self._heat_scale:.0f}+ levels")
+            note = "identical inside the mask" if peak == 0 else "inside the mask, colour scale below"
+            refined.show_image(image, f"difference coarse vs refined ({note})")
         elif flick and self.show_before.isChecked():
             refined.show_image(self.images["input"], "before")
         else:
             refined.show_image(self.images["refined"], "after (refined)" if flick else "refined")
+        self._relayout()
 
     def _sync_from(self, source: ZoomView) -> None:
         """Copy zoom and scroll position to the other views (same-size scenes)."""
-        if self._syncing:
-            return
+        if self._syncing or not source.isVisible():
+            return  # a hidden pane (e.g. the mask pane outside the grid) has another size: never lead
         self._syncing = True
         try:
             for view in self.views:

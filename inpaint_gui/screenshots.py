@@ -3,7 +3,8 @@
     xvfb-run -s "-screen 0 1600x1000x24" python -m inpaint_gui.screenshots [PHOTO]
 
 PHOTO defaults to the Kite wallpaper fetched into data/ (``main.py fetch-data``),
-then to a generated sky. Paints a mask over the kite, runs Remove, opens the
+then to a generated sky; the batch and fine-tune shots use the other photos
+of PHOTO's folder. Paints a mask over the kite, runs Remove, opens the
 batch and fine-tune dialogs (a few real training steps on a tiny folder) and
 grabs each window.
 """
@@ -51,7 +52,8 @@ def save_grab(widget: QWidget, name: str) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
     # full colour (smaller if needed) first: quantising bands the smooth skies
-    for scale, quantise in ((1.0, False), (0.85, False), (1.0, True), (0.8, True)):
+    # (a palette bands the heatmap's colour scale and the photos: smaller full colour comes first)
+    for scale, quantise in ((1.0, False), (0.85, False), (0.72, False), (0.6, False), (1.0, True), (0.8, True)):
         size = (round(im.width * scale), round(im.height * scale))
         small = im.resize(size, Image.Resampling.LANCZOS) if scale < 1 else im
         if quantise:
@@ -78,13 +80,17 @@ def main(argv: list[str]) -> int:
     from .settings import Settings
 
     # never block on a message box while scripting
-    messages.message = lambda *a, **k: messages.Button.No
+    def no(parent, kind, title, text, *a, **k):
+        print(f"[{kind}] {title}: {text}", file=sys.stderr)  # what a message box would have said
+        return messages.Button.No
+    messages.message = no
     tmp = Path(tempfile.mkdtemp(prefix="inpaint-shots-"))
     settings = Settings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
     settings.device = "cpu"
     settings.brush_size = 36
 
     photo = Path(argv[0]) if argv else KITE
+    photos_dir = photo.parent  # the other wallpapers of the batch and fine-tune shots come from here
     if not photo.is_file():
         photo = tmp / "sky.png"
         Image.fromarray(generated_sky()).save(photo)
@@ -119,6 +125,31 @@ def main(argv: list[str]) -> int:
     settle(app, 0.8)
     save_grab(win, "editor.png")
 
+    # select object: a box dragged around the kite snaps to its outline
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QPainterPath
+
+    from .canvas import Tool
+    kept = m.mask.copy()
+    m.clear()
+    win.set_tool(Tool.SELECT)
+    box = [(800, 222), (935, 345)]
+    win.select_object(box, 1)
+    wait_until(app, lambda: win._select_worker is None)
+    preview = QPainterPath()
+    preview.addRect(QRectF(800, 222, 135, 123))
+    win.canvas._shape_item.setPath(preview)  # the box as it looked while dragging
+    win.canvas.set_zoom(1.6)
+    win.canvas.centerOn(860, 300)
+    settle(app, 0.8)
+    save_grab(win, "select.png")
+    win.canvas._shape_item.setPath(QPainterPath())
+    m.apply(kept | m.mask, "kite string")
+    win.set_tool(Tool.BRUSH)
+    win.canvas.set_zoom(0.95)
+    win.canvas.centerOn(700, 330)
+
+    batch_hole = m.hole()  # the kite and its string: the region the batch shot removes from every photo
     win.remove()
     settle(app, 0.3)
     save_grab(win, "removing.png") if win.is_busy() else None
@@ -136,33 +167,57 @@ def main(argv: list[str]) -> int:
     win.accept_result("refined")
     settle(app)
 
-    # batch dialog: a small folder with one broken file
+    # batch dialog: a folder of different photos (the same region removed from each), one broken file;
+    # the review list shows the least confident results first
     from .dialogs.batch import BatchDialog
     folder = tmp / "batch"
     folder.mkdir()
-    for i in range(4):
-        Image.open(photo).save(folder / f"IMG_{1040 + i}.jpg", quality=90)
-    (folder / "IMG_1044.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    batch = BatchDialog(win, lambda: win.inpainter, m.hole() if not m.is_empty() else
-                        np.zeros(win.image.shape[:2], bool), settings)
+    others = sorted(photos_dir.glob("plasma-workspace-wallpapers--*.jpg"))[:7] if photos_dir.is_dir() else []
+    for i, src in enumerate(others or [photo] * 4):
+        im = Image.open(src).convert("RGB").resize((1280, 800))
+        im.save(folder / f"IMG_{1040 + i}.jpg", quality=90)
+    (folder / "IMG_1099.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    batch = BatchDialog(win, lambda: win.inpainter, batch_hole, settings)
     batch.input_dir.setText(str(folder))
     batch.output_dir.setText(str(tmp / "batch_out"))
+    batch.resize(820, 760)
     batch.show()
     try:
         import model.batch  # noqa: F401
         batch.start()
         wait_until(app, lambda: not batch.is_running())
+        wait_until(app, lambda: batch.review_worker is None)
     except ImportError:
         batch.current.setText("(model/batch.py is not available in this checkout)")
     settle(app, 0.5)
     save_grab(batch, "batch.png")
     batch.close()
 
+    # the shared-watermark estimate, shown for approval
+    shop = tmp / "shop"
+    shop.mkdir()
+    import cv2
+    for i, src in enumerate((others or [photo] * 6)[:7]):
+        im = np.asarray(Image.open(src).convert("RGB").resize((960, 600))).copy()
+        layer = im.copy()
+        cv2.putText(layer, "SHOP.EXAMPLE", (610, 570), cv2.FONT_HERSHEY_DUPLEX, 1.2, (255, 255, 255), 3, cv2.LINE_AA)
+        im = (0.35 * im + 0.65 * layer).astype(np.uint8)
+        Image.fromarray(im).save(shop / f"item_{i}.jpg", quality=92)
+    wm = BatchDialog(win, lambda: win.inpainter, None, settings)
+    wm.input_dir.setText(str(shop))
+    wm.show()
+    wm.estimate_watermark()
+    wait_until(app, lambda: wm.watermark_preview is not None and wm.watermark_preview.isVisible())
+    settle(app, 0.5)
+    save_grab(wm.watermark_preview, "watermark.png")
+    wm.watermark_preview.close()
+    wm.close()
+
     # fine-tune dialog: a few real steps on a tiny folder
     from .dialogs.finetune import FinetuneDialog
     photos = tmp / "train"
     photos.mkdir()
-    src = sorted(KITE.parent.glob("*.jpg"))[:8] if KITE.parent.is_dir() else []
+    src = sorted(photos_dir.glob("*.jpg"))[:8] if photos_dir.is_dir() else []
     for i, p in enumerate(src or [photo] * 4):
         im = Image.open(p).convert("RGB")
         im.thumbnail((320, 320))

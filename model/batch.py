@@ -90,6 +90,7 @@ class FileRecord:
     decode_s: float = 0.0
     model_s: float = 0.0
     encode_s: float = 0.0
+    confidence: float | None = None  # model.confidence: low = review this result first
 
 
 @dataclass
@@ -681,6 +682,7 @@ def _run_locked(options: BatchOptions, inpainter, progress, should_stop, out_dir
         record = FileRecord(str(job.path), job.rel.as_posix(), status, reason,
                             str(job.out) if status in ("done", "copied", "resumed") else None, **times)
         record.seconds = sum(times.values())
+        record.confidence = getattr(job, "confidence", None)
         with lock:
             summary.records.append(record)
             if status == "done":
@@ -790,7 +792,11 @@ def _clean(job: _Job, photo: Photo, decode_s: float, inpainter, shared_hole, fit
         return
     t0 = time.perf_counter()
     try:
-        result = inpainter(photo.rgb, hole).refined if hole.any() else None
+        full = inpainter(photo.rgb, hole) if hole.any() else None
+        result = getattr(full, "refined", full)
+        if full is not None:
+            from .confidence import fill_confidence
+            job.confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
     except Exception as exc:  # out of memory on a huge photo etc.: this photo only
         finish(job, "failed", f"removal failed: {type(exc).__name__}: {exc}", decode_s=decode_s)
         return

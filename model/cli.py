@@ -16,6 +16,31 @@ COMMAND_MODULES = ("model.cli", "model.batch", "model.watermark", "model.trainer
                    "model.evaluate", "model.datasets")
 
 
+def valid_devices() -> list[str]:
+    """The --device values that work on this machine."""
+    import torch
+
+    names = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    return names
+
+
+def check_device(name: str) -> str | None:
+    """None when ``--device name`` can be used here, else the message to print."""
+    valid = valid_devices()
+    if name in valid:
+        return None
+    kind = name.split(":")[0]
+    known = {"cuda": "CUDA is not available here" if "cuda" not in valid else "there is no such CUDA device here",
+             "mps": "Apple MPS is not available here"}
+    why = known.get(kind, "not a device name")
+    return f"--device {name}: {why}; valid devices here: {', '.join(valid)}"
+
+
 def add_device_weights(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     parser.add_argument("--weights", type=Path, help="model checkpoint (default: $INPAINT_WEIGHTS, then the bundled model)")
@@ -98,6 +123,10 @@ def run_remove(args: argparse.Namespace) -> int:
         print(f"error: mask {args.mask} is {hole.shape[1]}x{hole.shape[0]} but photo {args.image} "
               f"is {image.shape[1]}x{image.shape[0]}", file=sys.stderr)
         return 1
+    if not hole.any():
+        print(f"nothing to remove in {args.image}: the mask {args.mask} is all black (white = remove); "
+              f"{out} not written", file=sys.stderr)
+        return 0
     try:
         check_hole_fraction(hole)
     except ValueError as exc:
@@ -117,9 +146,19 @@ def run_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def program_name(argv0: str | None = None) -> str:
+    """How the user invoked us, for the usage line: ``python main.py``,
+    ``inpaint`` (the console script), ..."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    name = Path(argv0).name if argv0 and argv0 not in ("-c", "-m") else "inpaint"
+    if name == "__main__.py":
+        name = Path(argv0).parent.name
+    return f"python {name}" if name.endswith(".py") else name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="inpaint", description="Remove objects from photos (region-wise coarse-to-fine inpainting).")
+        prog=program_name(), description="Remove objects from photos (region-wise coarse-to-fine inpainting).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -137,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         return run_gui(args)
+    device = getattr(args, "device", None)
+    if isinstance(device, str) and (problem := check_device(device)):
+        parser.exit(2, f"{parser.prog} {args.command}: error: {problem}\n")
     try:
         return args.func(args)
     except KeyboardInterrupt:

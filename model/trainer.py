@@ -443,6 +443,8 @@ class Trainer:
                     progress(TrainProgress(self.step, self.total, parts, steps_per_s=rate, eta_s=eta))
                 if should_stop is not None and should_stop():
                     stopped = self.step < self.total
+                    if stopped and val is None:  # judge the weights as they are when stopped
+                        self._validate_and_keep(progress, parts, rate)
                     break
                 if self.step >= self.total:
                     break

@@ -51,3 +51,49 @@ def test_remove_size_mismatch(tmp_path):
 def test_usage_error_exit_code():
     assert run("remove").returncode == 2
     assert run("no-such-command").returncode == 2
+
+
+
+def main_in_process(capsys, monkeypatch, *args, argv0="/somewhere/main.py"):
+    """``python main.py ARGS`` in this process (no torch start-up per call): (exit code, stderr)."""
+    import pytest
+
+    from model.cli import main
+    monkeypatch.setattr(sys, "argv", [argv0, *map(str, args)])
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def test_usage_line_names_the_invoked_program(capsys, monkeypatch):
+    code, err = main_in_process(capsys, monkeypatch, "remove")
+    assert code == 2
+    assert err.startswith("usage: python main.py remove"), err
+    code, err = main_in_process(capsys, monkeypatch, "remove", argv0="/usr/local/bin/inpaint")
+    assert err.startswith("usage: inpaint remove"), err
+
+
+def test_unknown_or_absent_device_lists_the_valid_ones(tmp_path, capsys, monkeypatch):
+    Image.fromarray(smooth_photo(40, 40)).save(tmp_path / "a.png")
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(tmp_path / "m.png")
+    code, err = main_in_process(capsys, monkeypatch, "remove", tmp_path / "a.png", "--mask", tmp_path / "m.png",
+                                "--device", "banana")
+    assert code == 2
+    assert "--device banana: not a device name; valid devices here: auto, cpu" in err
+    assert "Expected one of" not in err and "Traceback" not in err
+    import torch
+    if not torch.cuda.is_available():
+        code, err = main_in_process(capsys, monkeypatch, "train", tmp_path, "--device", "cuda:1")
+        assert code == 2 and "CUDA is not available here; valid devices here: auto, cpu" in err
+
+
+def test_all_black_mask_says_there_is_nothing_to_remove(tmp_path, capsys, monkeypatch):
+    Image.fromarray(smooth_photo(40, 50)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((40, 50), np.uint8)).save(tmp_path / "m.png")
+    code, err = main_in_process(capsys, monkeypatch, "remove", tmp_path / "a.png", "--mask", tmp_path / "m.png",
+                                "--device", "cpu")
+    assert code == 0
+    assert f"nothing to remove in {tmp_path / 'a.png'}" in err
+    assert not (tmp_path / "a_cleaned.png").exists()

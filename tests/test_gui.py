@@ -232,7 +232,7 @@ def test_remove_shows_three_views_and_accept_repeats(qtbot, window, photo_file, 
     remove_and_wait(qtbot, win)
 
     shown = win.result_view.shown()
-    assert set(shown) == {"input", "coarse", "refined"}
+    assert {"input", "coarse", "refined"} <= set(shown)
     assert np.array_equal(shown["input"], original)
     refined, coarse = shown["refined"], shown["coarse"]
     assert refined.shape == original.shape == coarse.shape

@@ -108,22 +108,83 @@ def _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps):
     return dialog
 
 
-def test_finetune_dialog_runs_and_offers_new_weights(qtbot, settings, tiny_photos, tmp_path, recorder):
+def test_finetune_dialog_runs_with_the_measured_recipe(qtbot, settings, tiny_photos, tmp_path, recorder):
     pytest.importorskip("model.trainer")
+    from inpaint_gui.dialogs.finetune import RECIPE
     recorder.answer = Button.Yes
     dialog = _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps=3)
+    opts = dialog.options()
+    assert opts.lambda_corr == 0 and opts.lambda_style == 0 and opts.lr == RECIPE["lr"] == 2e-5
+    assert opts.lr_schedule == "cosine"
     chosen = []
     dialog.weights_ready.connect(chosen.append)
     dialog.start()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=180000)
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=600000)
     result = dialog.result
     assert result is not None and result.steps_done == 3 and not result.stopped
     assert dialog.progress.value() == 3
     assert sum(len(s) for s in dialog.plot.points.values()) >= 3, "the loss curve got points"
     assert dialog.preview_path is not None and dialog.preview.pixmap() is not None
-    assert chosen == [str(result.best_path)]
-    assert any("weights" in c[1].lower() for c in recorder.calls)
+    assert dialog.start_psnr is not None and dialog.trained_psnr is not None
+    # offered exactly when validation improved over the start, with the gain in the question
+    # the weights offered run at the starting weights' settings, not at the 64 px training crops
+    from model.checkpoint import read_checkpoint
+    from model.paths import resolve_weights
+    start_cfg = read_checkpoint(resolve_weights(None))["config"]
+    app_cfg = read_checkpoint(result.app_path)["config"]
+    assert read_checkpoint(result.best_path)["config"]["train_size"] == 64
+    assert app_cfg["train_size"] == start_cfg["train_size"] and app_cfg["run_scales"] == start_cfg["run_scales"]
+    gain = dialog.gain_db()
+    if gain >= 0.01:
+        assert chosen == [str(result.app_path)]
+        assert any(f"improved by {gain:.2f} dB" in c[2] for c in recorder.calls)
+    else:
+        assert chosen == [] and any(c[1] == "Weights unchanged" for c in recorder.calls)
     dialog.plot.grab()  # the plot paints without errors
+
+
+class FakeTrainer:
+    """model.trainer.train stand-in: reports validations as given, then returns."""
+
+    def __init__(self, tmp_path, vals, stop_at=None):
+        self.tmp_path, self.vals, self.stop_at = tmp_path, vals, stop_at
+
+    def __call__(self, opts, progress=None, should_stop=None):
+        from model.trainer import TrainProgress, TrainResult
+        best = self.tmp_path / "best.pt"
+        best.write_bytes(b"weights")
+        step = 0
+        for step, val in self.vals:
+            progress(TrainProgress(step, opts.steps, {"total": 0.05, "l1": 0.05} if step else {}, val_psnr=val))
+        return TrainResult(best, self.tmp_path / "last.pt", step, self.stop_at is not None,
+                           max(v for _, v in self.vals))
+
+
+@pytest.mark.parametrize("vals, offered", [
+    ([(0, 25.00), (5, 25.31), (10, 25.27)], True),
+    ([(0, 25.00), (5, 24.80), (11, 24.95)], False),  # stopped at 11, loss risen: best.pt is the start copy
+    ([(0, 25.00), (11, 25.004)], False),  # within noise
+])
+def test_finetune_offers_the_switch_only_when_validation_improved(qtbot, settings, tiny_photos, tmp_path,
+                                                                  recorder, monkeypatch, vals, offered):
+    import model.trainer
+    recorder.answer = Button.Yes
+    monkeypatch.setattr(model.trainer, "train", FakeTrainer(tmp_path, vals, stop_at=vals[-1][0]))
+    dialog = _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps=20)
+    chosen = []
+    dialog.weights_ready.connect(chosen.append)
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=30000)
+    titles = [c[1] for c in recorder.calls]
+    if offered:
+        assert chosen == [str(tmp_path / "best.pt")]
+        question = recorder.calls[titles.index("Use the new weights?")][2]
+        assert "improved by 0.31 dB" in question and "25.00 → 25.31 dB" in question
+    else:
+        assert chosen == [] and "Use the new weights?" not in titles
+        text = recorder.calls[titles.index("Weights unchanged")][2]
+        assert "did not improve" in text and "25.00 →" in text
+        assert "best weights" not in dialog.status.text()
 
 
 def test_finetune_dialog_can_be_cancelled(qtbot, settings, tiny_photos, tmp_path, recorder):
@@ -132,7 +193,127 @@ def test_finetune_dialog_can_be_cancelled(qtbot, settings, tiny_photos, tmp_path
     dialog.start()
     qtbot.waitUntil(lambda: dialog.last_progress is not None and dialog.last_progress.step >= 1, timeout=180000)
     dialog.cancel()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60000)
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=600000)  # a validation runs at the stop
     assert dialog.result.stopped and dialog.result.steps_done < 5000
     assert (tmp_path / "run" / "last.pt").is_file()
+    # validated when stopped: the verdict is about the weights at the stop, not the start copy
+    import json
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    vals = [r for r in log if "val_psnr" in r]
+    assert vals[0]["step"] == 0 and vals[-1]["step"] == dialog.result.steps_done
+    assert dialog.trained_psnr == pytest.approx(vals[-1]["val_psnr"])
+    offered = any(c[1] == "Use the new weights?" for c in recorder.calls)
+    assert offered == (dialog.gain_db() >= 0.01)
     assert dialog.start_button.isEnabled()
+
+
+def test_batch_dialog_estimates_the_watermark_and_fits_it_to_other_sizes(qtbot, tmp_path, recorder):
+    """The user picks a shop folder, presses Estimate, approves the red mask,
+    picks 'bottom-right corner' for the photos of another size, and runs."""
+    from test_watermark import random_photo, watermark_alpha
+
+    from inpaint_gui.dialogs.batch import BatchDialog
+    from model.inference import Inpainter
+
+    rng = np.random.default_rng(5)
+    src = tmp_path / "shop"
+    src.mkdir()
+    truth = watermark_alpha(240, 320, ring=False) > 0.3
+    for i, (h, w) in enumerate([(240, 320)] * 8 + [(260, 360)] * 2):
+        alpha = watermark_alpha(h, w, ring=False)[..., None] * 0.85
+        img = np.clip(random_photo(rng, h, w) * (1 - alpha) + 245 * alpha, 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(src / f"item{i:02d}.png")
+
+    inpainter = Inpainter(device="cpu")
+    dialog = BatchDialog(None, lambda: inpainter, None)
+    qtbot.addWidget(dialog)
+    dialog.input_dir.setText(str(src))
+    dialog.output_dir.setText(str(tmp_path / "out"))
+    assert [dialog.mask_fit.itemData(i) for i in range(dialog.mask_fit.count())][:2] == ["error", "stretch"]
+    dialog.estimate_button.click()
+    qtbot.waitUntil(lambda: dialog.watermark_preview is not None and dialog.watermark_preview.isVisible(),
+                    timeout=120000)
+    preview = dialog.watermark_preview
+    assert preview.preview.pixmap() is not None and not preview.preview.pixmap().isNull()
+    preview.use_button.click()  # approve
+    assert dialog.use_file.isChecked() and dialog.mask_file.text().endswith("estimated_watermark.png")
+    from model.imageio import read_mask
+    mask = read_mask(dialog.mask_file.text())
+    iou = (mask & truth).sum() / (mask | truth).sum()
+    assert mask.shape == (240, 320) and iou > 0.4, iou
+
+    # refused sizes are explained with the dialog's words, not the CLI's option
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=300000)
+    items = [dialog.errors.item(i).text() for i in range(dialog.errors.count())]
+    assert len(items) == 2 and all("Mask of another size" in t and "--mask-fit" not in t for t in items), items
+
+    dialog.mask_fit.setCurrentIndex(dialog.mask_fit.findData("anchor-bottomright"))
+    dialog.output_dir.setText(str(tmp_path / "out2"))
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=300000)
+    assert not dialog.summary.failed and dialog.errors.count() == 0
+    big = np.asarray(Image.open(tmp_path / "out2" / "item09.png"))
+    orig = np.asarray(Image.open(src / "item09.png"))
+    assert big.shape == orig.shape
+    assert np.array_equal(big[:150], orig[:150]), "away from the bottom-right corner nothing changes"
+    assert not np.array_equal(big[-40:, -240:], orig[-40:, -240:]), "the watermark corner was filled"
+    dialog.close()
+
+
+def test_batch_review_lists_worst_first_and_opens_a_result_in_the_editor(qtbot, tmp_path, recorder, settings,
+                                                                          monkeypatch):
+    """After a batch, the review list shows the least confident results first
+    with before/after thumbnails; a click opens that result in the editor."""
+    from test_confidence import BreakSome
+    from test_watermark import random_photo
+
+    from inpaint_gui.main_window import MainWindow
+    from model.inference import Inpainter
+
+    rng = np.random.default_rng(11)
+    src = tmp_path / "in"
+    src.mkdir()
+    broken = {}
+    for i in range(6):
+        img = random_photo(rng, 120, 160)
+        img[0, 0] = (i, 0, 0)
+        if i == 4:
+            broken[int(img[0, 0].sum())] = (20, 200, 40)
+        Image.fromarray(img).save(src / f"p{i}.png")
+    hole = np.zeros((120, 160), bool)
+    hole[40:80, 50:110] = True
+
+    win = MainWindow(settings, load_model=False)
+    qtbot.addWidget(win)
+    win.inpainter = BreakSome(Inpainter(device="cpu"), broken)
+    win.show()
+    win.open_batch()
+    dialog = win.batch_dialog
+    dialog._current_mask = hole
+    dialog.use_current.setEnabled(True)
+    dialog.use_current.setChecked(True)
+    dialog.input_dir.setText(str(src))
+    dialog.output_dir.setText(str(tmp_path / "out"))
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=300000)
+    assert dialog.review.isVisible() and dialog.review.count() == 6
+    first = dialog.review.item(0).text()
+    assert first.endswith("p4.png"), [dialog.review.item(i).text() for i in range(6)]
+    scores = [float(dialog.review.item(i).text().split()[0]) for i in range(6)]
+    assert scores == sorted(scores)
+    qtbot.waitUntil(lambda: all(not dialog.review.item(i).icon().isNull() for i in range(6)), timeout=60000)
+    thumb = dialog.review.item(0).icon().pixmap(QSize_(288, 96)).toImage()
+    assert thumb.width() > 100  # before | after side by side
+
+    # a click opens the result in the editor; Save goes over that result, not the original
+    rect = dialog.review.visualItemRect(dialog.review.item(0))
+    qtbot.mouseClick(dialog.review.viewport(), Qt_.MouseButton.LeftButton, pos=rect.center())
+    assert win.path == tmp_path / "out" / "p4.png"
+    assert win.save_path == tmp_path / "out" / "p4.png"
+    assert np.array_equal(win.image, np.asarray(Image.open(tmp_path / "out" / "p4.png").convert("RGB")))
+    dialog.close()
+    win.modified = False
+
+
+from PySide6.QtCore import QSize as QSize_, Qt as Qt_  # noqa: E402
