@@ -457,7 +457,7 @@ class MainWindow(QMainWindow):
             return
         device = device or self._device_override or self.settings.device
         weights = self.settings.weights or None
-        context = self.settings.context
+        context, texture = self.settings.context, self.settings.texture
         self.inpainter = None
         self.model_error = None
         self._pending_remove = self._pending_remove or then_remove
@@ -465,7 +465,7 @@ class MainWindow(QMainWindow):
 
         def job(report, should_stop):
             from model.inference import Inpainter
-            return Inpainter(weights, device, context=context)
+            return Inpainter(weights, device, context=context, texture=texture)
 
         self._load_worker = Worker(job, self, finished=self._model_loaded, failed=self._model_failed,
                                    done=self._load_done).start()

@@ -17,7 +17,7 @@ class Settings:
     """Thin typed layer over QSettings so every key and default lives here."""
 
     DEFAULTS = {"device": "auto", "weights": "", "brush_size": 40, "context": 0.5,
-                "format_policy": FORMAT_KEEP, "mask_opacity": 0.5}
+                "format_policy": FORMAT_KEEP, "mask_opacity": 0.5, "texture": True}
 
     def __init__(self, qsettings: QSettings | None = None):
         self.q = qsettings if qsettings is not None else QSettings(ORG, APP)
@@ -25,6 +25,8 @@ class Settings:
     def _get(self, key: str):
         default = self.DEFAULTS[key]
         value = self.q.value(key, default)
+        if isinstance(default, bool) and isinstance(value, str):  # QSettings' ini files store "true"/"false"
+            return value.lower() == "true"
         try:
             return type(default)(value)
         except (TypeError, ValueError):
@@ -40,6 +42,7 @@ class Settings:
     context = property(lambda self: self._get("context"), lambda self, v: self._set("context", float(v)))
     format_policy = property(lambda self: self._get("format_policy"),
                              lambda self, v: self._set("format_policy", v))
+    texture = property(lambda self: self._get("texture"), lambda self, v: self._set("texture", bool(v)))
     mask_opacity = property(lambda self: self._get("mask_opacity"),
                             lambda self, v: self._set("mask_opacity", float(v)))
 

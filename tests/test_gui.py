@@ -584,3 +584,25 @@ def test_save_and_revert_follow_undone_accepts(qtbot, window, photo_file, tmp_pa
     assert not win.modified, "the saved file holds the original's pixels"
     assert not win.act_revert.isEnabled()
     assert not dialogs.errors()
+
+
+def test_texture_setting_reloads_the_model_without_the_texture_step(qtbot, window, settings, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from inpaint_gui.dialogs.settings import SettingsDialog
+    from inpaint_gui.settings import Settings
+
+    assert window.inpainter.texture  # on by default
+    first = window.inpainter
+
+    def untick_and_accept(dialog):
+        dialog.texture.setChecked(False)
+        return 1
+
+    monkeypatch.setattr(SettingsDialog, "exec", untick_and_accept)
+    window.open_settings()
+    qtbot.waitUntil(lambda: window.inpainter is not None and window.inpainter is not first, timeout=60000)
+    assert window.inpainter.texture is False
+    # stored in the ini file as text, read back as a bool
+    again = Settings(QSettings(settings.q.fileName(), QSettings.Format.IniFormat))
+    assert again.texture is False

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import torch
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget)
 
 from ..settings import FORMAT_POLICIES, Settings
 
@@ -57,6 +57,10 @@ class SettingsDialog(QDialog):
         self.context.setValue(settings.context)
         self.context.setToolTip("Context around each masked region, as a fraction of the region's size.\n"
                                 "More context helps large objects on big photos; less is faster.")
+        self.texture = QCheckBox("Fill with the photo's own texture (the refined result's texture step)")
+        self.texture.setChecked(settings.texture)
+        self.texture.setToolTip("On: the refined result copies grass, gravel, fur... from the photo under the\n"
+                                "network's colours and shapes. Off: the network's smooth fill alone.")
         self.format = QComboBox()
         for value, label in FORMAT_POLICIES.items():
             self.format.addItem(label, value)
@@ -67,6 +71,7 @@ class SettingsDialog(QDialog):
         form.addRow("Weights file:", weights_row)
         form.addRow("Default brush size:", self.brush)
         form.addRow("High-resolution context margin:", self.context)
+        form.addRow("Texture:", self.texture)
         form.addRow("Save As format:", self.format)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -83,10 +88,11 @@ class SettingsDialog(QDialog):
         """Store the values; True if the model must be reloaded."""
         s = self.settings
         reload = (self.device.currentData() != s.device or self.weights.text().strip() != s.weights
-                  or abs(self.context.value() - s.context) > 1e-9)
+                  or abs(self.context.value() - s.context) > 1e-9 or self.texture.isChecked() != s.texture)
         s.device = self.device.currentData()
         s.weights = self.weights.text().strip()
         s.brush_size = self.brush.value()
         s.context = self.context.value()
+        s.texture = self.texture.isChecked()
         s.format_policy = self.format.currentData()
         return reload
