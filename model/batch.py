@@ -63,6 +63,9 @@ class BatchOptions:
     input_dir: Path
     output_dir: Path | None = None  # default: INPUT_DIR_cleaned next to the input
     mask: Path | None = None  # one mask for every photo
+    # True when ``mask`` is the run's own file in the output folder (the
+    # watermark estimate of --watermark), not one the user gave
+    mask_is_generated: bool = False
     masks_dir: Path | None = None  # or one mask per photo, matched by relative path and stem
     mask_fit: str = "error"  # how a mask of another size maps onto a photo (MASK_FITS)
     missing: str = "copy"  # photos without a mask in masks_dir: copy unchanged or skip
@@ -144,7 +147,7 @@ def _relation(path: Path, other: Path) -> str | None:
 def _inputs(options: BatchOptions) -> list[tuple[str, Path]]:
     """What the run reads (and so must never write): (what, path)."""
     items = [("photo folder", Path(options.input_dir))]
-    if options.mask is not None:
+    if options.mask is not None and not options.mask_is_generated:
         items.append(("mask file", Path(options.mask)))
     if options.masks_dir is not None:
         items.append(("mask folder", Path(options.masks_dir)))

@@ -725,7 +725,8 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
     if _saved_digest(mask_path) != mark.digest():  # rewrite only when it changed: --resume keys on the file
         mark.save(mask_path)
     # the restorer places the mark itself (search for other sizes); the mask only keys the job
-    run = replace(options, mask=mask_path, mask_fit="stretch" if options.mask_fit == "error" else options.mask_fit)
+    run = replace(options, mask=mask_path, mask_is_generated=True,
+                  mask_fit="stretch" if options.mask_fit == "error" else options.mask_fit)
     return run, WatermarkRestorer(mark, options.mask_fit, note=note)
 
 

@@ -164,7 +164,9 @@ def test_every_menu_and_toolbar_action_triggers_without_error(qtbot, ui, files, 
         triggered.append(name(action))
         if action is win.act_import_mask:
             assert np.array_equal(win.mask_model.hole(), mask) or win.mask_model.stack.count()
-    assert not d.errors(), d.errors()
+    # Invert Mask before Remove leaves too little context: the one refusal a user should see here
+    unexpected = [e for e in d.errors() if "at most 90% can be removed" not in e[2]]
+    assert not unexpected, unexpected
     # each state reaches the commands a user can use there
     if state == "no photo":
         assert {"Open", "Batch", "Fine-tune Model", "Settings"} <= set(triggered)
