@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -23,7 +24,8 @@ from .masks import check_hole_fraction, hole_from_user_mask
 from .network import InpaintNet
 from .paths import resolve_weights
 from .prefill import network_inputs
-from .texture import TextureOptions, synthesize
+from . import texture as texture_step
+from .texture import TextureOptions
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
@@ -121,20 +123,39 @@ class Inpainter:
         paste = _dilate(hole, self.dilate)
         alpha = _feather_alpha(hole, paste, self.dilate if self.feather else 0)
         boxes = self.region_boxes(paste)
-        crops = self._run_crops(image, hole, boxes, should_stop)
-        for crop in crops:
-            if should_stop is not None and should_stop():
-                raise Cancelled()
-            x0, y0, x1, y1 = box = crop.box
-            size = (x1 - x0, y1 - y0)
-            coarse_fill, refined_fill = (
-                fill if fill.shape[1::-1] == size else cv2.resize(fill, size, interpolation=cv2.INTER_CUBIC)
-                for fill in (crop.coarse, crop.refined))
-            if self.texture:
-                refined_fill = synthesize(image[y0:y1, x0:x1], hole[y0:y1, x0:x1], refined_fill,
-                                          self.texture_options, guide_scale=max(size) / max(crop.refined.shape[:2]))
-            _paste(coarse[y0:y1, x0:x1], coarse_fill, alpha[y0:y1, x0:x1])
-            _paste(refined[y0:y1, x0:x1], refined_fill, alpha[y0:y1, x0:x1])
+        # The texture step's patch search needs only the photo, not the
+        # network's fill: it runs on worker threads while the network runs
+        # (pypatchmatch releases the GIL), one job per region.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            details = {}
+            if self.texture and texture_step.available():
+                opts = self.texture_options
+                for box in boxes:
+                    tb = _texture_box(hole, box)
+                    details[box] = (tb, pool.submit(texture_step.patch_fill, image[tb], hole[tb],
+                                                    opts.patch_radius, opts.seed))
+            try:
+                crops = self._run_crops(image, hole, boxes, should_stop)
+                for crop in crops:
+                    if should_stop is not None and should_stop():
+                        raise Cancelled()
+                    x0, y0, x1, y1 = box = crop.box
+                    size = (x1 - x0, y1 - y0)
+                    coarse_fill, refined_fill = (
+                        fill if fill.shape[1::-1] == size else cv2.resize(fill, size, interpolation=cv2.INTER_CUBIC)
+                        for fill in (crop.coarse, crop.refined))
+                    if self.texture:
+                        tb, job = details.get(box, (_texture_box(hole, box), None))
+                        local = (slice(tb[0].start - y0, tb[0].stop - y0), slice(tb[1].start - x0, tb[1].stop - x0))
+                        sigma = self.texture_options.keep_low * max(size) / max(crop.refined.shape[:2])
+                        refined_fill = refined_fill.copy()
+                        refined_fill[local] = texture_step.merge_detail(
+                            image[tb], hole[tb], job.result() if job is not None else None,
+                            refined_fill[local], sigma)
+                    _paste(coarse[y0:y1, x0:x1], coarse_fill, alpha[y0:y1, x0:x1])
+                    _paste(refined[y0:y1, x0:x1], refined_fill, alpha[y0:y1, x0:x1])
+            finally:
+                pool.shutdown(cancel_futures=True)
         return InpaintResult(coarse, refined, crops)
 
     def region_boxes(self, paste: np.ndarray) -> list[Box]:
@@ -196,6 +217,20 @@ class Inpainter:
             coarse, refined = (((t.float().permute(0, 2, 3, 1) + 1) * 127.5).cpu().numpy()
                                for t in (out.coarse_composite, out.refined_composite))
         return list(zip(coarse, refined))
+
+
+def _texture_box(hole: np.ndarray, box: Box) -> tuple[slice, slice]:
+    """Where the texture step works for the region in ``box``: the hole's
+    own bounding box there plus a margin of a quarter of its size (at least
+    32 px), inside ``box``. Patches come from near the hole, and the patch
+    search (the step's cost) sees a fraction of a large crop."""
+    x0, y0, x1, y1 = box
+    ys, xs = np.nonzero(hole[y0:y1, x0:x1])
+    if ys.size == 0:
+        return slice(y0, y1), slice(x0, x1)
+    margin = max(32, (max(ys.max() - ys.min(), xs.max() - xs.min()) + 1) // 4)
+    return (slice(y0 + max(0, ys.min() - margin), y0 + min(y1 - y0, ys.max() + 1 + margin)),
+            slice(x0 + max(0, xs.min() - margin), x0 + min(x1 - x0, xs.max() + 1 + margin)))
 
 
 def _resize_crop(crop: np.ndarray, crop_hole: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:

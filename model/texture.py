@@ -60,7 +60,7 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, patch_radius: int = 3, seed:
 def synthesize(image: np.ndarray, hole: np.ndarray, guide: np.ndarray,
                options: TextureOptions = TextureOptions(), guide_scale: float = 1.0) -> np.ndarray:
     """Fill ``hole`` of ``image`` with the photo's own detail on top of the
-    network's fill ``guide``.
+    network's fill ``guide``: ``merge_detail`` of ``patch_fill``.
 
     image: RGB uint8 H x W x 3; hole: bool H x W; guide: RGB uint8 or float
     0..255 H x W x 3, the network's fill; guide_scale: photo pixels per network
@@ -69,18 +69,29 @@ def synthesize(image: np.ndarray, hole: np.ndarray, guide: np.ndarray,
     the guide's fill is returned (and a warning logged once).
     """
     hole = np.asarray(hole, bool)
+    detail = None
+    if hole.any() and available():
+        detail = patch_fill(image, hole, options.patch_radius, options.seed)
+    return merge_detail(image, hole, detail, guide, options.keep_low * guide_scale)
+
+
+def merge_detail(image: np.ndarray, hole: np.ndarray, detail: np.ndarray | None, guide: np.ndarray,
+                 sigma: float) -> np.ndarray:
+    """The hole of ``image`` filled with ``detail`` (a patch fill) whose
+    frequencies coarser than a Gaussian of ``sigma`` photo pixels are
+    replaced by ``guide``'s (the network's fill). ``detail`` None: the
+    guide's fill alone (no patch library here)."""
+    hole = np.asarray(hole, bool)
     out = image.copy()
     if not hole.any():
         return out
     guide = np.where(hole[..., None], np.asarray(guide, np.float32), image.astype(np.float32))
-    if not available():
+    if detail is None:
         _warn_unavailable()
-        out[hole] = np.clip(guide[hole], 0, 255).round().astype(np.uint8)
-        return out
-    detail = patch_fill(image, hole, options.patch_radius, options.seed).astype(np.float32)
-    sigma = options.keep_low * guide_scale
-    if sigma > 0:
+        merged = guide
+    elif sigma > 0:
         low = lambda a: cv2.GaussianBlur(a, (0, 0), sigma)
+        detail = detail.astype(np.float32)
         # Both blurs see the whole crop: the existing pixels are the same in
         # both, so the swap only changes what lies in and near the hole.
         merged = detail + low(guide) - low(detail)
