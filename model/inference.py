@@ -221,14 +221,15 @@ class Inpainter:
 
 def _texture_box(hole: np.ndarray, box: Box) -> tuple[slice, slice]:
     """Where the texture step works for the region in ``box``: the hole's
-    own bounding box there plus a margin of a quarter of its size (at least
-    32 px), inside ``box``. Patches come from near the hole, and the patch
-    search (the step's cost) sees a fraction of a large crop."""
+    own bounding box there plus a margin of half its size (at least 32 px),
+    inside ``box``: as much context as the network's crop has (a tighter
+    margin was faster but lost texture sources on large holes), without the
+    padding a small hole's crop gets to reach the run size."""
     x0, y0, x1, y1 = box
     ys, xs = np.nonzero(hole[y0:y1, x0:x1])
     if ys.size == 0:
         return slice(y0, y1), slice(x0, x1)
-    margin = max(32, (max(ys.max() - ys.min(), xs.max() - xs.min()) + 1) // 4)
+    margin = max(32, (max(ys.max() - ys.min(), xs.max() - xs.min()) + 1) // 2)
     return (slice(y0 + max(0, ys.min() - margin), y0 + min(y1 - y0, ys.max() + 1 + margin)),
             slice(x0 + max(0, xs.min() - margin), x0 + min(x1 - x0, xs.max() + 1 + margin)))
 
