@@ -21,10 +21,8 @@ from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from .imageio import ImageReadError, image_size, read_image
-from .masks import user_mask_from_hole
 
 WORK_PIXELS = 1_200_000  # photos are analysed at most at this size (memory: N x this x 4 bytes)
 MIN_PHOTOS = 5
@@ -142,9 +140,11 @@ def estimate_watermark_mask(images: Iterable[np.ndarray], work_size: tuple[int, 
     return mask
 
 
-def watermark_mask_from_folder(folder: str | Path, sample: int = 40) -> WatermarkResult:
-    """Estimate the watermark from up to ``sample`` photos of ``folder``
-    (recursively) of its most common size, spread evenly over the folder."""
+def same_size_photos(folder: str | Path) -> tuple[tuple[int, int], list[Path], list[tuple[Path, str]], int]:
+    """The photos of ``folder`` (recursively) of its most common size: (that
+    size, the photos, (path, reason) of each unreadable one, how many
+    readable photos have another size). Raises ValueError when there are
+    fewer than MIN_PHOTOS of them."""
     from .batch import list_photos
 
     sizes: dict[Path, tuple[int, int]] = {}
@@ -161,6 +161,13 @@ def watermark_mask_from_folder(folder: str | Path, sample: int = 40) -> Watermar
     if len(same) < MIN_PHOTOS:
         raise ValueError(f"need at least {MIN_PHOTOS} photos of the same size; the most common size "
                          f"{size[0]}x{size[1]} has {len(same)}")
+    return size, same, skipped, len(sizes) - len(same)
+
+
+def watermark_mask_from_folder(folder: str | Path, sample: int = 40) -> WatermarkResult:
+    """Estimate the watermark from up to ``sample`` photos of ``folder``
+    (recursively) of its most common size, spread evenly over the folder."""
+    size, same, skipped, other_sizes = same_size_photos(folder)
     picks = [same[i] for i in np.unique(np.linspace(0, len(same) - 1, min(sample, len(same))).round().astype(int))]
     scale = min(1.0, (WORK_PIXELS / (size[0] * size[1])) ** 0.5)
     work = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
@@ -177,7 +184,7 @@ def watermark_mask_from_folder(folder: str | Path, sample: int = 40) -> Watermar
             yield image
 
     mask = estimate_watermark_mask(photos(), work, size)
-    return WatermarkResult(mask, size, used, skipped, len(sizes) - len(same))
+    return WatermarkResult(mask, size, used, skipped, other_sizes)
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -447,23 +446,10 @@ def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
     sums over all ``sample`` photos (only the box is kept in memory).
     ``progress(done, total)`` after each photo read. Raises ValueError
     (too few photos) or NoWatermarkError."""
-    from .batch import list_photos
-    from .imageio import ImageReadError, image_size, read_image
+    from .imageio import ImageReadError, read_image
+    from .watermark import same_size_photos
 
-    sizes: dict[Path, tuple[int, int]] = {}
-    skipped: list[tuple[Path, str]] = []
-    for path in list_photos(Path(folder)):
-        try:
-            sizes[path] = image_size(path)
-        except ImageReadError as exc:
-            skipped.append((path, str(exc)))
-    if not sizes:
-        raise ValueError(f"no readable photos in {folder}")
-    size, _ = Counter(sizes.values()).most_common(1)[0]
-    same = [p for p, s in sizes.items() if s == size]
-    if len(same) < MIN_PHOTOS:
-        raise ValueError(f"need at least {MIN_PHOTOS} photos of the same size; the most common size "
-                         f"{size[0]}x{size[1]} has {len(same)}")
+    size, same, skipped, other_sizes = same_size_photos(folder)
 
     def spread(items: list, count: int) -> list:
         return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, min(count, len(items))).round().astype(int))]
@@ -514,7 +500,7 @@ def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
     a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
     alpha, colour = _finish(a, c, box, size)
     _check_found(alpha, len(used))
-    return Watermark(alpha, colour, used, skipped, len(sizes) - len(same))
+    return Watermark(alpha, colour, used, skipped, other_sizes)
 
 
 # --------------------------------------------------------------- restoration
