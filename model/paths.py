@@ -40,3 +40,27 @@ def resolve_weights(weights: str | os.PathLike | None = None) -> Path:
     raise FileNotFoundError(
         f"no model weights: looked for {BUNDLED_WEIGHTS} and {user_weights()}; "
         f"pass --weights FILE or set ${WEIGHTS_ENV}")
+
+
+def real_path(path: Path | str) -> Path:
+    """The path with every symlink resolved; never raises (a symlink loop stays as it is)."""
+    return Path(os.path.realpath(path))
+
+
+def is_inside(path: Path | str, folder: Path | str) -> bool:
+    """True when ``path`` is ``folder`` or lies inside it (symlinks resolved)."""
+    path, folder = real_path(path), real_path(folder)
+    return path == folder or folder in path.parents
+
+
+def path_relation(path: Path | str, other: Path | str) -> str | None:
+    """How ``path`` overlaps ``other``: "is", "lies inside" or "contains"
+    (None: apart); symlinks resolved. The guard that keeps outputs off inputs."""
+    a, b = real_path(path), real_path(other)
+    if a == b:
+        return "is"
+    if b in a.parents:
+        return "lies inside"
+    if a in b.parents:
+        return "contains"
+    return None

@@ -29,7 +29,7 @@ from .devices import autocast, cpu_has_bf16, describe, resolve_device
 from .inference import Inpainter
 from .losses import BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures
 from .network import InpaintNet, NetConfig, get_config, parse_scales
-from .paths import resolve_weights
+from .paths import path_relation, resolve_weights
 
 
 @dataclass
@@ -109,17 +109,11 @@ class TrainError(ValueError):
     """A problem with the options or the data, with a message for the user."""
 
 
-def _overlaps(a: Path, b: Path) -> bool:
-    """True when folder ``a`` is ``b``, lies inside it or contains it."""
-    a, b = Path(a).resolve(), Path(b).resolve()
-    return a == b or b in a.parents or a in b.parents
-
-
 def check_run_folder(opts: "TrainOptions") -> None:
     """The run folder is written to; the photo folders are only read: refuse
     a run folder that is, contains or lies inside one of them."""
     for name, folder in (("data folder", opts.data_dir), ("validation folder", opts.val_dir)):
-        if folder is not None and _overlaps(opts.out_dir, folder):
+        if folder is not None and path_relation(opts.out_dir, folder) is not None:
             raise TrainError(f"the run folder {opts.out_dir} overlaps the {name} {folder} (it is the same "
                              "folder, inside it or contains it); choose a separate run folder "
                              "(the photos are never written to)")
@@ -387,23 +381,26 @@ class Trainer:
     def validate(self) -> tuple[float, float, Path]:
         """Mean PSNR / SSIM of the refined result on the fixed validation
         cases (through the one inference path) and a preview sheet; also
-        sets ``val_sharpness``, the refined and coarse sharpness ratios
-        (hole gradient energy of the fill / of the truth, 1 = as detailed)."""
+        sets ``val_extra``, the measures logged beside them: the refined
+        result's deep distance and sharpness ratio (hole gradient energy of
+        the fill / of the truth, 1 = as detailed) and the coarse one's
+        sharpness ratio."""
         from .evaluate import comparison_sheet, evaluate_cases
 
         self.net.eval()
         # The network alone: the texture step is not trained, and would only slow validation.
         results = evaluate_cases(Inpainter.from_network(self.net, texture=False), self.val_cases,
-                                 keep_outputs=len(self.val_cases))
+                                 keep_outputs=4)
         preview = self.out / "previews" / f"step_{self.step:07d}.png"
-        comparison_sheet(self.val_cases, results["outputs"][:4], preview,
+        comparison_sheet(self.val_cases, results["outputs"], preview,
                          columns=("input", "mask", "coarse", "refined", "truth"),
                          tile=self.opts.size, scores=results["cases"])
         self.net.train()
-        self.val_sharpness = {m: results["table"]["all"][m]["sharpness"] for m in ("refined", "coarse")}
-        overall = results["table"]["all"]["refined"]
+        table = results["table"]["all"]
+        overall = table["refined"]
         # logged beside PSNR / SSIM (eval-only judges: the deep distance is never a loss)
         self.val_extra = {f"val_{k}": overall[k] for k in ("deep", "sharpness") if k in overall}
+        self.val_extra["val_sharpness_coarse"] = table["coarse"]["sharpness"]
         return overall["psnr"], overall["ssim"], preview
 
     def run(self, progress: Callable[[TrainProgress], None] | None = None,
@@ -459,12 +456,11 @@ class Trainer:
 
     def _validate_and_keep(self, progress, parts: dict, rate: float, eta: float = 0.0) -> TrainProgress:
         val_psnr, val_ssim, preview = self.validate()
-        self._log({"step": self.step, "val_psnr": val_psnr, "val_ssim": val_ssim, **self.val_extra,
-                   "val_sharpness_coarse": self.val_sharpness["coarse"]})
+        self._log({"step": self.step, "val_psnr": val_psnr, "val_ssim": val_ssim, **self.val_extra})
         if self.best_psnr is None or val_psnr > self.best_psnr or self.opts.select == "last":
             self.best_psnr = val_psnr
             save_weights(self.net, self.out / "best.pt", step=self.step, val_psnr=val_psnr,
-                         val_ssim=val_ssim, val_sharpness=self.val_sharpness["refined"],
+                         val_ssim=val_ssim, val_sharpness=self.val_extra["val_sharpness"],
                          init=self.init_source, data=str(self.opts.data_dir))
         info = TrainProgress(self.step, self.total, parts, val_psnr, val_ssim, preview, rate, eta)
         if progress is not None:

@@ -676,7 +676,8 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
     to run and a ``WatermarkRestorer`` to ``bind(inpainter)`` and pass to
     ``run_batch`` as its inpainter. Raises ``BatchError`` (usage, or
     "no consistent watermark found")."""
-    from .batch import BatchError, MASK_FITS, _inside, default_output_dir
+    from .batch import BatchError, MASK_FITS, default_output_dir
+    from .paths import is_inside
 
     if options.mask is not None or options.masks_dir is not None:
         raise BatchError("--watermark replaces --mask and --masks: give only one of them")
@@ -684,7 +685,7 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
     if not src.is_dir():
         raise BatchError(f"input folder not found: {src}")
     out = Path(options.output_dir) if options.output_dir is not None else default_output_dir(src)
-    if _inside(out, src):
+    if is_inside(out, src):
         raise BatchError(f"the output folder {out} is the input folder or inside it; "
                          "choose a separate folder (the input is never written to)")
     if options.mask_fit not in MASK_FITS:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from model.confidence import fill_confidence
@@ -54,7 +53,6 @@ def test_flat_fill_scores_low_and_good_fill_high():
 
 
 def test_batch_report_ranks_broken_fills_first(tmp_path):
-    pytest.importorskip("model.batch")
     from model.batch import BatchOptions, run_batch
     from model.inference import Inpainter
 

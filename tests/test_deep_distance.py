@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import smooth_photo
+from model import deep_distance
 
-deep_distance = pytest.importorskip("model.deep_distance")
-if deep_distance.available() is not None:
+if deep_distance.available() is not None:  # the optional eval extra is not installed
     pytest.skip(deep_distance.available(), allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parent.parent
