@@ -88,6 +88,9 @@ def test_tight_mask_on_real_photos():
     assert (mask & truth).sum() / truth.sum() >= 0.95
     assert mask.sum() <= 1.5 * truth.sum()
     assert np.abs(mark.alpha - alpha)[truth].mean() <= 0.03
+    # the colour pooled photo by photo (where each photo's surroundings
+    # predict it well): 6.4 levels off with the unweighted means, 5.0 now
+    assert np.abs(mark.colour - colour)[alpha > 0.1].mean() <= 5.5
 
 
 # ------------------------------------------------------------ restoration
