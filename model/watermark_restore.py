@@ -59,6 +59,7 @@ MEAN_MIX = 0.7  # weight of the mean-based alpha where the mark's colour is far 
 DETECT_PHOTOS = 40  # photos the region is found on (memory: N x 1.2 MP x 3 bytes + 4 bytes a channel)
 SAMPLE = 100  # photos alpha and colour are estimated from, by default
 NO_MARK = "no consistent watermark found"
+MIN_EVIDENCE = 0.3  # median over the photos of mark_evidence for a mark to count as shared
 
 
 class NoWatermarkError(ValueError):
@@ -418,12 +419,41 @@ def _finish(alpha_crop: np.ndarray, c_crop: np.ndarray, box, size: tuple[int, in
     return alpha, colour
 
 
-def _check_found(alpha: np.ndarray, count: int) -> None:
-    """A shared mark changes the photos noticeably somewhere: refuse to
-    invent one from estimation noise."""
+def _edge_strength(image: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest gradient magnitude over the channels."""
+    image = image.astype(np.float32)
+    planes = [image] if image.ndim == 2 else [image[..., i] for i in range(image.shape[2])]
+    return np.max([_gradient_magnitude(p) for p in planes], 0)
+
+
+def mark_evidence(alpha: np.ndarray, colour: np.ndarray, crops: Sequence[np.ndarray]) -> np.ndarray:
+    """Per photo, how plainly it shows the estimated mark: the correlation
+    of its edge strength with the mark's (alpha's and alpha * W's) over the
+    mark and 3 px around it. A shared mark shows in every photo (0.5-0.9 on
+    the benchmark's photos); edges that a few photos share by chance, which
+    the estimate from a small folder can take for a mark, do not (below 0.4,
+    median about 0.1)."""
+    mark = _edge_strength(alpha * 255) + _edge_strength(alpha[..., None] * colour)
+    zone = cv2.dilate((alpha > MASK_ALPHA).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    x = mark[zone] - mark[zone].mean()
+    out = []
+    for crop in crops:
+        y = _edge_strength(crop)[zone]
+        y = y - y.mean()
+        out.append(float((x * y).sum() / np.sqrt((x * x).sum() * (y * y).sum() + 1e-9)))
+    return np.array(out)
+
+
+def _check_found(alpha: np.ndarray, colour: np.ndarray, crops: Sequence[np.ndarray], count: int) -> None:
+    """A shared mark changes the photos noticeably somewhere, and shows in
+    most of them: refuse to invent one from estimation noise or from edges
+    a few photos share. ``alpha``, ``colour``, ``crops``: in the mark's box."""
     strong = tight_mask(alpha, 0.1, 0)
     if strong.sum() < max(12, alpha.size * 2e-5) or float(alpha[strong].mean()) < 0.15:
         raise NoWatermarkError(f"{NO_MARK} in {count} photos")
+    if len(crops) and float(np.median(mark_evidence(alpha, colour, crops))) < MIN_EVIDENCE:
+        raise NoWatermarkError(f"{NO_MARK} in {count} photos (a faint mark needs more photos to be told "
+                               "from edges that some photos share by chance)")
 
 
 def estimate_watermark(images: Sequence[np.ndarray]) -> Watermark:
@@ -444,7 +474,7 @@ def estimate_watermark(images: Sequence[np.ndarray]) -> Watermark:
         moments.add(crop)
     a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
     alpha, colour = _finish(a, c, box, (images[0].shape[1], images[0].shape[0]))
-    _check_found(alpha, len(images))
+    _check_found(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], crops, len(images))
     return Watermark(alpha, colour)
 
 
@@ -510,7 +540,7 @@ def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
         raise ValueError(f"need at least {MIN_PHOTOS} readable photos of the same size, got {moments.n}")
     a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
     alpha, colour = _finish(a, c, box, size)
-    _check_found(alpha, len(used))
+    _check_found(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], crops, len(used))
     return Watermark(alpha, colour, used, skipped, other_sizes)
 
 

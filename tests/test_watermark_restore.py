@@ -12,8 +12,8 @@ from PIL import Image
 
 from model.batch import BatchError, BatchOptions, run_batch
 from model.imageio import read_image, read_mask
-from model.watermark_restore import (NO_MARK, NoWatermarkError, Watermark, estimate_watermark, place_mark,
-                                     prepare_batch, restore, search_mark, watermark_from_folder)
+from model.watermark_restore import (NO_MARK, NoWatermarkError, Watermark, estimate_watermark, mark_evidence,
+                                     place_mark, prepare_batch, restore, search_mark, watermark_from_folder)
 from test_watermark import random_photo, watermark_alpha
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +92,21 @@ def test_tight_mask_on_real_photos():
     # predict it well): 6.4 levels off with the unweighted means, 5.0 now
     assert np.abs(mark.colour - colour)[alpha > 0.1].mean() <= 5.5
 
+
+
+@pytest.mark.parametrize("count", [6, 8])
+def test_a_small_folder_of_real_photos_without_a_mark_is_not_given_one(count):
+    """With few photos, some edges are shared by chance; the estimate took
+    them for a mark of opacity 0.2-0.3 until each photo had to show it."""
+    from benchmarks.watermark import make_mark, real_photos
+
+    photos = [p for _, p in real_photos(count)]
+    with pytest.raises(NoWatermarkError, match="no consistent watermark found"):
+        estimate_watermark(photos)
+    alpha, colour = make_mark()  # the same photos under a real mark: found
+    mark = estimate_watermark([blend(p, alpha, colour) for p in photos])
+    assert np.abs(mark.alpha - alpha)[alpha > 0].mean() <= 0.06
+    assert np.median(mark_evidence(mark.alpha, mark.colour, [blend(p, alpha, colour) for p in photos])) > 0.5
 
 # ------------------------------------------------------------ restoration
 
