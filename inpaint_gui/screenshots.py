@@ -183,7 +183,7 @@ def main(argv: list[str]) -> int:
     batch.resize(820, 760)
     batch.show()
     try:
-        import model.batch  # noqa: F401
+        import model.jobs.batch  # noqa: F401
         batch.start()
         wait_until(app, lambda: not batch.is_running())
         wait_until(app, lambda: batch.review_worker is None)

@@ -36,7 +36,7 @@ def test_large_image_two_small_masks_leave_the_rest_bit_identical(photo, random_
         assert (out[mask > 0] != image[mask > 0]).any()
     assert len(result.crops) == 2  # one crop per region, far apart
     for crop in result.crops:
-        assert max(crop.image.shape[:2]) <= inp.cfg.train_size
+        assert max(crop.image.shape[:2]) <= inp.cfg.run_size
 
 
 def test_near_regions_are_merged_and_big_regions_downscaled(photo, random_weights):
@@ -48,7 +48,7 @@ def test_near_regions_are_merged_and_big_regions_downscaled(photo, random_weight
     result = inp(image, mask)
     assert len(result.crops) == 1
     crop = result.crops[0]
-    assert max(crop.image.shape[:2]) == inp.cfg.train_size  # seen at training resolution
+    assert max(crop.image.shape[:2]) == inp.cfg.run_size  # seen at training resolution
     assert crop.hole.mean() > 0.1
 
 
