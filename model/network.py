@@ -30,8 +30,8 @@ class NetConfig:
     depth: int = 2  # plain 3x3 convs at 1/4 resolution before the dilated ones
     dilations: tuple[int, ...] = (2, 4, 8, 16)
     decoder_depth: int = 2  # convs at 1/4 resolution at the start of each decoder
-    half_res_width: int = 64  # decoder channels at 1/2 resolution
-    full_res_width: int = 32  # decoder channels at full resolution
+    half_res_width: int = 128  # decoder channels at 1/2 resolution
+    full_res_width: int = 64  # decoder channels at full resolution
     # What the hole holds on input: "zero" (the paper) or "telea" (a classical fill).
     prefill: str = "zero"
     # True: each stage outputs prefill + a zero-initialised correction, so an
@@ -81,7 +81,7 @@ class NetConfig:
 
 CONFIGS: dict[str, NetConfig] = {
     # The paper's plan (CA coarse network without attention, base width 32).
-    "paper": NetConfig(name="paper", width=32, half_res_width=128, full_res_width=64),
+    "paper": NetConfig(),
     # Same architecture, lighter where the cost is (the full- and half-resolution
     # decoder layers), and a Telea prefill with residual outputs.
     "default": NetConfig(

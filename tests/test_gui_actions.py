@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: E402,F401 - the test extra; missing, this fails (a skip would hide it)
 from PySide6.QtGui import QAction  # noqa: E402
 from PySide6.QtWidgets import QMenu  # noqa: E402
 

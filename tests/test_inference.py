@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -69,7 +70,11 @@ def test_small_odd_image_is_padded(inpainter, photo):
     mask = np.zeros((37, 53), np.uint8)
     mask[10:20, 10:30] = 255
     result = inpainter(image, mask)
-    assert result.refined.shape == image.shape
+    assert result.refined.shape == image.shape and result.coarse.shape == image.shape
+    k = 2 * inpainter.dilate + 1  # the paste reaches the hole dilated by a few pixels
+    changeable = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+    assert np.array_equal(result.refined[~changeable], image[~changeable])  # the padding never leaks in
+    assert (result.refined[mask > 0] != image[mask > 0]).any()
 
 
 def test_untrained_residual_model_equals_telea(photo, tmp_path):

@@ -1,6 +1,7 @@
 """The weights are package data: the wheel holds resources/default.pt, and a
 plain (non-editable) install, run from outside the checkout, removes an object."""
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,8 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_wheel_holds_the_weights_and_an_installed_copy_runs_remove(tmp_path):
     wheels = tmp_path / "wheels"
+    # built from a copy: setuptools writes build/ and *.egg-info next to the sources
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", "tests", "docs", "runs", "data"))
     # offline: no build isolation (setuptools comes with the test extra), no dependencies
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
                             "--no-index", "-q", "-w", str(wheels)], capture_output=True, text=True, cwd=tmp_path)
     assert build.returncode == 0, build.stderr
     (wheel,) = wheels.glob("region_inpaint-*.whl")

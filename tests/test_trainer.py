@@ -67,8 +67,9 @@ def test_paper_losses_run_and_produce_all_terms(photo_dir, tmp_path):
     assert {"l1", "correlation", "style", "total"} <= set(parts)
 
 
-@pytest.mark.parametrize("extra", [{}, {"lr_schedule": "cosine", "l1_region": "hole", "lr": 1e-3}],
-                         ids=["constant-image", "cosine-hole"])
+@pytest.mark.parametrize("extra", [{}, {"lr_schedule": "cosine", "l1_region": "hole", "lr": 1e-3},
+                                   {"adversarial": True, "lr": 1e-3, "lambda_corr": 0.0, "lambda_style": 0.0}],
+                         ids=["constant-image", "cosine-hole", "adversarial"])
 def test_kill_and_resume_matches_uninterrupted(photo_dir, tmp_path, extra):
     full = small_trainer(options(photo_dir, tmp_path / "a", **extra))
     full.run()
@@ -84,6 +85,9 @@ def test_kill_and_resume_matches_uninterrupted(photo_dir, tmp_path, extra):
     assert a["step"] == b["step"] == 10
     for k in a["model"]:
         assert torch.allclose(a["model"][k], b["model"][k], atol=1e-5), k
+    assert ("critic" in a) == ("critic" in b) == bool(extra.get("adversarial"))
+    for k in a.get("critic", {}):  # the critic and its optimiser were resumed too
+        assert torch.allclose(a["critic"][k], b["critic"][k], atol=1e-5), k
 
 
 def test_cosine_schedule_decays_from_lr_to_lr_min(photo_dir, tmp_path):
@@ -176,9 +180,22 @@ def test_adversarial_flag_trains_a_critic_and_resumes_it(photo_dir, tmp_path):
     result = trainer.run()
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.critic.parameters()))
     ckpt = read_checkpoint(result.last_path)
-    assert "critic" in ckpt
+    assert "critic" in ckpt and "critic_optimizer" in ckpt
     log = (tmp_path / "run" / "log.jsonl").read_text()
     assert '"adversarial"' in log
+
+    resumed = small_trainer(options(photo_dir, tmp_path, adversarial=True, steps=3, val_every=100, resume=True))
+    fresh = [p.detach().clone() for p in resumed.critic.parameters()]
+    resumed.load_last()
+    saved = ckpt["critic"]
+    assert all(torch.equal(v, saved[k]) for k, v in resumed.critic.state_dict().items())
+    assert any(not torch.equal(a, b) for a, b in zip(fresh, resumed.critic.parameters()))  # not a new critic
+    state = resumed.critic_opt.state_dict()["state"]
+    assert state and all(int(s["step"]) == 2 for s in state.values())  # Adam's moments came back after 2 steps
+    assert resumed.step == 2
+    result = small_trainer(options(photo_dir, tmp_path, adversarial=True, steps=3, val_every=100,
+                                   resume=True)).run()
+    assert result.steps_done == 3 and read_checkpoint(result.last_path)["step"] == 3
 
 
 def test_refine_texture_losses_leave_stage_one_bit_identical(photo_dir, tmp_path):
