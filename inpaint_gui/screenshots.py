@@ -188,7 +188,7 @@ def main(argv: list[str]) -> int:
         wait_until(app, lambda: not batch.is_running())
         wait_until(app, lambda: batch.review_worker is None)
     except ImportError:
-        batch.current.setText("(model/batch.py is not available in this checkout)")
+        batch.current.setText("(model/jobs/batch.py is not available in this checkout)")
     settle(app, 0.5)
     save_grab(batch, "batch.png")
     batch.close()

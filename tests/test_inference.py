@@ -149,3 +149,15 @@ def test_run_scales_come_from_the_weights_and_can_be_overridden(photo, random_we
     far[40:120, 50:160] = False  # the hole, its dilated paste band and a margin
     assert np.array_equal(averaged[far], image[far])
     assert not np.array_equal(single[mask > 0], averaged[mask > 0])
+
+
+def test_a_missing_device_is_its_own_error_type():
+    """The GUI tells "this device is not here" from other errors by type, not by message."""
+    from model.devices import DeviceUnavailable, available_devices, resolve_device
+
+    names = [name for name, _ in available_devices()]
+    assert names[:2] == ["auto", "cpu"]
+    for missing in ("cuda", "mps"):
+        if missing not in names:
+            with pytest.raises(DeviceUnavailable):
+                resolve_device(missing)

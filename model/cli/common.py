@@ -8,15 +8,9 @@ from pathlib import Path
 
 def valid_devices() -> list[str]:
     """The --device values that work on this machine."""
-    import torch
+    from ..devices import available_devices
 
-    names = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        names.append("mps")
-    return names
+    return [name for name, _ in available_devices()]
 
 
 def check_device(name: str) -> str | None:
