@@ -127,7 +127,8 @@ def test_finetune_dialog_runs_with_the_measured_recipe(qtbot, settings, tiny_pho
     # the weights offered run at the starting weights' settings, not at the 64 px training crops
     from model.checkpoint import read_checkpoint
     from model.paths import resolve_weights
-    start_cfg = read_checkpoint(resolve_weights(None))["config"]
+    from model.network import NetConfig
+    start_cfg = NetConfig.from_dict(read_checkpoint(resolve_weights(None))["config"]).to_dict()  # may say train_size
     app_cfg = read_checkpoint(result.app_path)["config"]
     assert read_checkpoint(result.best_path)["config"]["run_size"] == 64
     assert app_cfg["run_size"] == start_cfg["run_size"] and app_cfg["run_scales"] == start_cfg["run_scales"]

@@ -9,6 +9,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from ..masks import user_mask_from_hole
 from .cases import Case
 from .report import LABELS, format_cell
 
@@ -41,7 +42,7 @@ def comparison_sheet(cases: Sequence, outputs: Sequence[dict[str, np.ndarray]], 
                 red = np.array([255, 0, 0], np.float32)
                 img[case.hole] = (0.45 * img[case.hole] + 0.55 * red).astype(np.uint8)
             elif col == "mask":
-                img = np.repeat(np.where(case.hole, 255, 0).astype(np.uint8)[..., None], 3, axis=2)
+                img = np.repeat(user_mask_from_hole(case.hole)[..., None], 3, axis=2)
             elif col == "truth":
                 img = case.image
             else:
