@@ -590,28 +590,39 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
     try:
         _remove_stale_temps(out_dir, str(stale.get("token", "")), tuple(p for _, p in _inputs(options)),
                             options.report)
-        return _run_locked(options, inpainter, progress, should_stop, out_dir, token, t_start)
+        return _BatchRun(options, inpainter, progress, out_dir, token).run(should_stop, t_start)
     finally:
         out_lock.release()
 
 
-def _run_locked(options: BatchOptions, inpainter, progress, should_stop, out_dir: Path, token: str,
-                t_start: float) -> BatchSummary:
-    manifest = Manifest(out_dir, _job_key(options), options.resume, token)
-    summary = BatchSummary(output_dir=str(out_dir))
-    jobs = _plan(options, out_dir, manifest)
-    summary.total = len(jobs)
-    lock = threading.Lock()
-    shared_hole = read_mask(options.mask) if options.mask is not None else None
-    fitted: dict[tuple[int, int], np.ndarray] = {}  # shared mask per photo size
+class _BatchRun:
+    """One run over the planned jobs, with the output folder locked: the main
+    thread fits masks and runs the model (``clean``), a decoder thread reads
+    photos ahead of it (``_decoder``) and a writer thread encodes and renames
+    the results into place (``write``); ``finish`` records each file's outcome
+    (from both threads, under a lock, so progress arrives in order)."""
 
-    def finish(job: _Job, status: str, reason: str = "", **times: float) -> None:
+    def __init__(self, options: BatchOptions, inpainter, progress: Callable[[BatchProgress], None] | None,
+                 out_dir: Path, token: str):
+        self.options, self.inpainter, self.progress, self.token = options, inpainter, progress, token
+        self.manifest = Manifest(out_dir, _job_key(options), options.resume, token)
+        self.summary = BatchSummary(output_dir=str(out_dir))
+        self.jobs = _plan(options, out_dir, self.manifest)
+        self.summary.total = len(self.jobs)
+        self.lock = threading.Lock()
+        self.shared_hole = read_mask(options.mask) if options.mask is not None else None
+        self.fitted: dict[tuple[int, int], np.ndarray] = {}  # the shared mask per photo size
+        self.writes: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        self.writer_errors: list[BaseException] = []
+
+    def finish(self, job: _Job, status: str, reason: str = "", **times: float) -> None:
         reason = reason.removeprefix(f"{job.path}: ")  # the path is listed next to it anyway
         record = FileRecord(str(job.path), job.rel.as_posix(), status, reason,
                             str(job.out) if status in ("done", "copied", "resumed") else None, **times)
         record.seconds = sum(times.values())
         record.confidence = getattr(job, "confidence", None)
-        with lock:
+        summary = self.summary
+        with self.lock:
             summary.records.append(record)
             if status == "done":
                 summary.done += 1
@@ -621,114 +632,115 @@ def _run_locked(options: BatchOptions, inpainter, progress, should_stop, out_dir
                 summary.skipped += 1
             else:
                 summary.failed.append((str(job.path), reason))
-            if progress is not None:  # under the lock: reports arrive in order from both threads
+            if self.progress is not None:  # under the lock: reports arrive in order from both threads
                 shown = status if not reason or status in ("done", "resumed") else f"{status}: {reason}"
-                progress(BatchProgress(len(summary.records), summary.total, str(job.path), shown, status, reason))
+                self.progress(BatchProgress(len(summary.records), summary.total, str(job.path), shown, status,
+                                            reason))
 
-    def write(job: _Job, photo: Photo | None, result: np.ndarray | None, times: dict) -> None:
+    def write(self, job: _Job, photo: Photo | None, result: np.ndarray | None, times: dict) -> None:
         """On the writer thread: encode, rename into place, record."""
         t0 = time.perf_counter()
         try:
             if photo is None:
-                copy_atomic(job.path, job.out, token)
+                copy_atomic(job.path, job.out, self.token)
                 status = "copied"
             elif result is None:  # the mask misses this photo: the original bytes are the best copy
-                copy_atomic(job.path, job.out, token)
+                copy_atomic(job.path, job.out, self.token)
                 status, job.reason = "copied", job.reason or "the mask does not touch this photo"
             else:
-                save_pixels(restore_like(result, photo), job.out, photo.meta, options.quality, token)
+                save_pixels(restore_like(result, photo), job.out, photo.meta, self.options.quality, self.token)
                 status = "done"
-            manifest.add(job.rel.as_posix(), job.path, job.out, job.mask, status)
+            self.manifest.add(job.rel.as_posix(), job.path, job.out, job.mask, status)
         except Exception as exc:
-            finish(job, "failed", f"cannot write {job.out}: {exc}", **times)
+            self.finish(job, "failed", f"cannot write {job.out}: {exc}", **times)
             return
-        finish(job, status, job.reason if status == "copied" else "", encode_s=time.perf_counter() - t0, **times)
+        self.finish(job, status, job.reason if status == "copied" else "", encode_s=time.perf_counter() - t0,
+                    **times)
 
-    writes: queue.Queue = queue.Queue(maxsize=PREFETCH)
-
-    writer_errors: list[BaseException] = []
-
-    def writer() -> None:
-        while (item := writes.get()) is not None:
+    def _writer(self) -> None:
+        while (item := self.writes.get()) is not None:
             try:
-                write(*item)
+                self.write(*item)
             except Exception as exc:  # e.g. a progress callback that raised: keep draining, re-raise later
-                writer_errors.append(exc)
+                self.writer_errors.append(exc)
 
-    decoded: queue.Queue = queue.Queue(maxsize=PREFETCH)
-    stop_decoding = threading.Event()
-    threads = [threading.Thread(target=_decoder, args=(jobs, decoded, stop_decoding), daemon=True,
-                                name="batch-decode"),
-               threading.Thread(target=writer, daemon=True, name="batch-write")]
-    for t in threads:
-        t.start()
-    try:
-        while (item := decoded.get()) is not None:
-            job, photo, error, decode_s = item
-            if job.action == "resumed":
-                finish(job, "resumed", job.reason)
-            elif job.action == "skip":
-                finish(job, "skipped", job.reason)
-            elif job.action == "fail":
-                finish(job, "failed", job.reason)
-            elif job.action == "copy":
-                writes.put((job, None, None, {}))
-            elif error is not None:
-                finish(job, "failed", error, decode_s=decode_s)
-            else:
-                _clean(job, photo, decode_s, inpainter, shared_hole, fitted, options, writes, finish)
-            if should_stop is not None and should_stop():
-                summary.stopped = True
-                break
-    finally:
-        stop_decoding.set()
-        while True:  # let the decoder see the stop and end
-            try:
-                if decoded.get(timeout=0.05) is None:
+    def hole_for(self, job: _Job, height: int, width: int) -> np.ndarray:
+        """The job's mask fitted to its photo (the shared one is fitted once per size)."""
+        if self.shared_hole is None:
+            return fit_mask(read_mask(job.mask), height, width, self.options.mask_fit)
+        if (height, width) not in self.fitted:
+            self.fitted[(height, width)] = fit_mask(self.shared_hole, height, width, self.options.mask_fit)
+        return self.fitted[(height, width)]
+
+    def clean(self, job: _Job, photo: Photo, decode_s: float) -> None:
+        """Fit the mask and run the model for one decoded photo (main thread)."""
+        h, w = photo.rgb.shape[:2]
+        try:
+            hole = self.hole_for(job, h, w)
+            check_hole_fraction(hole)
+        except (ValueError, ImageReadError) as exc:
+            self.finish(job, "failed", str(exc), decode_s=decode_s)
+            return
+        t0 = time.perf_counter()
+        try:
+            full = self.inpainter(photo.rgb, hole) if hole.any() else None
+            result = getattr(full, "refined", full)
+            if full is not None:
+                from ..confidence import fill_confidence
+                job.confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
+        except Exception as exc:  # out of memory on a huge photo etc.: this photo only
+            self.finish(job, "failed", f"removal failed: {type(exc).__name__}: {exc}", decode_s=decode_s)
+            return
+        self.writes.put((job, photo, result, {"decode_s": decode_s, "model_s": time.perf_counter() - t0}))
+
+    def run(self, should_stop: Callable[[], bool] | None, t_start: float) -> BatchSummary:
+        summary, options = self.summary, self.options
+        decoded: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        stop_decoding = threading.Event()
+        threads = [threading.Thread(target=_decoder, args=(self.jobs, decoded, stop_decoding), daemon=True,
+                                    name="batch-decode"),
+                   threading.Thread(target=self._writer, daemon=True, name="batch-write")]
+        for t in threads:
+            t.start()
+        try:
+            while (item := decoded.get()) is not None:
+                job, photo, error, decode_s = item
+                if job.action == "resumed":
+                    self.finish(job, "resumed", job.reason)
+                elif job.action == "skip":
+                    self.finish(job, "skipped", job.reason)
+                elif job.action == "fail":
+                    self.finish(job, "failed", job.reason)
+                elif job.action == "copy":
+                    self.writes.put((job, None, None, {}))
+                elif error is not None:
+                    self.finish(job, "failed", error, decode_s=decode_s)
+                else:
+                    self.clean(job, photo, decode_s)
+                if should_stop is not None and should_stop():
+                    summary.stopped = True
                     break
-            except queue.Empty:
-                if not threads[0].is_alive():
-                    break
-        writes.put(None)
-        threads[1].join()  # every photo handed over is written before we return
-        manifest.close()
-        summary.seconds = time.perf_counter() - t_start
-        if options.report is not None:
-            try:
-                _write_report(Path(options.report), summary, token)
-            except OSError as exc:  # a full disk: the summary is still returned (and printed first)
-                summary.report_error = f"cannot write the report {options.report}: {exc.strerror or exc}"
-    if writer_errors:
-        raise writer_errors[0]
-    return summary
-
-
-def _clean(job: _Job, photo: Photo, decode_s: float, inpainter, shared_hole, fitted, options, writes,
-           finish) -> None:
-    """Fit the mask and run the model for one decoded photo (main thread)."""
-    h, w = photo.rgb.shape[:2]
-    try:
-        if shared_hole is not None:
-            if (h, w) not in fitted:
-                fitted[(h, w)] = fit_mask(shared_hole, h, w, options.mask_fit)
-            hole = fitted[(h, w)]
-        else:
-            hole = fit_mask(read_mask(job.mask), h, w, options.mask_fit)
-        check_hole_fraction(hole)
-    except (ValueError, ImageReadError) as exc:
-        finish(job, "failed", str(exc), decode_s=decode_s)
-        return
-    t0 = time.perf_counter()
-    try:
-        full = inpainter(photo.rgb, hole) if hole.any() else None
-        result = getattr(full, "refined", full)
-        if full is not None:
-            from ..confidence import fill_confidence
-            job.confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
-    except Exception as exc:  # out of memory on a huge photo etc.: this photo only
-        finish(job, "failed", f"removal failed: {type(exc).__name__}: {exc}", decode_s=decode_s)
-        return
-    writes.put((job, photo, result, {"decode_s": decode_s, "model_s": time.perf_counter() - t0}))
+        finally:
+            stop_decoding.set()
+            while True:  # let the decoder see the stop and end
+                try:
+                    if decoded.get(timeout=0.05) is None:
+                        break
+                except queue.Empty:
+                    if not threads[0].is_alive():
+                        break
+            self.writes.put(None)
+            threads[1].join()  # every photo handed over is written before we return
+            self.manifest.close()
+            summary.seconds = time.perf_counter() - t_start
+            if options.report is not None:
+                try:
+                    _write_report(Path(options.report), summary, self.token)
+                except OSError as exc:  # a full disk: the summary is still returned (and printed first)
+                    summary.report_error = f"cannot write the report {options.report}: {exc.strerror or exc}"
+        if self.writer_errors:
+            raise self.writer_errors[0]
+        return summary
 
 
 def _write_report(path: Path, summary: BatchSummary, token: str | None = None) -> None:
