@@ -3,7 +3,7 @@
     python -m benchmarks.batch [--count 100] [--megapixels 12] [--device cpu] [--keep DIR]
 
 Generates ``count`` photo-like JPEGs (quality 90) in a temp folder, runs
-``model.batch.run_batch`` (the code behind ``main.py batch``) and prints
+``model.jobs.batch.run_batch`` (the code behind ``main.py batch``) and prints
 photos/s and where the time goes. Decode runs on a prefetch thread and
 encode on a writer thread while the model runs, so the per-stage times add
 up to more than the wall time when they overlap.
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.batch import BatchOptions, run_batch
+from model.jobs.batch import BatchOptions, run_batch
 from model.devices import describe
 from model.inference import Inpainter
 

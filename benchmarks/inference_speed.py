@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     inp = Inpainter(args.weights, args.device, texture=args.texture == "on")
     print(f"device {describe(inp.device)}, threads {torch.get_num_threads()}, weights {inp.weights_path} "
-          f"({inp.cfg.name}, runs at {inp.cfg.train_size}px, scales {inp.scales}), texture {args.texture}")
+          f"({inp.cfg.name}, runs at {inp.cfg.run_size}px, scales {inp.scales}), texture {args.texture}")
     for spec in args.sizes.split(","):
         w, h = (int(v) for v in spec.split("x")) if "x" in spec else (int(spec), int(spec))
         image = photo(h, w)

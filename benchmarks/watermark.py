@@ -8,7 +8,7 @@ matplotlib (never trained on) are cropped, flipped and resized to 512 x 384
 to make ``count`` different photos. A semi-transparent mark (anti-aliased
 white text, a black ring and a coloured disc with a black underline;
 opacity 0.3-0.6) is blended onto each at the same place and saved as JPEG
-quality 95. Both paths run through ``model.batch.run_batch`` (what
+quality 95. Both paths run through ``model.jobs.batch.run_batch`` (what
 ``main.py batch`` runs), plus, for reference, inpainting with the tightened
 mask; all are scored against the clean photos: PSNR inside
 the mark's bounding box, and outside the box (dilated by 8 px) against the
@@ -37,7 +37,7 @@ def real_photos(count: int = 24, size: tuple[int, int] = SIZE) -> list[tuple[str
     """``count`` photos of ``size`` (w, h) from the built-in evaluation photos:
     per photo a full 4:3 crop, a mirrored 80 % crop of one corner, a 65 %
     crop of the opposite corner, and so on."""
-    from model.evaluate import builtin_eval_images
+    from model.evaluation.cases import builtin_eval_images
 
     base = builtin_eval_images()
     if not base:
@@ -156,10 +156,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the per-photo figures here")
     args = parser.parse_args()
 
-    from model.batch import BatchOptions, run_batch
+    from model.jobs.batch import BatchOptions, run_batch
     from model.inference import Inpainter
-    from model.watermark import watermark_mask_from_folder
-    from model.watermark_restore import describe, prepare_batch
+    from model.jobs.watermark import watermark_mask_from_folder
+    from model.jobs.watermark_restore import describe, prepare_batch
 
     with tempfile.TemporaryDirectory(prefix="inpaint-wm-bench-") as tmp:
         folder = args.keep or Path(tmp)

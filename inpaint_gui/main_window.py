@@ -11,7 +11,8 @@ from PySide6.QtWidgets import (QDockWidget, QFormLayout, QGroupBox, QHBoxLayout,
                                QProgressBar, QPushButton, QSlider, QSpinBox, QStackedWidget, QToolBar,
                                QToolButton, QVBoxLayout, QWidget)
 
-from model.imageio import IMAGE_SUFFIXES, ImageReadError, is_image_file, read_image, read_mask, write_mask
+from model.photos.files import IMAGE_SUFFIXES, cleaned_path, is_image_file
+from model.photos.imageio import ImageReadError, read_image, read_mask, write_mask
 
 from . import messages
 from .accept_command import AcceptCommand, new_photo_version
@@ -38,8 +39,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def default_output_path(source: Path, policy: str) -> Path:
-    suffix = ".png" if policy == FORMAT_PNG else source.suffix
-    return source.with_name(f"{source.stem}_cleaned{suffix}")
+    return cleaned_path(source, ".png" if policy == FORMAT_PNG else None)
 
 
 class MainWindow(QMainWindow):
@@ -597,7 +597,7 @@ class MainWindow(QMainWindow):
         return self._write(target)
 
     def _write(self, target: Path) -> bool:
-        from model.savefile import save_like
+        from model.photos.savefile import save_like
         try:
             save_like(self.image, target, like=self.path)
         except (OSError, ValueError) as exc:

@@ -183,12 +183,12 @@ def main(argv: list[str]) -> int:
     batch.resize(820, 760)
     batch.show()
     try:
-        import model.batch  # noqa: F401
+        import model.jobs.batch  # noqa: F401
         batch.start()
         wait_until(app, lambda: not batch.is_running())
         wait_until(app, lambda: batch.review_worker is None)
     except ImportError:
-        batch.current.setText("(model/batch.py is not available in this checkout)")
+        batch.current.setText("(model/jobs/batch.py is not available in this checkout)")
     settle(app, 0.5)
     save_grab(batch, "batch.png")
     batch.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pickle
 import stat
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,29 +12,17 @@ from typing import Any
 import torch
 
 from .network import InpaintNet, NetConfig
+from .photos.atomic import atomic_target
 
 FORMAT = "region-inpaint/1"
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's zip format
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
-    """torch.save to a temp file in the same folder, fsync, then rename: a
-    kill at any moment leaves either the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; use the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save through ``photos.atomic.atomic_target`` (temp file, fsync,
+    rename): a kill at any moment leaves either the old file or the new one."""
+    with atomic_target(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def save_weights(net: InpaintNet, path: str | os.PathLike, **meta: Any) -> None:

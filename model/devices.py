@@ -6,6 +6,26 @@ import contextlib
 import torch
 
 
+class DeviceUnavailable(ValueError):
+    """A device asked for by name (cuda, mps) that this machine does not have;
+    callers tell it from other errors by its type (the GUI offers the CPU)."""
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """(name, description) of every device name that works here: auto, cpu,
+    cuda and cuda:N, mps. The command line's --device and the GUI's device
+    list both come from here."""
+    devices = [("auto", "Automatic (GPU if available)"), ("cpu", "CPU")]
+    if torch.cuda.is_available():
+        devices.append(("cuda", "CUDA (the current GPU)"))
+        devices += [(f"cuda:{i}", f"CUDA {i}: {torch.cuda.get_device_name(i)}")
+                    for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append(("mps", "Apple GPU (MPS)"))
+    return devices
+
+
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """"auto" picks CUDA, then Apple MPS, then CPU; anything else is passed to torch."""
     if isinstance(name, torch.device):
@@ -18,9 +38,9 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+        raise DeviceUnavailable(f"device {name!r} asked for, but CUDA is not available here")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} asked for, but Apple MPS is not available here")
+        raise DeviceUnavailable(f"device {name!r} asked for, but Apple MPS is not available here")
     return device
 
 

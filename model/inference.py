@@ -58,8 +58,8 @@ class Inpainter:
     image: RGB uint8 H x W x 3; mask: H x W, non-zero = remove.
     ``context`` is the margin of context around each hole as a fraction of the
     hole's size; ``dilate`` grows the pasted region by a few pixels, over
-    which the fill is feathered into the photo. ``model_size`` is the longest
-    crop side the network sees (default: the resolution it was trained at).
+    which the fill is feathered into the photo. ``run_size`` is the longest
+    crop side the network sees (default: the run_size stored with the weights).
     ``scales``: fractions of that resolution to fill each crop at, averaged
     (default: the model's ``run_scales``, stored with its weights).
     ``texture``: finish stage 2 with the texture step (``model.texture``):
@@ -70,17 +70,17 @@ class Inpainter:
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
                  context: float = 0.5, dilate: int = 3, feather: bool = True,
-                 model_size: int | None = None, scales: tuple[float, ...] | None = None,
+                 run_size: int | None = None, scales: tuple[float, ...] | None = None,
                  texture: bool = True, texture_options: TextureOptions | None = None):
         self.device = resolve_device(device)
         self.weights_path = resolve_weights(weights)
         net, ckpt = load_network(self.weights_path, self.device)
-        self._setup(net, context, dilate, feather, model_size, scales, texture, texture_options)
+        self._setup(net, context, dilate, feather, run_size, scales, texture, texture_options)
         self.meta = ckpt.get("meta", {})
 
     @classmethod
     def from_network(cls, net: InpaintNet, context: float = 0.5, dilate: int = 3,
-                     feather: bool = True, model_size: int | None = None,
+                     feather: bool = True, run_size: int | None = None,
                      scales: tuple[float, ...] | None = None, texture: bool = True,
                      texture_options: TextureOptions | None = None) -> "Inpainter":
         """Wrap a network in memory (the trainer's previews)."""
@@ -88,15 +88,15 @@ class Inpainter:
         self.device = next(net.parameters()).device
         self.weights_path = None
         self.meta = {}
-        self._setup(net, context, dilate, feather, model_size, scales, texture, texture_options)
+        self._setup(net, context, dilate, feather, run_size, scales, texture, texture_options)
         return self
 
     def _setup(self, net: InpaintNet, context: float, dilate: int, feather: bool,
-               model_size: int | None, scales: tuple[float, ...] | None, texture: bool,
+               run_size: int | None, scales: tuple[float, ...] | None, texture: bool,
                texture_options: TextureOptions | None) -> None:
         self.net = net.to(memory_format=torch.channels_last)  # faster convs on CPU and GPU
         self.cfg = net.cfg
-        self.model_size = model_size or net.cfg.train_size
+        self.run_size = run_size or net.cfg.run_size
         self.scales = tuple(scales or net.cfg.run_scales)
         if not self.scales or not all(0 < s <= 1 for s in self.scales):
             raise ValueError(f"scales must be fractions in (0, 1], not {self.scales}")
@@ -167,8 +167,8 @@ class Inpainter:
         for x, y, bw, bh, _ in stats[1:count]:
             margin = max(8, int(self.context * max(bw, bh)))
             boxes.append(_fit_box((x - margin, y - margin, x + bw + margin, y + bh + margin),
-                                  self.model_size, w, h))
-        return _merge_boxes(boxes, self.model_size, w, h)
+                                  self.run_size, w, h))
+        return _merge_boxes(boxes, self.run_size, w, h)
 
     # ------------------------------------------------------------ internals
     def _run_crops(self, image: np.ndarray, hole: np.ndarray, boxes: list[Box],
@@ -178,7 +178,7 @@ class Inpainter:
         Crops of the same size go through the network in one batch."""
         prepared = []
         for x0, y0, x1, y1 in boxes:
-            base = min(1.0, self.model_size / max(y1 - y0, x1 - x0))
+            base = min(1.0, self.run_size / max(y1 - y0, x1 - x0))
             prepared.append(_resize_crop(image[y0:y1, x0:x1], hole[y0:y1, x0:x1], base))
         sums = [[0.0, 0.0] for _ in prepared]  # coarse, refined per crop
         for scale in self.scales:

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import platformdirs
 
+import resources
+
 APP_NAME = "region-inpaint"
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+# The bundled files: the top-level ``resources`` package, so they are found the
+# same way in a checkout, an editable install and an installed wheel.
+RESOURCES = Path(resources.__file__).resolve().parent
 BUNDLED_WEIGHTS = RESOURCES / "default.pt"
 WEIGHTS_ENV = "INPAINT_WEIGHTS"
 
@@ -22,7 +26,7 @@ def user_weights() -> Path:
 
 def resolve_weights(weights: str | os.PathLike | None = None) -> Path:
     """The weights file to use: an explicit path, then $INPAINT_WEIGHTS, then
-    the bundled file under resources/, then the user data dir."""
+    the bundled file (resources/default.pt), then the user data dir."""
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():

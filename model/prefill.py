@@ -27,12 +27,6 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1
 
 
-def to_uint8(tensor: torch.Tensor) -> np.ndarray:
-    """float 3 x H x W in [-1, 1] -> RGB uint8 H x W x 3."""
-    t = ((tensor.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return t.permute(1, 2, 0).cpu().numpy()
-
-
 def network_inputs(image: np.ndarray, hole: np.ndarray, prefill: str) -> tuple[torch.Tensor, ...]:
     """(image, known mask, prefill) tensors for one RGB uint8 image and bool
     hole map, as InpaintNet expects them (without the batch dimension)."""

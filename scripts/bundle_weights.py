@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     net, ckpt = load_network(args.checkpoint)
     if args.run_size:
-        net.cfg = replace(net.cfg, train_size=args.run_size)
+        net.cfg = replace(net.cfg, run_size=args.run_size)
     if args.run_scales:
         net.cfg = replace(net.cfg, run_scales=args.run_scales)
     meta = dict(ckpt.get("meta", {}), source=str(args.checkpoint), note=args.note)

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import model.imageio as imageio
+import model.photos.imageio as imageio
 from conftest import smooth_photo
-from model.batch import (MANIFEST_NAME, BatchError, BatchOptions, default_output_dir, fit_mask, run_batch,
-                         validate_options)
-from model.imageio import IMAGE_SUFFIXES, read_image
-from model.savefile import TEMP_SUFFIX
+from model.jobs.batch import MANIFEST_NAME, BatchError, BatchOptions, fit_mask, run_batch, validate_options
+from model.photos.atomic import TEMP_SUFFIX
+from model.photos.files import IMAGE_SUFFIXES, cleaned_folder
+from model.photos.imageio import read_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,7 +84,7 @@ def test_one_mask_cleans_every_photo_and_never_touches_the_input(shop):
     reports = []
     fake = FakeInpainter()
     summary = run_batch(BatchOptions(src, mask=mask), fake, progress=reports.append)
-    out = default_output_dir(src)
+    out = cleaned_folder(src)
     assert out == src.parent / "photos_cleaned"
     assert summary.done == 3 and not summary.failed and summary.total == 3
     assert photos_in(out) == ["a.jpg", "b.png", "sub/c.webp"]
@@ -426,4 +426,4 @@ def test_a_failing_progress_callback_does_not_hang_the_run(shop):
         raise RuntimeError("GUI went away")
     with pytest.raises(RuntimeError, match="GUI went away"):
         run_batch(BatchOptions(src, mask=mask), FakeInpainter(), progress=progress)
-    assert len(photos_in(default_output_dir(src))) == 3  # every photo was still written
+    assert len(photos_in(cleaned_folder(src))) == 3  # every photo was still written

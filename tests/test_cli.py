@@ -30,7 +30,9 @@ def test_remove_end_to_end(tmp_path):
     far[40:100, 50:130] = False
     assert np.array_equal(out[far], image[far])
     assert not np.array_equal(out[55:85, 65:115], image[55:85, 65:115])
-    assert (tmp_path / "coarse.png").is_file()
+    coarse = np.asarray(Image.open(tmp_path / "coarse.png"))
+    assert coarse.shape == image.shape and np.array_equal(coarse[far], image[far])
+    assert not np.array_equal(coarse[55:85, 65:115], image[55:85, 65:115])
 
 
 def test_remove_reports_bad_input(tmp_path):

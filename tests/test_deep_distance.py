@@ -82,7 +82,7 @@ def test_input_normalisation_is_the_one_the_network_was_trained_with():
     """The ImageNet classifier head, unused by the distance, checks the input
     scaling: scikit-image's coffee photo is an espresso (class 967)."""
     import torch
-    from model.evaluate import builtin_eval_images
+    from model.evaluation.cases import builtin_eval_images
 
     photos = dict(builtin_eval_images())
     if "skimage/coffee" not in photos:
@@ -99,19 +99,20 @@ def test_training_never_imports_the_judge():
     """The judge must stay out of every training loss: importing the trainer,
     the losses, the network or the critic loads neither this module nor the
     EfficientNet packages, and their sources do not name them."""
-    code = ("import sys, model.trainer, model.losses, model.network, model.adversarial, model.data\n"
+    code = ("import sys, model.training.trainer, model.losses, model.network, model.adversarial, model.training.data\n"
             "bad = [m for m in sys.modules if 'deep_distance' in m or 'efficientnet' in m]\n"
             "print(bad); sys.exit(1 if bad else 0)")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stdout + run.stderr
-    for name in ("trainer.py", "losses.py", "network.py", "adversarial.py", "data.py"):
+    for name in ("training/trainer.py", "training/options.py", "training/data.py", "losses.py", "network.py",
+                 "adversarial.py"):
         text = (ROOT / "model" / name).read_text()
         assert "deep_distance" not in text and "efficientnet" not in text.lower(), name
 
 
 def test_trainer_validation_logs_deep_distance_and_sharpness(tmp_path):
-    """The trainer's validation goes through model.evaluate, so its log gets
+    """The trainer's validation goes through model.evaluation, so its log gets
     the judge's figures; training itself still never loads the judge (above)."""
     import json
 

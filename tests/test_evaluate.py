@@ -8,10 +8,12 @@ import pytest
 from PIL import Image
 
 from conftest import smooth_photo
-from model import evaluate
 from model.cli import main
-from model.evaluate import (Case, available_baselines, builtin_eval_images, cases_from_masks,
-                            evaluate_cases, format_table, make_cases, run_baseline, square_crop)
+from model.evaluation import baselines, report, sheets
+from model.evaluation import cases as eval_cases
+from model.evaluation.baselines import available_baselines, run_baseline
+from model.evaluation.cases import Case, builtin_eval_images, cases_from_masks, make_cases, square_crop
+from model.evaluation.report import evaluate_cases, format_table
 from model.inference import Inpainter
 from model.metrics import psnr, ssim
 from model.prefill import classical_fill
@@ -128,7 +130,7 @@ def test_keep_outputs_by_index(bundled):
 
 
 def test_missing_patchmatch_is_left_out_with_a_note(monkeypatch):
-    monkeypatch.setattr(evaluate.texture, "_patchmatch", lambda: None)
+    monkeypatch.setattr(baselines.texture, "_patchmatch", lambda: None)
     usable, notes = available_baselines(["telea", "ns", "patchmatch"])
     assert usable == ["telea", "ns"]
     assert len(notes) == 1 and "pypatchmatch" in notes[0]
@@ -180,7 +182,7 @@ def test_eval_command_end_to_end(tmp_path, capsys):
     assert rc == 0, captured.err
     data = json.loads(out_json.read_text())
     expected = ["refined", "coarse", "telea", "ns"]
-    if not evaluate.texture.available():
+    if not baselines.texture.available():
         assert captured.err.count("PatchMatch baseline left out") == 1
         assert "patchmatch" not in data["methods"]
     else:
@@ -211,7 +213,7 @@ def test_eval_command_usage_errors(tmp_path, capsys):
 
 
 def test_eval_held_out_uses_the_trainers_validation_photos_and_run_settings(tmp_path):
-    from model.data import scan_photos, split_validation
+    from model.training.data import scan_photos, split_validation
 
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)
@@ -227,12 +229,12 @@ def test_eval_held_out_uses_the_trainers_validation_photos_and_run_settings(tmp_
     data = json.loads(out_json.read_text())
     assert data["images"] == [p.stem for p in held_out] and 0 < len(held_out) < 12
     assert data["run_size"] == 64 and data["scales"] == [1.0, 0.5]
-    assert data["options"] == {"model_size": 64, "scales": [1.0, 0.5], "texture": True}  # build_inpainter's choices, recorded
+    assert data["options"] == {"run_size": 64, "scales": [1.0, 0.5], "texture": True}  # build_inpainter's choices, recorded
 
 
 def test_sheet_rows_show_different_bins_and_photos():
     cases = make_cases(_images(48, 4), BINS, seed=0, per_bin=4)
-    rows = evaluate.sheet_rows(cases)
+    rows = sheets.sheet_rows(cases)
     assert len({cases[i].bin for i in rows}) == 4
     assert len({cases[i].name.split("#")[0] for i in rows}) == 4
 
@@ -286,12 +288,12 @@ def test_missing_judge_packages_leave_a_note(monkeypatch):
     from model import deep_distance
 
     monkeypatch.setattr(deep_distance, "available", lambda: deep_distance.PACKAGES_NOTE)
-    judge, note = evaluate.resolve_deep("auto")
+    judge, note = report.resolve_deep("auto")
     assert judge is None and "efficientnet" in note
 
 
 def test_biharmonic_fills_a_smooth_gradient_nearly_exactly():
-    if evaluate._load_biharmonic() is None:
+    if baselines._load_biharmonic() is None:
         pytest.skip("scikit-image not installed")
     y, x = np.mgrid[0:48, 0:48].astype(np.float32)
     image = np.stack([60 + 2 * x, 40 + 3 * y, 100 + x + y], axis=2).astype(np.uint8)
@@ -304,7 +306,7 @@ def test_biharmonic_fills_a_smooth_gradient_nearly_exactly():
 
 
 def test_missing_scikit_image_leaves_biharmonic_out(monkeypatch):
-    monkeypatch.setattr(evaluate, "_load_biharmonic", lambda: None)
+    monkeypatch.setattr(baselines, "_load_biharmonic", lambda: None)
     usable, notes = available_baselines(["telea", "biharmonic"])
     assert usable == ["telea"] and "scikit-image" in notes[0]
 
@@ -313,29 +315,29 @@ def test_missing_scikit_image_leaves_biharmonic_out(monkeypatch):
 
 def test_object_masks_are_seeded_object_sized_and_cheap_at_any_size():
     for h, w in ((300, 450), (1200, 1800)):
-        a = evaluate.object_mask(h, w, rng=5)
-        b = evaluate.object_mask(h, w, rng=5)
+        a = eval_cases.object_mask(h, w, rng=5)
+        b = eval_cases.object_mask(h, w, rng=5)
         assert a.shape == (h, w) and np.array_equal(a, b)
         assert 0.02 <= a.mean() <= 0.08
         count = cv2.connectedComponents(a.astype(np.uint8))[0] - 1
         assert 1 <= count <= 6  # one or a few objects, not confetti
-    assert not np.array_equal(evaluate.object_mask(300, 450, rng=5), evaluate.object_mask(300, 450, rng=6))
+    assert not np.array_equal(eval_cases.object_mask(300, 450, rng=5), eval_cases.object_mask(300, 450, rng=6))
 
 
 def test_crop_box_is_centred_and_stays_inside():
-    ys, xs = evaluate.crop_box((1000, 1500, 3), (750, 500), 512)
+    ys, xs = eval_cases.crop_box((1000, 1500, 3), (750, 500), 512)
     assert (ys.start, ys.stop, xs.start, xs.stop) == (244, 756, 494, 1006)
-    ys, xs = evaluate.crop_box((1000, 1500, 3), (10, 990), 512)
+    ys, xs = eval_cases.crop_box((1000, 1500, 3), (10, 990), 512)
     assert (ys.start, ys.stop, xs.start, xs.stop) == (488, 1000, 0, 512)
-    ys, xs = evaluate.crop_box((300, 400, 3), (200, 150), 512)  # smaller photo: all of it
+    ys, xs = eval_cases.crop_box((300, 400, 3), (200, 150), 512)  # smaller photo: all of it
     assert (ys.stop - ys.start, xs.stop - xs.start) == (300, 400)
 
 
 def test_hires_check_scores_crops_at_full_resolution(bundled):
     image = smooth_photo(200, 300, seed=8)
-    case = evaluate.hires_case("p", image, seed=0, index=0)
+    case = eval_cases.hires_case("p", image, seed=0, index=0)
     assert 0.02 <= case.hole.mean() <= 0.08 and case.hole[case.centre[1], case.centre[0]]
-    res = evaluate.evaluate_hires(bundled, iter([case]), ("telea",), crop=128)
+    res = report.evaluate_hires(bundled, iter([case]), ("telea",), crop=128)
     direct = bundled(image, case.hole)
     c = res["cases"][0]
     x0, y0, x1, y1 = c["crop"]
@@ -347,9 +349,9 @@ def test_hires_check_scores_crops_at_full_resolution(bundled):
     assert np.abs(res["crops"][0]["telea"].astype(int) - telea[y0:y1, x0:x1].astype(int)).max() <= 2
     assert set(c["scores"]["telea"]) == {"psnr", "ssim", "l1", "deep", "sharpness"}
     assert res["table"]["refined"] == c["scores"]["refined"]
-    sheet = evaluate.hires_sheet(res, columns=("input", "telea", "coarse", "refined", "truth"))
+    sheet = sheets.hires_sheet(res, columns=("input", "telea", "coarse", "refined", "truth"))
     assert sheet.shape == (26 + 128, 5 * 128, 3)
-    assert "high-resolution check" in evaluate.format_hires(res)
+    assert "high-resolution check" in report.format_hires(res)
 
 
 def test_eval_hires_command(tmp_path, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: E402,F401 - the test extra; missing, this fails (a skip would hide it)
 
 from inpaint_gui.result_view import (MASK_PANEL, ResultView, best_grid, difference_heatmap, heat_colours,  # noqa: E402
                                      legend_strip, pane_scale)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: E402,F401 - the test extra; missing, this fails (a skip would hide it)
 from PySide6.QtCore import Qt  # noqa: E402
 
 from inpaint_gui.canvas import Tool  # noqa: E402

@@ -3,9 +3,8 @@ the engine's own message (no result page, the photo and mask unchanged)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: E402,F401 - the test extra; missing, this fails (a skip would hide it)
 from PySide6.QtCore import Qt  # noqa: E402
 
 from inpaint_gui.main_window import PAGE_EDIT  # noqa: E402

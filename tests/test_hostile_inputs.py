@@ -22,13 +22,13 @@ import pytest
 import torch
 from PIL import Image
 
-import model.batch as batch
+import model.jobs.batch as batch
 from conftest import smooth_photo
-from model.batch import BatchError, BatchOptions, run_batch, validate_options
+from model.jobs.batch import BatchError, BatchOptions, run_batch, validate_options
 from model.cli import main
-from model.imageio import ImageReadError, read_mask, read_photo
+from model.photos.imageio import ImageReadError, read_mask, read_photo
 from model.masks import hole_from_user_mask
-from model.savefile import TEMP_SUFFIX
+from model.photos.atomic import TEMP_SUFFIX
 
 
 class FakeInpainter:
@@ -88,7 +88,7 @@ def fake_model(monkeypatch):
         loads.append(args)
         return FakeInpainter()
 
-    monkeypatch.setattr("model.cli.open_inpainter", open_inpainter)
+    monkeypatch.setattr("model.cli.batch.open_inpainter", open_inpainter)
     return loads
 
 
@@ -305,7 +305,7 @@ def test_5_fifo_in_the_input_is_skipped_not_read(shop):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_5_fifo_does_not_hang_watermark_mask(tmp_path):
-    from model.watermark import watermark_mask_from_folder
+    from model.jobs.watermark import watermark_mask_from_folder
 
     for i in range(6):
         save(tmp_path / "in" / f"p{i}.png", smooth_photo(40, 50, seed=i))
@@ -359,11 +359,11 @@ def test_7_resume_from_a_missing_or_truncated_last_pt_is_one_line(train_data, tm
 
 def _tiny_trainer(opts):
     """A Trainer with a very small network (as in test_trainer)."""
-    import model.trainer as tr
+    import model.training.trainer as tr
     from model.network import InpaintNet, get_config
 
     orig = tr._build_network
-    tr._build_network = lambda o, device: (InpaintNet(get_config(o.config, train_size=o.size, width=8,
+    tr._build_network = lambda o, device: (InpaintNet(get_config(o.config, run_size=o.size, width=8,
                                                                  half_res_width=16, full_res_width=8)), "tiny")
     try:
         return tr.Trainer(opts)
@@ -372,7 +372,7 @@ def _tiny_trainer(opts):
 
 
 def _train_options(data, run, **kw):
-    from model.trainer import TrainOptions
+    from model.training.options import TrainOptions
 
     base = dict(data_dir=data, out_dir=run, steps=2, batch_size=1, size=32, device="cpu", scratch=True,
                 val_every=100, checkpoint_every=1, log_every=1, workers=0, lambda_corr=0.0, lambda_style=0.0)
@@ -399,7 +399,7 @@ def test_7_and_14_torn_log_line_and_stale_checkpoint_temps(train_data, tmp_path)
 
 
 def test_7_resume_of_a_run_made_with_another_network_plan_is_one_line(train_data, tmp_path):
-    from model.trainer import TrainError
+    from model.training.trainer import TrainError
 
     run = tmp_path / "run"
     _tiny_trainer(_train_options(train_data, run, config="paper")).run()

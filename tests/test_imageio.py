@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-import model.imageio as imageio
+import model.photos.imageio as imageio
 from conftest import smooth_photo
-from model.imageio import ImageReadError, estimate_jpeg_quality, read_image, read_meta, read_photo
-from model.savefile import TEMP_SUFFIX, restore_like, save_like, save_pixels
+from model.photos.imageio import ImageReadError, estimate_jpeg_quality, read_image, read_meta, read_photo
+from model.photos.atomic import TEMP_SUFFIX
+from model.photos.savefile import restore_like, save_like, save_pixels
 
 H, W = 48, 64
 HOLE = np.zeros((H, W), bool)

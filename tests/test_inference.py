@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -36,7 +37,7 @@ def test_large_image_two_small_masks_leave_the_rest_bit_identical(photo, random_
         assert (out[mask > 0] != image[mask > 0]).any()
     assert len(result.crops) == 2  # one crop per region, far apart
     for crop in result.crops:
-        assert max(crop.image.shape[:2]) <= inp.cfg.train_size
+        assert max(crop.image.shape[:2]) <= inp.cfg.run_size
 
 
 def test_near_regions_are_merged_and_big_regions_downscaled(photo, random_weights):
@@ -48,7 +49,7 @@ def test_near_regions_are_merged_and_big_regions_downscaled(photo, random_weight
     result = inp(image, mask)
     assert len(result.crops) == 1
     crop = result.crops[0]
-    assert max(crop.image.shape[:2]) == inp.cfg.train_size  # seen at training resolution
+    assert max(crop.image.shape[:2]) == inp.cfg.run_size  # seen at training resolution
     assert crop.hole.mean() > 0.1
 
 
@@ -69,7 +70,11 @@ def test_small_odd_image_is_padded(inpainter, photo):
     mask = np.zeros((37, 53), np.uint8)
     mask[10:20, 10:30] = 255
     result = inpainter(image, mask)
-    assert result.refined.shape == image.shape
+    assert result.refined.shape == image.shape and result.coarse.shape == image.shape
+    k = 2 * inpainter.dilate + 1  # the paste reaches the hole dilated by a few pixels
+    changeable = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+    assert np.array_equal(result.refined[~changeable], image[~changeable])  # the padding never leaks in
+    assert (result.refined[mask > 0] != image[mask > 0]).any()
 
 
 def test_untrained_residual_model_equals_telea(photo, tmp_path):
@@ -144,3 +149,15 @@ def test_run_scales_come_from_the_weights_and_can_be_overridden(photo, random_we
     far[40:120, 50:160] = False  # the hole, its dilated paste band and a margin
     assert np.array_equal(averaged[far], image[far])
     assert not np.array_equal(single[mask > 0], averaged[mask > 0])
+
+
+def test_a_missing_device_is_its_own_error_type():
+    """The GUI tells "this device is not here" from other errors by type, not by message."""
+    from model.devices import DeviceUnavailable, available_devices, resolve_device
+
+    names = [name for name, _ in available_devices()]
+    assert names[:2] == ["auto", "cpu"]
+    for missing in ("cuda", "mps"):
+        if missing not in names:
+            with pytest.raises(DeviceUnavailable):
+                resolve_device(missing)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from model.checkpoint import load_network, save_weights
-from model.network import CONFIGS, InpaintNet, RegionConv2d, count_flops, get_config
+from model.network import CONFIGS, InpaintNet, NetConfig, RegionConv2d, count_flops, get_config
 
 
 def test_region_conv_uses_separate_filters_per_region():
@@ -27,10 +27,22 @@ def test_region_conv_uses_separate_filters_per_region():
 
 
 def test_region_conv_resizes_mask_to_feature_map():
+    """A 32 x 32 mask drives an 8 x 8 feature map: where the resized mask says
+    missing (the left half), the output is the missing-pixel filters'; where
+    it says known, the known-pixel filters'."""
+    torch.manual_seed(0)
     conv = RegionConv2d(2, 3)
     x = torch.randn(1, 2, 8, 8)
     mask = torch.ones(1, 1, 32, 32)
-    assert conv(x, mask).shape == (1, 3, 8, 8)
+    mask[..., :16] = 0  # the left half of the image is missing
+    with torch.no_grad():
+        out = conv(x, mask)
+        all_known = conv(x, torch.ones(1, 1, 32, 32))
+        all_missing = conv(x, torch.zeros(1, 1, 32, 32))
+    assert out.shape == (1, 3, 8, 8)
+    assert torch.equal(out[..., :4], all_missing[..., :4])
+    assert torch.equal(out[..., 4:], all_known[..., 4:])
+    assert not torch.allclose(all_missing, all_known)  # two filter banks, not one
 
 
 @pytest.mark.parametrize("name", ["default", "paper"])
@@ -115,3 +127,30 @@ def test_parse_scales_reads_fractions_and_rejects_the_rest():
     for bad in ("1,two", "0", "1,1.5", ""):
         with pytest.raises(ValueError):
             parse_scales(bad)
+
+
+def test_a_checkpoint_written_with_train_size_loads_as_run_size(tmp_path):
+    """Files written before the rename (the bundled default.pt among them)
+    say ``train_size``; it is the run size and is read as such."""
+    from model.checkpoint import FORMAT
+    from model.inference import Inpainter
+    from model.paths import BUNDLED_WEIGHTS
+
+    net = InpaintNet(get_config("default", width=8, half_res_width=8, full_res_width=8))
+    old = {k: v for k, v in net.cfg.to_dict().items() if k != "run_size"} | {"train_size": 320}
+    torch.save({"format": FORMAT, "config": old, "model": net.state_dict(), "meta": {}}, tmp_path / "old.pt")
+    loaded, _ = load_network(tmp_path / "old.pt")
+    assert loaded.cfg.run_size == 320 and "train_size" not in loaded.cfg.to_dict()
+    assert Inpainter(tmp_path / "old.pt", "cpu").run_size == 320
+    # a file that has both (never written by this app) keeps run_size
+    both = dict(old, run_size=128)
+    assert NetConfig.from_dict(both).run_size == 128
+    bundled = torch.load(BUNDLED_WEIGHTS, weights_only=True)["config"]
+    assert load_network(BUNDLED_WEIGHTS)[0].cfg.run_size == bundled.get("run_size", bundled.get("train_size")) == 512
+
+
+def test_named_configs():
+    """NetConfig()'s defaults are the paper's plan; the bundled plan is "default"."""
+    assert NetConfig() == NetConfig.paper() == CONFIGS["paper"]
+    assert NetConfig.bundled() == CONFIGS["default"] and NetConfig.bundled().prefill == "telea"
+    assert NetConfig.paper().width == 32 and NetConfig.bundled().width == 24

@@ -71,7 +71,7 @@ def test_main_py_on_a_display_without_libraries_exits_2_not_134(tmp_path):
     check runs before Qt is imported, so the process exits 2 with the line."""
     code = ("import sys, inpaint_gui.syslibs as s\n"
             "s.missing_libraries = lambda plugin=None: ['libxcb-cursor.so.0', 'libxcb-icccm.so.4']\n"
-            "from model.cli import main\n"
+            "from main import main\n"
             "assert 'PySide6.QtGui' not in sys.modules\n"
             "rc = main([])\n"
             "assert 'PySide6.QtGui' not in sys.modules\n"

@@ -1,11 +1,14 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from model.checkpoint import load_network, read_checkpoint
-from model.data import CropDataset
-from model.trainer import TrainError, TrainOptions, Trainer
+from model.training.data import CropDataset
+from model.training.options import TrainOptions
+from model.training.trainer import TrainError, Trainer
 
 from conftest import smooth_photo
 
@@ -31,11 +34,11 @@ def options(photo_dir, tmp_path, **kw):
 
 
 def small_trainer(opts):
-    import model.trainer as tr
+    import model.training.trainer as tr
     from model.network import get_config, InpaintNet
     orig = tr._build_network
     def build(o, device):
-        return InpaintNet(get_config(o.config, train_size=o.size, **SMALL)).to(device), "scratch"
+        return InpaintNet(get_config(o.config, run_size=o.size, **SMALL)).to(device), "scratch"
     tr._build_network = build
     try:
         return Trainer(opts)
@@ -64,8 +67,9 @@ def test_paper_losses_run_and_produce_all_terms(photo_dir, tmp_path):
     assert {"l1", "correlation", "style", "total"} <= set(parts)
 
 
-@pytest.mark.parametrize("extra", [{}, {"lr_schedule": "cosine", "l1_region": "hole", "lr": 1e-3}],
-                         ids=["constant-image", "cosine-hole"])
+@pytest.mark.parametrize("extra", [{}, {"lr_schedule": "cosine", "l1_region": "hole", "lr": 1e-3},
+                                   {"adversarial": True, "lr": 1e-3, "lambda_corr": 0.0, "lambda_style": 0.0}],
+                         ids=["constant-image", "cosine-hole", "adversarial"])
 def test_kill_and_resume_matches_uninterrupted(photo_dir, tmp_path, extra):
     full = small_trainer(options(photo_dir, tmp_path / "a", **extra))
     full.run()
@@ -81,6 +85,9 @@ def test_kill_and_resume_matches_uninterrupted(photo_dir, tmp_path, extra):
     assert a["step"] == b["step"] == 10
     for k in a["model"]:
         assert torch.allclose(a["model"][k], b["model"][k], atol=1e-5), k
+    assert ("critic" in a) == ("critic" in b) == bool(extra.get("adversarial"))
+    for k in a.get("critic", {}):  # the critic and its optimiser were resumed too
+        assert torch.allclose(a["critic"][k], b["critic"][k], atol=1e-5), k
 
 
 def test_cosine_schedule_decays_from_lr_to_lr_min(photo_dir, tmp_path):
@@ -173,9 +180,22 @@ def test_adversarial_flag_trains_a_critic_and_resumes_it(photo_dir, tmp_path):
     result = trainer.run()
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.critic.parameters()))
     ckpt = read_checkpoint(result.last_path)
-    assert "critic" in ckpt
+    assert "critic" in ckpt and "critic_optimizer" in ckpt
     log = (tmp_path / "run" / "log.jsonl").read_text()
     assert '"adversarial"' in log
+
+    resumed = small_trainer(options(photo_dir, tmp_path, adversarial=True, steps=3, val_every=100, resume=True))
+    fresh = [p.detach().clone() for p in resumed.critic.parameters()]
+    resumed.load_last()
+    saved = ckpt["critic"]
+    assert all(torch.equal(v, saved[k]) for k, v in resumed.critic.state_dict().items())
+    assert any(not torch.equal(a, b) for a, b in zip(fresh, resumed.critic.parameters()))  # not a new critic
+    state = resumed.critic_opt.state_dict()["state"]
+    assert state and all(int(s["step"]) == 2 for s in state.values())  # Adam's moments came back after 2 steps
+    assert resumed.step == 2
+    result = small_trainer(options(photo_dir, tmp_path, adversarial=True, steps=3, val_every=100,
+                                   resume=True)).run()
+    assert result.steps_done == 3 and read_checkpoint(result.last_path)["step"] == 3
 
 
 def test_refine_texture_losses_leave_stage_one_bit_identical(photo_dir, tmp_path):
@@ -223,9 +243,10 @@ def test_select_last_keeps_the_newest_validated_weights(photo_dir, tmp_path, mon
         small_trainer(options(photo_dir, tmp_path, select="best"))
 
 
-def test_cli_passes_the_texture_options(photo_dir, tmp_path, monkeypatch):
-    import argparse
-    import model.trainer as tr
+def _options_from_cli(monkeypatch, *args):
+    """The TrainOptions ``python main.py train ARGS`` builds (the trainer itself is not run)."""
+    import model.training.trainer as tr
+    from model.cli import main
     seen = {}
 
     class Stop(Exception):
@@ -236,13 +257,29 @@ def test_cli_passes_the_texture_options(photo_dir, tmp_path, monkeypatch):
         raise Stop
 
     monkeypatch.setattr(tr, "Trainer", fake_trainer)
-    parser = argparse.ArgumentParser()
-    tr.add_cli(parser.add_subparsers())
-    args = parser.parse_args(["train", str(photo_dir), "--stages", "refine", "--lambda-refine-l1", "0.5",
-                              "--lambda-perceptual", "0.05", "--adversarial", "--lambda-adv", "0.2",
-                              "--lr-critic", "4e-4", "--select", "last", "--run-scales", "1", "--log-every", "5"])
     with pytest.raises(Stop):
-        tr.run_cli(args)
-    o = seen["opts"]
+        main(["train", *map(str, args)])
+    return seen["opts"]
+
+
+def test_cli_passes_the_texture_options(photo_dir, monkeypatch):
+    o = _options_from_cli(monkeypatch, photo_dir, "--stages", "refine", "--lambda-refine-l1", "0.5",
+                          "--lambda-perceptual", "0.05", "--adversarial", "--lambda-adv", "0.2",
+                          "--lr-critic", "4e-4", "--select", "last", "--run-scales", "1", "--log-every", "5",
+                          "--val-fraction", "0.25", "--betas", "0.9,0.99", "--hole-area", "10-30", "--out", "r")
     assert (o.lambda_refine_l1, o.lambda_perceptual, o.lambda_adv, o.lr_critic) == (0.5, 0.05, 0.2, 4e-4)
-    assert o.select == "last" and o.run_scales == (1.0,) and o.log_every == 5 and o.adversarial
+    assert (o.stages, o.adversarial, o.select, o.run_scales, o.log_every) == ("refine", True, "last", (1.0,), 5)
+    assert (o.val_fraction, o.betas, o.hole_area, o.out_dir) == (0.25, (0.9, 0.99), (0.1, 0.3), Path("r"))
+
+
+def test_cli_defaults_are_the_dataclass_defaults(photo_dir, monkeypatch):
+    """The flags are generated from TrainOptions: with no flags the CLI builds
+    exactly TrainOptions(data_dir), and every field has a flag."""
+    import argparse
+    from dataclasses import fields
+
+    from model.cli import build_parser
+    assert _options_from_cli(monkeypatch, photo_dir) == TrainOptions(data_dir=photo_dir)
+    train = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    dests = {a.dest for a in train._actions}
+    assert {f.name for f in fields(TrainOptions)} <= dests

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.imageio import read_mask
-from model.watermark import estimate_watermark_mask, watermark_mask_from_folder
+from model.photos.imageio import read_mask
+from model.jobs.watermark import estimate_watermark_mask, watermark_mask_from_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 

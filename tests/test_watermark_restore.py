@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.batch import BatchError, BatchOptions, run_batch
-from model.imageio import read_image, read_mask
-from model.watermark_restore import (NO_MARK, NoWatermarkError, Watermark, estimate_watermark, mark_evidence,
-                                     place_mark, prepare_batch, restore, search_mark, watermark_from_folder)
+from model.jobs.batch import BatchError, BatchOptions, run_batch
+from model.jobs.watermark_restore import (NO_MARK, NoWatermarkError, Watermark, estimate_watermark, mark_evidence,
+                                          place_mark, prepare_batch, restore, search_mark, watermark_from_folder)
+from model.photos.imageio import read_image, read_mask
 from test_watermark import random_photo, watermark_alpha
 
 ROOT = Path(__file__).resolve().parent.parent

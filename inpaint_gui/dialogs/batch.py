@@ -1,5 +1,5 @@
 """Remove the same region (one mask) or per-photo masks from a whole folder,
-through ``model.batch`` — the same code as ``python main.py batch``."""
+through ``model.jobs.batch`` — the same code as ``python main.py batch``."""
 from __future__ import annotations
 
 import tempfile
@@ -21,7 +21,7 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files
 OK_STATUSES = ("done", "ok", "written", "resumed")
 
 
-# model.batch.MASK_FITS, as the user reads them
+# model.jobs.batch.MASK_FITS, as the user reads them
 MASK_FIT_LABELS = {
     "error": "Refuse (report the photo)",
     "stretch": "Stretch the mask to the photo",
@@ -98,7 +98,7 @@ def review_thumbnails(before_path: str, after_path: str, height: int = THUMB) ->
     region is where the two differ (the removal), with context around it."""
     import cv2
 
-    from model.imageio import read_image
+    from model.photos.imageio import read_image
     before, after = read_image(before_path), read_image(after_path)
     if before.shape != after.shape:
         after = cv2.resize(after, (before.shape[1], before.shape[0]), interpolation=cv2.INTER_AREA)
@@ -206,7 +206,7 @@ class BatchDialog(QDialog):
         self.estimate_button.clicked.connect(self.estimate_watermark)
         grid.addWidget(self.estimate_button, 3, 1, 1, 2)
         self.mask_fit = QComboBox()
-        from model.batch import MASK_FITS
+        from model.jobs.batch import MASK_FITS
         for rule in MASK_FITS:
             self.mask_fit.addItem(MASK_FIT_LABELS.get(rule, rule), rule)
         self.mask_fit.setToolTip("When a photo's size differs from the mask's: refuse it, stretch the mask, "
@@ -265,8 +265,8 @@ class BatchDialog(QDialog):
     # ------------------------------------------------------------------ run
     def options(self):
         """BatchOptions from the form (the current mask goes to a temp PNG)."""
-        from model.batch import BatchOptions
-        from model.imageio import write_mask
+        from model.jobs.batch import BatchOptions
+        from model.photos.imageio import write_mask
 
         mask = masks_dir = None
         if self.use_current.isChecked() and self._current_mask is not None:
@@ -285,7 +285,7 @@ class BatchDialog(QDialog):
 
     # ------------------------------------------------------------ watermark
     def estimate_watermark(self) -> None:
-        """Estimate the shared watermark of the photo folder (model.watermark,
+        """Estimate the shared watermark of the photo folder (model.jobs.watermark,
         as ``main.py watermark-mask``) on a worker, then show it for approval."""
         folder = Path(self.input_dir.text().strip())
         if not self.input_dir.text().strip() or not folder.is_dir():
@@ -296,8 +296,8 @@ class BatchDialog(QDialog):
             return
 
         def job(report, should_stop):
-            from model.imageio import read_image
-            from model.watermark import watermark_mask_from_folder
+            from model.photos.imageio import read_image
+            from model.jobs.watermark import watermark_mask_from_folder
             result = watermark_mask_from_folder(folder)
             photo = read_image(result.used[0]) if result.used else None
             return result, photo
@@ -321,7 +321,7 @@ class BatchDialog(QDialog):
         self.watermark_preview.show()
 
     def use_estimated_mask(self, mask: np.ndarray) -> None:
-        from model.imageio import write_mask
+        from model.photos.imageio import write_mask
         path = Path(self._tmp.name) / "estimated_watermark.png"
         write_mask(path, mask)
         self.mask_file.setText(str(path))
@@ -341,7 +341,7 @@ class BatchDialog(QDialog):
         if self.worker is not None:
             return
         try:
-            from model.batch import BatchError, run_batch, validate_options
+            from model.jobs.batch import BatchError, run_batch, validate_options
         except ImportError as exc:
             messages.message(self, messages.ERROR, "Batch not available", f"Batch processing is not available: {exc}")
             return

@@ -1,4 +1,4 @@
-"""Fine-tune the model on a folder of the user's photos (``model.trainer``),
+"""Fine-tune the model on a folder of the user's photos (``model.training.trainer``),
 with a live loss curve (QPainter) and the latest preview sheet."""
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def weights_for_app(best: Path, start: Path | None) -> Path:
 
     start_cfg = NetConfig.from_dict(read_checkpoint(resolve_weights(start))["config"])
     net, ckpt = load_network(best)
-    net.cfg = replace(net.cfg, train_size=start_cfg.train_size, run_scales=start_cfg.run_scales)
+    net.cfg = replace(net.cfg, run_size=start_cfg.run_size, run_scales=start_cfg.run_scales)
     out = best.with_name("best_app.pt")
     save_weights(net, out, **dict(ckpt.get("meta", {}), source=str(best),
                                   note="fine-tuned; runs at the starting weights' run size and scales"))
@@ -251,7 +251,7 @@ class FinetuneDialog(QDialog):
             edit.setText(folder)
 
     def options(self):
-        from model.trainer import TrainOptions
+        from model.training.options import TrainOptions
         return TrainOptions(data_dir=Path(self.data_dir.text().strip()), out_dir=Path(self.out_dir.text().strip()),
                             steps=self.steps.value(), batch_size=self.batch_size.value(), size=self.size.value(),
                             device=self.device.currentData(), init=Path(self.settings.weights)
@@ -278,7 +278,7 @@ class FinetuneDialog(QDialog):
         self.skipped.hide()
 
         def job(report, should_stop):
-            from model.trainer import train
+            from model.training.trainer import train
             result = train(opts, progress=report, should_stop=should_stop)
             if result.best_path is not None:
                 try:

@@ -1,5 +1,5 @@
 """Estimate the mask of a watermark shared by a folder of photos:
-``python main.py watermark-mask INPUT_DIR -o MASK.png``.
+``python main.py watermark-mask INPUT_DIR -o MASK.png`` (``model/cli/watermark_mask.py``).
 
 A watermark is the same at the same place in every photo while the content
 varies. So per pixel, the image gradient has a constant part (the
@@ -12,8 +12,6 @@ dropped and the result is dilated a little.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,8 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from .imageio import ImageReadError, image_size, read_image
+from ..photos.files import list_photos
+from ..photos.imageio import ImageReadError, image_size, read_image
 
 WORK_PIXELS = 1_200_000  # photos are analysed at most at this size (memory: N x this x 4 bytes)
 MIN_PHOTOS = 5
@@ -145,8 +144,6 @@ def same_size_photos(folder: str | Path) -> tuple[tuple[int, int], list[Path], l
     size, the photos, (path, reason) of each unreadable one, how many
     readable photos have another size). Raises ValueError when there are
     fewer than MIN_PHOTOS of them."""
-    from .batch import list_photos
-
     sizes: dict[Path, tuple[int, int]] = {}
     skipped: list[tuple[Path, str]] = []
     for path in list_photos(Path(folder)):
@@ -185,59 +182,3 @@ def watermark_mask_from_folder(folder: str | Path, sample: int = 40) -> Watermar
 
     mask = estimate_watermark_mask(photos(), work, size)
     return WatermarkResult(mask, size, used, skipped, other_sizes)
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("watermark-mask", help="estimate the watermark shared by a folder of photos",
-                       description="Find what is the same at the same place in many photos (a watermark) "
-                                   "and write it as a mask (white = remove) for `batch --mask`.")
-    p.add_argument("input_dir", type=Path)
-    p.add_argument("-o", "--out", type=Path, required=True,
-                   help="mask file to write (PNG); its opacity and colour go to MASK_alpha.png and MASK_colour.png")
-    p.add_argument("--sample", type=int, default=40,
-                   help="photos to analyse (default 40; 20 or more for a good opacity estimate)")
-    p.set_defaults(func=run_cli)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    from .savefile import output_format
-
-    try:
-        output_format(args.out)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not args.input_dir.is_dir():
-        print(f"error: input folder not found: {args.input_dir}", file=sys.stderr)
-        return 2
-    if args.sample < MIN_PHOTOS:
-        print(f"error: --sample must be at least {MIN_PHOTOS}", file=sys.stderr)
-        return 2
-    from .watermark_restore import NoWatermarkError, companion_paths, watermark_from_folder
-
-    try:
-        result = watermark_from_folder(args.input_dir, args.sample)
-    except NoWatermarkError as exc:
-        print(f"no watermark found: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    w, h = result.size
-    for path, reason in result.skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    if result.other_sizes:
-        print(f"note: using the most common size {w}x{h}; {result.other_sizes} photos of other sizes "
-              f"were left out (map the mask onto them with batch --mask-fit)", file=sys.stderr)
-    mask = result.mask
-    ys, xs = np.nonzero(mask)
-    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-    result.save(args.out)
-    area = int(mask.sum())
-    alpha_path, colour_path = companion_paths(args.out)
-    strong = result.alpha > 0.1
-    print(f"watermark mask from {len(result.used)} photos of {w}x{h}: box x {x0}-{x1}, y {y0}-{y1} "
-          f"({x1 - x0}x{y1 - y0}), area {area} px ({100 * area / (w * h):.2f} %) -> {args.out}")
-    print(f"opacity (median {float(np.median(result.alpha[strong])) if strong.any() else 0:.2f}, "
-          f"max {float(result.alpha.max()):.2f}) -> {alpha_path}; colour -> {colour_path}")
-    return 0

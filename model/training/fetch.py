@@ -1,21 +1,20 @@
 """The default training set: photographs shipped in Debian packages.
 
-``python main.py fetch-data debian-photos DIR`` (or ``python -m model.datasets
-debian-photos DIR``) downloads the packages with ``apt-get download``, unpacks
-them with ``dpkg-deb -x`` and copies the photographs listed in
+``python main.py fetch-data debian-photos DIR`` (``model/cli/fetch_data.py``)
+downloads the packages with ``apt-get download``, unpacks them with
+``dpkg-deb -x`` and copies the photographs listed in
 ``resources/debian_photos.txt`` (abstract and vector artwork is left out) to
 DIR, which the trainer reads. Nothing here is committed to the repository.
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from .paths import RESOURCES
+from ..paths import RESOURCES
 
 PHOTO_LIST = RESOURCES / "debian_photos.txt"
 
@@ -69,23 +68,3 @@ def fetch_debian_photos(out_dir: Path, list_file: Path = PHOTO_LIST) -> list[Pat
                 written.append(dst)
     print(f"wrote {len(written)} photos to {out_dir}", file=sys.stderr)
     return written
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fetch-data", help="fetch the default training photos (Debian packages)")
-    p.add_argument("source", choices=["debian-photos"])
-    p.add_argument("out", type=Path, help="folder to write the photos to")
-    p.set_defaults(func=lambda a: 0 if fetch_debian_photos(a.out) else 1)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.datasets", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_cli(sub)
-    args = parser.parse_args(["fetch-data", *(argv if argv is not None else sys.argv[1:])])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

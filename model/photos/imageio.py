@@ -4,7 +4,7 @@ Every failure is an ``ImageReadError`` whose message names the file and the
 problem, so callers can report it and go on.
 
 ``read_photo`` also keeps what is needed to write a result back "like" the
-source (``model/savefile.py``): the pixels in their own mode and bit depth
+source (``model/photos/savefile.py``): the pixels in their own mode and bit depth
 (alpha, palette, grayscale, CMYK, 16-bit) and the metadata (format, EXIF,
 ICC profile, JPEG quality and chroma subsampling).
 """
@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from .masks import hole_from_user_mask
+from ..masks import hole_from_user_mask, user_mask_from_hole
+from .files import special_kind
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 MAX_PIXELS = 200_000_000  # refuse decompression bombs above this
 _PIL_LIMIT = MAX_PIXELS  # PIL's own (global) check stays at the default; see _open_checked
 
@@ -36,10 +36,6 @@ _TIFF_LAYOUT_TAGS = {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279,
 
 class ImageReadError(ValueError):
     """A file that cannot be used as a photo or a mask."""
-
-
-def is_image_file(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 def _pixel_limit(max_pixels: int | None) -> int:
@@ -66,15 +62,6 @@ def check_regular_file(path: Path) -> os.stat_result:
     if not stat.S_ISREG(st.st_mode):
         raise ImageReadError(f"{path}: not a regular file ({special_kind(st.st_mode)}); not read")
     return st
-
-
-def special_kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return name
-    return "a special file"
 
 
 def _open_checked(path: Path, max_pixels: int | None) -> Image.Image:
@@ -186,7 +173,7 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
 
 
 def write_mask(path: str | os.PathLike, hole: np.ndarray) -> None:
-    Image.fromarray(np.where(hole, 255, 0).astype(np.uint8), mode="L").save(path)
+    Image.fromarray(user_mask_from_hole(hole), mode="L").save(path)
 
 
 # ------------------------------------------------------- photos + metadata

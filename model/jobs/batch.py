@@ -1,5 +1,5 @@
-"""Batch cleaning of a folder: ``python main.py batch`` and the GUI's batch
-dialog (``run_batch`` on a worker thread).
+"""Batch cleaning of a folder: ``python main.py batch`` (``model/cli/batch.py``)
+and the GUI's batch dialog (``run_batch`` on a worker thread).
 
 Guarantees: inputs (the photo folder, the mask file or folder) are never
 written to: outputs and reports overlapping them are refused; every output is
@@ -13,7 +13,6 @@ written on another while the model runs. The rules: docs/batch.md.
 """
 from __future__ import annotations
 
-import argparse
 import errno
 import hashlib
 import json
@@ -21,10 +20,8 @@ import os
 import queue
 import re
 import secrets
-import signal
 import socket
 import stat
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,10 +31,13 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .imageio import IMAGE_SUFFIXES, ImageReadError, Photo, read_mask, read_photo, special_kind
-from .masks import check_hole_fraction
-from .paths import is_inside, path_relation, real_path
-from .savefile import TEMP_SUFFIX, atomic_target, copy_atomic, restore_like, save_pixels
+from ..masks import check_hole_fraction
+from ..option import option
+from ..paths import is_inside, path_relation, real_path
+from ..photos.atomic import TEMP_SUFFIX, atomic_target, copy_atomic
+from ..photos.files import cleaned_folder, entry_problem, list_photos, walk_photos
+from ..photos.imageio import ImageReadError, Photo, read_mask, read_photo
+from ..photos.savefile import restore_like, save_pixels
 
 try:  # POSIX: the kernel drops the lock when the process dies, so a stale lock never blocks
     import fcntl
@@ -61,18 +61,21 @@ class BatchError(ValueError):
 
 @dataclass
 class BatchOptions:
-    input_dir: Path
-    output_dir: Path | None = None  # default: INPUT_DIR_cleaned next to the input
-    mask: Path | None = None  # one mask for every photo
+    input_dir: Path = field(metadata={"help": "folder of photos (searched recursively)", "positional": True})
+    output_dir: Path | None = option(None, "output folder (default: INPUT_DIR_cleaned next to the input)",
+                                     flag=("-o", "--output"), parse=Path)
+    mask: Path | None = option(None, "one mask for every photo (white = remove)", group="mask", parse=Path)
     # True when ``mask`` is the run's own file in the output folder (the
     # watermark estimate of --watermark), not one the user gave
-    mask_is_generated: bool = False
-    masks_dir: Path | None = None  # or one mask per photo, matched by relative path and stem
-    mask_fit: str = "error"  # how a mask of another size maps onto a photo (MASK_FITS)
-    missing: str = "copy"  # photos without a mask in masks_dir: copy unchanged or skip
-    quality: int | None = None  # JPEG/WebP quality; default: estimated from each JPEG
-    resume: bool = False  # skip photos a previous run finished (manifest + size)
-    report: Path | None = None  # write a per-file JSON report here
+    mask_is_generated: bool = option(False, "", cli=False)
+    masks_dir: Path | None = option(None, "a folder of masks matched by relative path and stem "
+                                          "(a.jpg <-> MASKS/a.png)", flag=("--masks",), group="mask", parse=Path)
+    mask_fit: str = option("error", "a mask of another size than the photo: fail the photo (error), stretch "
+                                    "it, or keep its size pinned to a corner or the centre", choices=MASK_FITS)
+    missing: str = option("copy", "photos without a mask in --masks: copy unchanged or skip", choices=MISSING)
+    quality: int | None = option(None, "JPEG/WebP quality 1-100 (default: estimated from each JPEG)", parse=int)
+    resume: bool = option(False, "skip the photos an earlier run finished (manifest + size)")
+    report: Path | None = option(None, "write a per-file JSON report here", parse=Path)
 
 
 @dataclass
@@ -80,7 +83,10 @@ class BatchProgress:
     done: int  # files handled so far (any outcome)
     total: int
     path: str  # the file just handled
-    status: str  # "done", "copied", "skipped: ...", "resumed", "failed: reason"
+    status: str  # for people: "done", "copied", "skipped: ...", "resumed", "failed: reason"
+    # for code (the GUI's dialog), so nobody parses ``status``:
+    outcome: str = ""  # done | copied | skipped | resumed | failed
+    reason: str = ""
 
 
 @dataclass
@@ -117,11 +123,6 @@ class BatchSummary:
 
 
 # ------------------------------------------------------------ validation
-
-def default_output_dir(input_dir: Path) -> Path:
-    input_dir = Path(input_dir).resolve()
-    return input_dir.parent / f"{input_dir.name}_cleaned"
-
 
 def _inputs(options: BatchOptions) -> list[tuple[str, Path]]:
     """What the run reads (and so must never write): (what, path)."""
@@ -165,7 +166,7 @@ def validate_options(options: BatchOptions) -> Path:
         raise BatchError(f"unknown --missing {options.missing!r}; choose copy or skip")
     if options.quality is not None and not 1 <= int(options.quality) <= 100:
         raise BatchError(f"quality must be 1-100, got {options.quality}")
-    out = Path(options.output_dir) if options.output_dir is not None else default_output_dir(src)
+    out = Path(options.output_dir) if options.output_dir is not None else cleaned_folder(src)
     for what, path in _inputs(options):
         relation = path_relation(out, path)
         if relation is not None:
@@ -197,61 +198,6 @@ class _Job:
     mask: Path | None  # the per-photo mask (masks_dir) or the shared one
     action: str  # "clean", "copy", "skip", "resumed"
     reason: str = ""
-
-
-def list_photos(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
-    """Image files under ``folder``, recursively, sorted; hidden files and
-    folders (".*", e.g. macOS "._x.jpg") and ``exclude`` folders are left out.
-    Symlinked folders are not entered; entries are listed by name only (see
-    ``entry_problem`` for what may be read)."""
-    return walk_photos(folder, exclude)[0]
-
-
-def walk_photos(folder: Path, exclude: tuple[Path, ...] = ()) -> tuple[list[Path], list[Path]]:
-    """(image entries, symlinked folders not entered) under ``folder``."""
-    folder = Path(folder)
-    excluded = {real_path(p) for p in exclude}
-    photos, linked = [], []
-    for root, dirs, files in os.walk(folder):  # never follows symlinked folders
-        kept = []
-        for d in sorted(dirs):
-            full = Path(root) / d
-            if d.startswith(".") or real_path(full) in excluded:
-                continue
-            if os.path.islink(full):
-                linked.append(full)
-                continue
-            kept.append(d)
-        dirs[:] = kept
-        photos.extend(Path(root) / f for f in files
-                      if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES)
-    key = lambda p: p.relative_to(folder).as_posix()  # noqa: E731
-    return sorted(photos, key=key), sorted(linked, key=key)
-
-
-def entry_problem(path: Path, root: Path) -> tuple[str, str] | None:
-    """Why ``path`` (listed under ``root``) must not be read, or None.
-
-    ("skip", reason) for a symlink that resolves outside ``root`` (never
-    followed) and for anything but a regular file (a FIFO, socket or device
-    would block the run); ("fail", reason) for a symlink loop or a dangling
-    symlink."""
-    try:
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            target = os.path.realpath(path, strict=True)
-            if not is_inside(Path(target), root):
-                return "skip", f"symlink to {target}, outside {root}: not followed"
-            st = os.stat(path)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "fail", "symlink loop (the link points back to itself)"
-        if isinstance(exc, FileNotFoundError):
-            return "fail", "symlink to a missing file"
-        return "fail", f"cannot read ({exc.strerror or exc})"
-    if not stat.S_ISREG(st.st_mode):
-        return "skip", f"not a regular file ({special_kind(st.st_mode)}): not read"
-    return None
 
 
 def _mask_index(masks_dir: Path) -> dict[tuple[str, str], Path]:
@@ -419,7 +365,7 @@ def _lock_pid(info: dict) -> int:
         return 0
 
 
-def _busy_message(folder: Path, info: dict) -> str:
+def busy_message(folder: Path, info: dict) -> str:
     pid = info.get("pid", "?")
     since = f", started {info['started']}" if info.get("started") else ""
     return (f"another batch run (pid {pid}{since}) is writing to the output folder {folder}; wait for it to "
@@ -455,7 +401,7 @@ class OutputLock:
                 os.close(fd)
                 if exc.errno not in _BUSY:  # a file system without flock (some network shares)
                     return self._acquire_by_pid(data)
-                raise BatchError(_busy_message(self.folder, _read_lock(self.path))) from None
+                raise BatchError(busy_message(self.folder, _read_lock(self.path))) from None
             try:  # the file we locked may have been removed by the run that just ended: lock the new one
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
             except FileNotFoundError:
@@ -485,12 +431,12 @@ class OutputLock:
                     except FileNotFoundError:
                         pass
                     continue
-                raise BatchError(_busy_message(self.folder, held)) from None
+                raise BatchError(busy_message(self.folder, held)) from None
             os.write(fd, data)
             os.close(fd)
             self._fd = -1
             return stale
-        raise BatchError(_busy_message(self.folder, _read_lock(self.path)))
+        raise BatchError(busy_message(self.folder, _read_lock(self.path)))
 
     def release(self) -> None:
         if self._fd is None:
@@ -644,28 +590,39 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
     try:
         _remove_stale_temps(out_dir, str(stale.get("token", "")), tuple(p for _, p in _inputs(options)),
                             options.report)
-        return _run_locked(options, inpainter, progress, should_stop, out_dir, token, t_start)
+        return _BatchRun(options, inpainter, progress, out_dir, token).run(should_stop, t_start)
     finally:
         out_lock.release()
 
 
-def _run_locked(options: BatchOptions, inpainter, progress, should_stop, out_dir: Path, token: str,
-                t_start: float) -> BatchSummary:
-    manifest = Manifest(out_dir, _job_key(options), options.resume, token)
-    summary = BatchSummary(output_dir=str(out_dir))
-    jobs = _plan(options, out_dir, manifest)
-    summary.total = len(jobs)
-    lock = threading.Lock()
-    shared_hole = read_mask(options.mask) if options.mask is not None else None
-    fitted: dict[tuple[int, int], np.ndarray] = {}  # shared mask per photo size
+class _BatchRun:
+    """One run over the planned jobs, with the output folder locked: the main
+    thread fits masks and runs the model (``clean``), a decoder thread reads
+    photos ahead of it (``_decoder``) and a writer thread encodes and renames
+    the results into place (``write``); ``finish`` records each file's outcome
+    (from both threads, under a lock, so progress arrives in order)."""
 
-    def finish(job: _Job, status: str, reason: str = "", **times: float) -> None:
+    def __init__(self, options: BatchOptions, inpainter, progress: Callable[[BatchProgress], None] | None,
+                 out_dir: Path, token: str):
+        self.options, self.inpainter, self.progress, self.token = options, inpainter, progress, token
+        self.manifest = Manifest(out_dir, _job_key(options), options.resume, token)
+        self.summary = BatchSummary(output_dir=str(out_dir))
+        self.jobs = _plan(options, out_dir, self.manifest)
+        self.summary.total = len(self.jobs)
+        self.lock = threading.Lock()
+        self.shared_hole = read_mask(options.mask) if options.mask is not None else None
+        self.fitted: dict[tuple[int, int], np.ndarray] = {}  # the shared mask per photo size
+        self.writes: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        self.writer_errors: list[BaseException] = []
+
+    def finish(self, job: _Job, status: str, reason: str = "", **times: float) -> None:
         reason = reason.removeprefix(f"{job.path}: ")  # the path is listed next to it anyway
         record = FileRecord(str(job.path), job.rel.as_posix(), status, reason,
                             str(job.out) if status in ("done", "copied", "resumed") else None, **times)
         record.seconds = sum(times.values())
         record.confidence = getattr(job, "confidence", None)
-        with lock:
+        summary = self.summary
+        with self.lock:
             summary.records.append(record)
             if status == "done":
                 summary.done += 1
@@ -675,242 +632,118 @@ def _run_locked(options: BatchOptions, inpainter, progress, should_stop, out_dir
                 summary.skipped += 1
             else:
                 summary.failed.append((str(job.path), reason))
-            if progress is not None:  # under the lock: reports arrive in order from both threads
+            if self.progress is not None:  # under the lock: reports arrive in order from both threads
                 shown = status if not reason or status in ("done", "resumed") else f"{status}: {reason}"
-                progress(BatchProgress(len(summary.records), summary.total, str(job.path), shown))
+                self.progress(BatchProgress(len(summary.records), summary.total, str(job.path), shown, status,
+                                            reason))
 
-    def write(job: _Job, photo: Photo | None, result: np.ndarray | None, times: dict) -> None:
+    def write(self, job: _Job, photo: Photo | None, result: np.ndarray | None, times: dict) -> None:
         """On the writer thread: encode, rename into place, record."""
         t0 = time.perf_counter()
         try:
             if photo is None:
-                copy_atomic(job.path, job.out, token)
+                copy_atomic(job.path, job.out, self.token)
                 status = "copied"
             elif result is None:  # the mask misses this photo: the original bytes are the best copy
-                copy_atomic(job.path, job.out, token)
+                copy_atomic(job.path, job.out, self.token)
                 status, job.reason = "copied", job.reason or "the mask does not touch this photo"
             else:
-                save_pixels(restore_like(result, photo), job.out, photo.meta, options.quality, token)
+                save_pixels(restore_like(result, photo), job.out, photo.meta, self.options.quality, self.token)
                 status = "done"
-            manifest.add(job.rel.as_posix(), job.path, job.out, job.mask, status)
+            self.manifest.add(job.rel.as_posix(), job.path, job.out, job.mask, status)
         except Exception as exc:
-            finish(job, "failed", f"cannot write {job.out}: {exc}", **times)
+            self.finish(job, "failed", f"cannot write {job.out}: {exc}", **times)
             return
-        finish(job, status, job.reason if status == "copied" else "", encode_s=time.perf_counter() - t0, **times)
+        self.finish(job, status, job.reason if status == "copied" else "", encode_s=time.perf_counter() - t0,
+                    **times)
 
-    writes: queue.Queue = queue.Queue(maxsize=PREFETCH)
-
-    writer_errors: list[BaseException] = []
-
-    def writer() -> None:
-        while (item := writes.get()) is not None:
+    def _writer(self) -> None:
+        while (item := self.writes.get()) is not None:
             try:
-                write(*item)
+                self.write(*item)
             except Exception as exc:  # e.g. a progress callback that raised: keep draining, re-raise later
-                writer_errors.append(exc)
+                self.writer_errors.append(exc)
 
-    decoded: queue.Queue = queue.Queue(maxsize=PREFETCH)
-    stop_decoding = threading.Event()
-    threads = [threading.Thread(target=_decoder, args=(jobs, decoded, stop_decoding), daemon=True,
-                                name="batch-decode"),
-               threading.Thread(target=writer, daemon=True, name="batch-write")]
-    for t in threads:
-        t.start()
-    try:
-        while (item := decoded.get()) is not None:
-            job, photo, error, decode_s = item
-            if job.action == "resumed":
-                finish(job, "resumed", job.reason)
-            elif job.action == "skip":
-                finish(job, "skipped", job.reason)
-            elif job.action == "fail":
-                finish(job, "failed", job.reason)
-            elif job.action == "copy":
-                writes.put((job, None, None, {}))
-            elif error is not None:
-                finish(job, "failed", error, decode_s=decode_s)
-            else:
-                _clean(job, photo, decode_s, inpainter, shared_hole, fitted, options, writes, finish)
-            if should_stop is not None and should_stop():
-                summary.stopped = True
-                break
-    finally:
-        stop_decoding.set()
-        while True:  # let the decoder see the stop and end
-            try:
-                if decoded.get(timeout=0.05) is None:
+    def hole_for(self, job: _Job, height: int, width: int) -> np.ndarray:
+        """The job's mask fitted to its photo (the shared one is fitted once per size)."""
+        if self.shared_hole is None:
+            return fit_mask(read_mask(job.mask), height, width, self.options.mask_fit)
+        if (height, width) not in self.fitted:
+            self.fitted[(height, width)] = fit_mask(self.shared_hole, height, width, self.options.mask_fit)
+        return self.fitted[(height, width)]
+
+    def clean(self, job: _Job, photo: Photo, decode_s: float) -> None:
+        """Fit the mask and run the model for one decoded photo (main thread)."""
+        h, w = photo.rgb.shape[:2]
+        try:
+            hole = self.hole_for(job, h, w)
+            check_hole_fraction(hole)
+        except (ValueError, ImageReadError) as exc:
+            self.finish(job, "failed", str(exc), decode_s=decode_s)
+            return
+        t0 = time.perf_counter()
+        try:
+            full = self.inpainter(photo.rgb, hole) if hole.any() else None
+            result = getattr(full, "refined", full)
+            if full is not None:
+                from ..confidence import fill_confidence
+                job.confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
+        except Exception as exc:  # out of memory on a huge photo etc.: this photo only
+            self.finish(job, "failed", f"removal failed: {type(exc).__name__}: {exc}", decode_s=decode_s)
+            return
+        self.writes.put((job, photo, result, {"decode_s": decode_s, "model_s": time.perf_counter() - t0}))
+
+    def run(self, should_stop: Callable[[], bool] | None, t_start: float) -> BatchSummary:
+        summary, options = self.summary, self.options
+        decoded: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        stop_decoding = threading.Event()
+        threads = [threading.Thread(target=_decoder, args=(self.jobs, decoded, stop_decoding), daemon=True,
+                                    name="batch-decode"),
+                   threading.Thread(target=self._writer, daemon=True, name="batch-write")]
+        for t in threads:
+            t.start()
+        try:
+            while (item := decoded.get()) is not None:
+                job, photo, error, decode_s = item
+                if job.action == "resumed":
+                    self.finish(job, "resumed", job.reason)
+                elif job.action == "skip":
+                    self.finish(job, "skipped", job.reason)
+                elif job.action == "fail":
+                    self.finish(job, "failed", job.reason)
+                elif job.action == "copy":
+                    self.writes.put((job, None, None, {}))
+                elif error is not None:
+                    self.finish(job, "failed", error, decode_s=decode_s)
+                else:
+                    self.clean(job, photo, decode_s)
+                if should_stop is not None and should_stop():
+                    summary.stopped = True
                     break
-            except queue.Empty:
-                if not threads[0].is_alive():
-                    break
-        writes.put(None)
-        threads[1].join()  # every photo handed over is written before we return
-        manifest.close()
-        summary.seconds = time.perf_counter() - t_start
-        if options.report is not None:
-            try:
-                _write_report(Path(options.report), summary, token)
-            except OSError as exc:  # a full disk: the summary is still returned (and printed first)
-                summary.report_error = f"cannot write the report {options.report}: {exc.strerror or exc}"
-    if writer_errors:
-        raise writer_errors[0]
-    return summary
-
-
-def _clean(job: _Job, photo: Photo, decode_s: float, inpainter, shared_hole, fitted, options, writes,
-           finish) -> None:
-    """Fit the mask and run the model for one decoded photo (main thread)."""
-    h, w = photo.rgb.shape[:2]
-    try:
-        if shared_hole is not None:
-            if (h, w) not in fitted:
-                fitted[(h, w)] = fit_mask(shared_hole, h, w, options.mask_fit)
-            hole = fitted[(h, w)]
-        else:
-            hole = fit_mask(read_mask(job.mask), h, w, options.mask_fit)
-        check_hole_fraction(hole)
-    except (ValueError, ImageReadError) as exc:
-        finish(job, "failed", str(exc), decode_s=decode_s)
-        return
-    t0 = time.perf_counter()
-    try:
-        full = inpainter(photo.rgb, hole) if hole.any() else None
-        result = getattr(full, "refined", full)
-        if full is not None:
-            from .confidence import fill_confidence
-            job.confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
-    except Exception as exc:  # out of memory on a huge photo etc.: this photo only
-        finish(job, "failed", f"removal failed: {type(exc).__name__}: {exc}", decode_s=decode_s)
-        return
-    writes.put((job, photo, result, {"decode_s": decode_s, "model_s": time.perf_counter() - t0}))
+        finally:
+            stop_decoding.set()
+            while True:  # let the decoder see the stop and end
+                try:
+                    if decoded.get(timeout=0.05) is None:
+                        break
+                except queue.Empty:
+                    if not threads[0].is_alive():
+                        break
+            self.writes.put(None)
+            threads[1].join()  # every photo handed over is written before we return
+            self.manifest.close()
+            summary.seconds = time.perf_counter() - t_start
+            if options.report is not None:
+                try:
+                    _write_report(Path(options.report), summary, self.token)
+                except OSError as exc:  # a full disk: the summary is still returned (and printed first)
+                    summary.report_error = f"cannot write the report {options.report}: {exc.strerror or exc}"
+        if self.writer_errors:
+            raise self.writer_errors[0]
+        return summary
 
 
 def _write_report(path: Path, summary: BatchSummary, token: str | None = None) -> None:
     """Atomically (a full disk leaves the old report, or none, and no temp file)."""
     with atomic_target(path, token) as tmp:
         tmp.write_text(json.dumps(summary.to_json(), indent=1), encoding="utf-8")
-
-
-# -------------------------------------------------------------------- CLI
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    from .cli import add_device_weights
-
-    p = sub.add_parser("batch", help="remove a region (one mask or per-photo masks) from a folder of photos",
-                       description="Clean every photo of a folder (recursively). Results keep the relative "
-                                   "path, name, format, quality and metadata; the input is never modified.")
-    p.add_argument("input_dir", type=Path)
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--mask", type=Path, help="one mask for every photo (white = remove)")
-    which.add_argument("--masks", type=Path, dest="masks_dir",
-                       help="a folder of masks matched by relative path and stem (a.jpg <-> MASKS/a.png)")
-    which.add_argument("--watermark", metavar="auto|FILE",
-                       help="restore a semi-transparent watermark shared by the photos: estimate it (auto) or "
-                            "use a watermark-mask output (MASK.png with MASK_alpha.png, MASK_colour.png)")
-    p.add_argument("--sample", type=int, default=100,
-                   help="with --watermark auto: photos to estimate it from (default 100)")
-    p.add_argument("-o", "--output", type=Path, dest="output_dir",
-                   help="output folder (default: INPUT_DIR_cleaned next to the input)")
-    p.add_argument("--mask-fit", choices=MASK_FITS, default="error",
-                   help="a mask of another size than the photo: fail the photo (default), stretch it, "
-                        "or keep its size pinned to a corner or the centre")
-    p.add_argument("--missing", choices=MISSING, default="copy",
-                   help="photos without a mask in --masks: copy unchanged (default) or skip")
-    p.add_argument("--quality", type=int, help="JPEG/WebP quality 1-100 (default: estimated from each JPEG)")
-    p.add_argument("--resume", action="store_true", help="skip the photos an earlier run finished")
-    p.add_argument("--report", type=Path, help="write a per-file JSON report here")
-    add_device_weights(p)
-    p.set_defaults(func=run_cli)
-
-
-class _StopOnInterrupt:
-    """First Ctrl+C: finish the current photo, then stop; a second one aborts."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nstopping after the current photo (Ctrl+C again to abort)", file=sys.stderr)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-
-    options = BatchOptions(input_dir=args.input_dir, output_dir=args.output_dir, mask=args.mask,
-                           masks_dir=args.masks_dir, mask_fit=args.mask_fit, missing=args.missing,
-                           quality=args.quality, resume=args.resume, report=args.report)
-    restorer = None
-    try:
-        if args.watermark is not None:  # model/watermark_restore.py: estimate, then restore instead of repaint
-            from .watermark_restore import prepare_cli
-            options, restorer = prepare_cli(options, args)
-        out_dir = validate_options(options)
-        holder = lock_holder(out_dir)
-        if holder is not None:  # say so before the model is loaded
-            raise BatchError(_busy_message(out_dir, holder))
-    except BatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from .cli import open_inpainter
-
-    inpainter = open_inpainter(args)
-    if inpainter is None:
-        return 2
-    if restorer is not None:
-        inpainter = restorer.bind(inpainter)
-
-    from tqdm import tqdm
-    bar = tqdm(total=0, unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
-
-    def on_progress(p: BatchProgress) -> None:
-        if bar.total != p.total:
-            bar.total = p.total
-        bar.set_postfix_str(Path(p.path).name[-30:], refresh=False)
-        bar.update(1)
-        if p.status.startswith("failed"):
-            bar.write(f"failed: {p.path}: {p.status.removeprefix('failed: ')}", file=sys.stderr)
-        elif p.status.startswith("skipped: ") and p.status != f"skipped: {NO_MASK}":
-            bar.write(f"skipped: {p.path}: {p.status.removeprefix('skipped: ')}", file=sys.stderr)
-
-    stopper = _StopOnInterrupt()
-    on_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, stopper.handle) if on_main else None
-    try:
-        summary = run_batch(options, inpainter, progress=on_progress, should_stop=stopper)
-    except BatchError as exc:  # e.g. another run took the output folder meanwhile
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # the output folder cannot be created or written at all
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        bar.close()
-        if on_main:
-            signal.signal(signal.SIGINT, previous)
-    print(format_summary(summary), file=sys.stderr)
-    print(f"results in {out_dir}")
-    if summary.report_error:  # after the summary, so a full disk never hides what was done
-        print(f"error: {summary.report_error}", file=sys.stderr)
-    if summary.stopped:
-        return 130
-    return 1 if summary.failed or summary.report_error else 0
-
-
-def format_summary(summary: BatchSummary) -> str:
-    rate = summary.done / summary.seconds if summary.seconds > 0 else 0.0
-    lines = [f"{'stopped' if summary.stopped else 'finished'}: {summary.done} cleaned, {summary.copied} copied, "
-             f"{summary.skipped} skipped, {len(summary.failed)} failed of {summary.total} "
-             f"in {summary.seconds:.1f} s ({rate:.2f} photos/s)"]
-    if summary.stopped:
-        lines.append(f"{summary.total - len(summary.records)} not started; run again with --resume to finish")
-    for path, reason in summary.failed:
-        lines.append(f"  FAILED {path}: {reason}")
-    for record in summary.records:  # refused entries (symlinks out, special files); not the routine ones
-        if record.status == "skipped" and record.reason != NO_MASK:
-            lines.append(f"  SKIPPED {record.path}: {record.reason}")
-    return "\n".join(lines)

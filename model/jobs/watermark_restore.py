@@ -31,7 +31,6 @@ Every pixel outside the mark's region is left exactly as it was.
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -111,8 +110,9 @@ class Watermark:
         (opacity, 16-bit grey) and MASK_colour.png (colour, RGB); the mask
         carries a digest of alpha and colour, so a changed estimate changes
         the mask file's bytes."""
-        from .masks import user_mask_from_hole
-        from .savefile import atomic_target, output_format
+        from ..masks import user_mask_from_hole
+        from ..photos.atomic import atomic_target
+        from ..photos.savefile import output_format
 
         mask_path = Path(mask_path)
         alpha_path, colour_path = companion_paths(mask_path)
@@ -487,7 +487,7 @@ def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
     sums over all ``sample`` photos (only the box is kept in memory).
     ``progress(done, total)`` after each photo read. Raises ValueError
     (too few photos) or NoWatermarkError."""
-    from .imageio import ImageReadError, read_image
+    from ..photos.imageio import ImageReadError, read_image
     from .watermark import same_size_photos
 
     size, same, skipped, other_sizes = same_size_photos(folder)
@@ -717,15 +717,16 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
     to run and a ``WatermarkRestorer`` to ``bind(inpainter)`` and pass to
     ``run_batch`` as its inpainter. Raises ``BatchError`` (usage, or
     "no consistent watermark found")."""
-    from .batch import BatchError, MASK_FITS, default_output_dir
-    from .paths import is_inside
+    from ..photos.files import cleaned_folder
+    from .batch import BatchError, MASK_FITS
+    from ..paths import is_inside
 
     if options.mask is not None or options.masks_dir is not None:
         raise BatchError("--watermark replaces --mask and --masks: give only one of them")
     src = Path(options.input_dir)
     if not src.is_dir():
         raise BatchError(f"input folder not found: {src}")
-    out = Path(options.output_dir) if options.output_dir is not None else default_output_dir(src)
+    out = Path(options.output_dir) if options.output_dir is not None else cleaned_folder(src)
     if is_inside(out, src):
         raise BatchError(f"the output folder {out} is the input folder or inside it; "
                          "choose a separate folder (the input is never written to)")
@@ -780,23 +781,3 @@ def describe(mark: Watermark) -> str:
             f"opacity median {float(np.median(mark.alpha[strong])) if strong.any() else 0:.2f} "
             f"(max {float(mark.alpha.max()):.2f}), colour median RGB {tuple(int(v) for v in col)}"
             + (f", {opaque} px opaque (filled by the model)" if opaque else ""))
-
-
-def _note(message: str) -> None:
-    try:
-        from tqdm import tqdm
-        tqdm.write(message, file=sys.stderr)
-    except ImportError:
-        print(message, file=sys.stderr)
-
-
-def prepare_cli(options, args):
-    """``batch --watermark auto|FILE [--sample N]``: ``prepare_batch`` with
-    what it found printed. Raises BatchError."""
-    if str(args.watermark) == "auto":
-        print(f"estimating the shared watermark from up to {args.sample} photos ...", file=sys.stderr)
-    run, restorer = prepare_batch(options, args.watermark, args.sample, note=_note)
-    mark = restorer.mark
-    origin = f"from {len(mark.used)} photos" if mark.used else f"from {args.watermark}"
-    print(f"watermark {origin}: {describe(mark)}; saved to {run.mask.parent}", file=sys.stderr)
-    return run, restorer

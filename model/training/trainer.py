@@ -1,86 +1,37 @@
 """Fine-tune (or train) the inpainting network on a folder of photos.
 
-``python main.py train DATA_DIR [--steps N] [--out RUN_DIR] ...`` or, from
-Python (the GUI's fine-tune dialog), ``train(TrainOptions(...), progress=cb,
-should_stop=cb)``. Writes RUN_DIR/last.pt (resumable: model, optimiser, step,
+``python main.py train DATA_DIR [--steps N] [--out RUN_DIR] ...``
+(``model/cli/train.py``) or, from Python (the GUI's fine-tune dialog),
+``train(TrainOptions(...), progress=cb, should_stop=cb)``; the options and
+their defaults: ``model/training/options.py``. Writes RUN_DIR/last.pt (resumable: model, optimiser, step,
 RNG state), RUN_DIR/best.pt (by validation PSNR, loadable by the app),
 RUN_DIR/log.jsonl and RUN_DIR/previews/step_XXXXXXX.png.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader
 
-from .checkpoint import (FORMAT, CheckpointError, atomic_save, load_network, load_state, read_checkpoint,
+from ..checkpoint import (FORMAT, CheckpointError, atomic_save, load_network, load_state, read_checkpoint,
                          save_weights)
+from ..devices import autocast, cpu_has_bf16, resolve_device
+from ..inference import Inpainter
+from ..losses import BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures
+from ..network import InpaintNet, NetConfig, get_config
+from ..paths import path_relation, resolve_weights
+from ..photos.atomic import TEMP_SUFFIX, atomic_target
 from .data import CropDataset, scan_photos, split_validation
-from .devices import autocast, cpu_has_bf16, describe, resolve_device
-from .inference import Inpainter
-from .losses import BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures
-from .network import InpaintNet, NetConfig, get_config, parse_scales
-from .paths import path_relation, resolve_weights
-
-
-@dataclass
-class TrainOptions:
-    data_dir: Path
-    out_dir: Path = Path("runs/latest")
-    steps: int | None = 2000  # total optimiser steps (ignored when epochs is set)
-    epochs: float | None = None  # passes over the training photos (one crop each)
-    batch_size: int = 8
-    size: int = 256
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.5, 0.9)
-    device: str = "auto"
-    config: str = "default"  # network plan when starting from scratch
-    init: Path | None = None  # start weights; default: the bundled model
-    scratch: bool = False  # random initialisation instead of init weights
-    vgg_weights: Path | None = None  # torchvision VGG16 state dict (ImageNet)
-    lambda_corr: float = 1e-5  # λ1, correlation loss
-    lambda_style: float = 1e-3  # λ2, style loss
-    l1_only_steps: int = 0  # curriculum: plain L1 for the first N steps
-    l1_region: str = "image"  # "image" (the paper) or "hole" (see LossWeights)
-    lr_schedule: str = "constant"  # or "cosine": lr decays to lr_min at the last step
-    lr_min: float = 1e-6
-    stages: str = "both"  # "refine": train stage 2 only (E2 + D), stage 1 frozen
-    hole_area: tuple[float, float] = (0.0, 0.4)
-    val_dir: Path | None = None  # held-out photos; default: a fixed part of data_dir
-    val_fraction: float = 0.1
-    log_every: int = 10
-    val_every: int = 200
-    checkpoint_every: int = 100
-    workers: int = -1  # DataLoader workers; -1: a sensible number for the device
-    seed: int = 0
-    amp: str = "auto"  # "auto": bf16 on CUDA and on bf16-capable CPUs; "off": fp32
-    compile: bool = False  # torch.compile the network (GPU)
-    adversarial: bool = False  # the official code's optional GAN fine stage
-    lambda_adv: float = 0.01
-    lr_critic: float | None = None  # the critic's lr; default: lr
-    # Stage-2 texture training (issue #10): the stage-2 L1's own weight (stage
-    # 1's stays 1) and a perceptual (VGG feature L1) loss on the stage-2 composite.
-    lambda_refine_l1: float = 1.0
-    lambda_perceptual: float = 0.0
-    # Which weights best.pt holds: "psnr" (the best validation PSNR) or "last"
-    # (the newest validated step; a texture model trades a little PSNR by design).
-    select: str = "psnr"
-    # Inference scales stored with the weights and used by validation
-    # (None: keep the init weights'); (1.0,) for a single pass.
-    run_scales: tuple[float, ...] | None = None
-    resume: bool = False
-
-    def to_dict(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+from .options import TrainOptions
 
 
 @dataclass
@@ -109,7 +60,7 @@ class TrainError(ValueError):
     """A problem with the options or the data, with a message for the user."""
 
 
-def check_run_folder(opts: "TrainOptions") -> None:
+def check_run_folder(opts: TrainOptions) -> None:
     """The run folder is written to; the photo folders are only read: refuse
     a run folder that is, contains or lies inside one of them."""
     for name, folder in (("data folder", opts.data_dir), ("validation folder", opts.val_dir)):
@@ -119,15 +70,17 @@ def check_run_folder(opts: "TrainOptions") -> None:
                              "(the photos are never written to)")
 
 
-# atomic_save's temp names (.last.pt.<random>.tmp from mkstemp) and the log's
-# rewrite on resume (.log.jsonl.<pid>.tmp): left behind only by a kill
-_CHECKPOINT_TEMP = re.compile(r"^\.((last|best)\.pt\.[A-Za-z0-9_]{8}|log\.jsonl\.\d+)\.tmp$")
+# The temp files of last.pt, best.pt and the log's rewrite on resume
+# (photos.atomic: .last.pt.xxxxxxxx.inpaint-tmp), left behind only by a kill;
+# and the names older versions used (.last.pt.<mkstemp>.tmp, .log.jsonl.<pid>.tmp).
+_CHECKPOINT_TEMP = re.compile(r"^\.(last\.pt|best\.pt|log\.jsonl)\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$"
+                              r"|^\.((last|best)\.pt\.[A-Za-z0-9_]{8}|log\.jsonl\.\d+)\.tmp$")
 
 
 def remove_stale_checkpoint_temps(run_dir: Path) -> list[Path]:
     """Delete the temp files a killed run left in ``run_dir`` (only there,
-    not in subfolders; only files named like atomic_save's temps of last.pt /
-    best.pt or the log's). Returns what was removed."""
+    not in subfolders; only files named like the temps of last.pt / best.pt or
+    the log's). Returns what was removed."""
     removed = []
     try:
         entries = list(os.scandir(run_dir))
@@ -155,11 +108,11 @@ def _build_network(opts: TrainOptions, device: torch.device) -> tuple[InpaintNet
     """From scratch (config plan) or from init weights (their own plan);
     the config records the training size so inference runs at it."""
     if opts.scratch:
-        cfg = get_config(opts.config, train_size=opts.size)
+        cfg = get_config(opts.config, run_size=opts.size)
         return InpaintNet(cfg).to(device), f"scratch ({cfg.name})"
     path = resolve_weights(opts.init)
     net, _ = load_network(path, device)
-    net.cfg = replace(net.cfg, train_size=opts.size)
+    net.cfg = replace(net.cfg, run_size=opts.size)
     return net.train(), str(path)
 
 
@@ -236,7 +189,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(trainable, lr=opts.lr, betas=tuple(opts.betas))
         self.critic = self.critic_opt = None
         if opts.adversarial:
-            from .adversarial import PatchDiscriminator
+            from ..adversarial import PatchDiscriminator
             self.critic = PatchDiscriminator().to(self.device)
             self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=opts.lr_critic or opts.lr,
                                                betas=tuple(opts.betas))
@@ -248,8 +201,8 @@ class Trainer:
     def _validation_cases(self, per_bin: int = 4) -> list:
         """Fixed cases: centre crops of up to ``per_bin`` held-out photos, one
         seeded mask each in every 10-50 % hole-area bin (the eval's cases)."""
-        from .evaluate import make_cases
-        from .imageio import read_image
+        from ..evaluation.cases import make_cases
+        from ..photos.imageio import read_image
 
         photos = self.val_photos[:per_bin]
         return make_cases([(p.stem, read_image(p)) for p in photos], seed=1234, size=self.opts.size)
@@ -298,8 +251,6 @@ class Trainer:
             detail = str(exc) if isinstance(exc, CheckpointError) else (
                 f"{path}: its optimiser state does not fit this run (another --stages or --adversarial?)")
             raise TrainError(f"--resume: {detail}") from None
-        for group in self.optimizer.param_groups:  # --lr on resume wins (a manual decay step)
-            group["lr"] = self.opts.lr
         if self.critic is not None and "critic" in ckpt:
             self.critic.load_state_dict(ckpt["critic"])
             self.critic_opt.load_state_dict(ckpt["critic_optimizer"])
@@ -320,9 +271,8 @@ class Trainer:
                     continue  # a line torn by a power cut or a full disk: dropped
                 if isinstance(record, dict) and record.get("step", 0) <= step:
                     keep.append(line)
-            tmp = log.with_name(f".{log.name}.{os.getpid()}.tmp")
-            tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
-            os.replace(tmp, log)
+            with atomic_target(log) as tmp:
+                tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
 
     def _log(self, record: dict) -> None:
         with open(self.out / "log.jsonl", "a") as f:
@@ -368,7 +318,7 @@ class Trainer:
     def _adversarial_step(self, fake: torch.Tensor, truth: torch.Tensor, known: torch.Tensor,
                           parts: dict) -> torch.Tensor:
         """Update the critic on (truth, composite); return the generator's term."""
-        from .adversarial import critic_loss, generator_loss
+        from ..adversarial import critic_loss, generator_loss
 
         d_loss = critic_loss(self.critic(truth, known), self.critic(fake.detach(), known))
         self.critic_opt.zero_grad(set_to_none=True)
@@ -385,7 +335,8 @@ class Trainer:
         result's deep distance and sharpness ratio (hole gradient energy of
         the fill / of the truth, 1 = as detailed) and the coarse one's
         sharpness ratio."""
-        from .evaluate import comparison_sheet, evaluate_cases
+        from ..evaluation.report import evaluate_cases
+        from ..evaluation.sheets import comparison_sheet
 
         self.net.eval()
         # The network alone: the texture step is not trained, and would only slow validation.
@@ -472,87 +423,3 @@ def train(opts: TrainOptions, progress: Callable[[TrainProgress], None] | None =
           should_stop: Callable[[], bool] | None = None, bar: bool = False) -> TrainResult:
     """Run a whole training job (see module docstring)."""
     return Trainer(opts).run(progress, should_stop, bar)
-
-
-# ------------------------------------------------------------------- CLI
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="fine-tune the model on a folder of photos")
-    p.add_argument("data_dir", type=Path, help="folder of photos (searched recursively)")
-    p.add_argument("--out", type=Path, default=Path("runs/latest"), help="run folder (default runs/latest)")
-    length = p.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, default=None, help="optimiser steps (default 2000)")
-    length.add_argument("--epochs", type=float, help="passes over the photos (one crop each)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--size", type=int, default=256, help="training crop size")
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--config", choices=["default", "paper"], default="default", help="plan for --scratch")
-    start = p.add_mutually_exclusive_group()
-    start.add_argument("--init", type=Path, help="start weights (default: the bundled model)")
-    start.add_argument("--scratch", action="store_true", help="start from random weights")
-    p.add_argument("--vgg-weights", type=Path, help="torchvision ImageNet VGG16 state dict for the losses")
-    p.add_argument("--lambda-corr", type=float, default=1e-5, help="λ1, correlation loss weight")
-    p.add_argument("--lambda-style", type=float, default=1e-3, help="λ2, style loss weight")
-    p.add_argument("--l1-only-steps", type=int, default=0, help="plain L1 for the first N steps")
-    p.add_argument("--l1", dest="l1_region", choices=["image", "hole"], default="image",
-                   help="L1 over the whole image (the paper) or over the hole only, per photo")
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
-                   help="cosine: decay the lr to --lr-min by the last step")
-    p.add_argument("--lr-min", type=float, default=1e-6)
-    p.add_argument("--stages", choices=["both", "refine"], default="both",
-                   help="refine: train stage 2 only, stage 1 frozen")
-    p.add_argument("--hole-area", default="0-40", help="hole area range in %% (default 0-40)")
-    p.add_argument("--val", type=Path, dest="val_dir", help="validation photos (default: 10%% of DATA_DIR)")
-    p.add_argument("--val-every", type=int, default=200)
-    p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--workers", type=int, default=-1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--amp", choices=["auto", "off"], default="auto",
-                   help="bf16 autocast on CUDA and bf16-capable CPUs (auto) or fp32 (off)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the network (GPU)")
-    p.add_argument("--adversarial", action="store_true", help="add the optional SN-PatchGAN fine stage")
-    p.add_argument("--lambda-adv", type=float, default=0.01, help="weight of the adversarial (hinge) term")
-    p.add_argument("--lr-critic", type=float, help="the critic's learning rate (default: --lr)")
-    p.add_argument("--lambda-refine-l1", type=float, default=1.0,
-                   help="weight of the stage-2 L1 (stage 1's is 1); lower lets stage 2 add texture")
-    p.add_argument("--lambda-perceptual", type=float, default=0.0,
-                   help="perceptual loss (VGG pool1-3 feature L1) on the stage-2 composite")
-    p.add_argument("--select", choices=["psnr", "last"], default="psnr",
-                   help="best.pt: the best validation PSNR (default) or the newest validated step")
-    p.add_argument("--run-scales", type=parse_scales,
-                   help="inference scales stored with the weights and used by validation, e.g. 1 or 1,0.5,0.25 "
-                        "(default: the init weights')")
-    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
-    p.set_defaults(func=run_cli)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    from .masks import area_bins
-
-    known = {f.name for f in fields(TrainOptions)}
-    values = {k: v for k, v in vars(args).items() if k in known and v is not None}
-    values["out_dir"] = args.out
-    values["hole_area"] = area_bins(args.hole_area)[0]
-    if args.steps is None and args.epochs is None:
-        values["steps"] = 2000
-    opts = TrainOptions(**values)
-    try:
-        trainer = Trainer(opts)
-    except (TrainError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for path, why in trainer.skipped:
-        print(f"skipped {why}", file=sys.stderr)
-    print(f"training {trainer.cfg.name} on {len(trainer.train_photos)} photos "
-          f"({len(trainer.val_photos)} held out, {len(trainer.skipped)} unreadable) on "
-          f"{describe(trainer.device)}{' bf16' if trainer.amp else ''} from {trainer.init_source}; {trainer.total} steps of "
-          f"{opts.batch_size} at {opts.size}px -> {opts.out_dir}", file=sys.stderr)
-    try:
-        result = trainer.run(bar=True)
-    except TrainError as exc:  # --resume from a last.pt that does not fit
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{'stopped' if result.stopped else 'done'} at step {result.steps_done}; best val PSNR "
-          f"{result.best_psnr:.2f} dB -> {result.best_path}", file=sys.stderr)
-    return 0

@@ -1,6 +1,6 @@
 """Writing results "like" their source: the same format, mode, bit depth and
 metadata, atomically. Used by the GUI's Save, ``main.py remove`` and the
-batch (``model/batch.py``).
+batch (``model/jobs/batch.py``).
 
 Rules (the batch documents them in docs/batch.md):
 
@@ -19,26 +19,21 @@ Rules (the batch documents them in docs/batch.md):
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import shutil
-import stat
 import struct
-import uuid
 import zlib
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from .atomic import atomic_target
 from .imageio import ImageReadError, Photo, PhotoMeta, _int_peak, read_photo
 
 FORMAT_BY_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
                     ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
-TEMP_SUFFIX = ".inpaint-tmp"  # never an image suffix, so a leftover is never taken for a photo
 DEFAULT_JPEG_QUALITY = 95
 DEFAULT_WEBP_QUALITY = 90
 # modes each format can store; anything else is converted to the first one
@@ -145,41 +140,6 @@ def _transparent_pixels(src: Image.Image, idx: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------- writing
-
-def temp_name(name: str, token: str | None = None) -> str:
-    """The hidden temp file name for target ``name``: ``.NAME.TOKEN.xxxxxxxx.inpaint-tmp``
-    (``TOKEN`` is the batch run's own token, so its clean-up can tell its own
-    leftovers from anything else; without one, ``.NAME.xxxxxxxx.inpaint-tmp``)."""
-    middle = f"{token}.{uuid.uuid4().hex[:8]}" if token else uuid.uuid4().hex[:8]
-    return f".{name}.{middle}{TEMP_SUFFIX}"
-
-
-@contextlib.contextmanager
-def atomic_target(out: str | os.PathLike, token: str | None = None) -> Iterator[Path]:
-    """Yield a hidden temp path next to ``out``; on success it is fsynced and
-    renamed over ``out`` (atomic on one file system); on failure removed."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(temp_name(out.name, token))
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def copy_atomic(src: str | os.PathLike, out: str | os.PathLike, token: str | None = None) -> None:
-    """Copy the bytes (and times) of ``src`` to ``out`` atomically; only a
-    regular file is copied (a FIFO or device would block or never end)."""
-    if not stat.S_ISREG(os.stat(src).st_mode):
-        raise OSError(f"{src}: not a regular file; not copied")
-    with atomic_target(out, token) as tmp:
-        shutil.copy2(src, tmp)
-
 
 def check_output(out: str | os.PathLike, photo: Photo | None = None) -> None:
     """ValueError (naming ``out``) when a result cannot be written there: an

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .imageio import ImageReadError, is_image_file, open_image, read_image
-from .masks import random_mask
-from .prefill import network_inputs
+from ..photos.files import list_photos
+from ..photos.imageio import ImageReadError, open_image, read_image
+from ..masks import random_mask
+from ..prefill import network_inputs
 
 
 @dataclass
@@ -26,14 +27,16 @@ class PhotoScan:
 
 
 def scan_photos(folder: str | Path, exclude: Path | None = None) -> PhotoScan:
-    """Every readable photo under ``folder`` (recursive), sorted; unreadable
-    ones are listed in ``skipped`` with the reason, never fatal."""
+    """Every readable photo under ``folder`` (recursive, by ``list_photos``:
+    hidden files and symlinked folders left out), sorted; unreadable ones are
+    listed in ``skipped`` with the reason, never fatal."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")
     usable, skipped = [], []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p)):
-        if exclude is not None and exclude in path.parents:
+    # sorted as paths (folder by folder), the order the crops and the validation split were always drawn in
+    for path in sorted(list_photos(folder, exclude=(exclude,) if exclude is not None else ())):
+        if not path.is_file():  # list_photos lists names only; a FIFO or a dangling link is never opened
             continue
         try:
             with open_image(path) as im:

@@ -1,0 +1,141 @@
+"""``python main.py batch INPUT_DIR (--mask M | --masks DIR | --watermark auto|FILE) [-o OUT] ...``:
+a folder of photos (``model/jobs/batch.py``; the flags come from ``BatchOptions``)."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .common import add_device_weights, open_inpainter
+from .options import add_option_flags, options_from_args
+
+
+def add_command(sub: argparse._SubParsersAction) -> None:
+    from ..jobs.batch import BatchOptions
+
+    p = sub.add_parser("batch", help="remove a region (one mask or per-photo masks) from a folder of photos",
+                       description="Clean every photo of a folder (recursively). Results keep the relative "
+                                   "path, name, format, quality and metadata; the input is never modified.")
+    groups = add_option_flags(p, BatchOptions, required_groups=("mask",))
+    groups["mask"].add_argument("--watermark", metavar="auto|FILE",
+                                help="restore a semi-transparent watermark shared by the photos: estimate it "
+                                     "(auto) or use a watermark-mask output (MASK.png with MASK_alpha.png, "
+                                     "MASK_colour.png)")
+    p.add_argument("--sample", type=int, default=100,
+                   help="with --watermark auto: photos to estimate it from (default 100)")
+    add_device_weights(p)
+    p.set_defaults(func=run)
+
+
+class _StopOnInterrupt:
+    """First Ctrl+C: finish the current photo, then stop; a second one aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after the current photo (Ctrl+C again to abort)", file=sys.stderr)
+
+
+def _note(message: str) -> None:
+    from tqdm import tqdm
+    tqdm.write(message, file=sys.stderr)
+
+
+def _prepare_watermark(options, args: argparse.Namespace):
+    """``--watermark auto|FILE [--sample N]``: ``prepare_batch`` with what it
+    found printed. Raises BatchError."""
+    from ..jobs.watermark_restore import describe, prepare_batch
+
+    if str(args.watermark) == "auto":
+        print(f"estimating the shared watermark from up to {args.sample} photos ...", file=sys.stderr)
+    run, restorer = prepare_batch(options, args.watermark, args.sample, note=_note)
+    mark = restorer.mark
+    origin = f"from {len(mark.used)} photos" if mark.used else f"from {args.watermark}"
+    print(f"watermark {origin}: {describe(mark)}; saved to {run.mask.parent}", file=sys.stderr)
+    return run, restorer
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..jobs.batch import (NO_MASK, BatchError, BatchOptions, BatchProgress, busy_message, lock_holder,
+                              run_batch, validate_options)
+
+    options = options_from_args(BatchOptions, args)
+    restorer = None
+    try:
+        if args.watermark is not None:  # model/jobs/watermark_restore.py: estimate, then restore instead of repaint
+            options, restorer = _prepare_watermark(options, args)
+        out_dir = validate_options(options)
+        holder = lock_holder(out_dir)
+        if holder is not None:  # say so before the model is loaded
+            raise BatchError(busy_message(out_dir, holder))
+    except BatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    inpainter = open_inpainter(args)
+    if inpainter is None:
+        return 2
+    if restorer is not None:
+        inpainter = restorer.bind(inpainter)
+
+    from tqdm import tqdm
+    bar = tqdm(total=0, unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+
+    def on_progress(p: BatchProgress) -> None:
+        if bar.total != p.total:
+            bar.total = p.total
+        bar.set_postfix_str(Path(p.path).name[-30:], refresh=False)
+        bar.update(1)
+        if p.outcome == "failed":
+            bar.write(f"failed: {p.path}: {p.reason}", file=sys.stderr)
+        elif p.outcome == "skipped" and p.reason and p.reason != NO_MASK:
+            bar.write(f"skipped: {p.path}: {p.reason}", file=sys.stderr)
+
+    stopper = _StopOnInterrupt()
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, stopper.handle) if on_main else None
+    try:
+        summary = run_batch(options, inpainter, progress=on_progress, should_stop=stopper)
+    except BatchError as exc:  # e.g. another run took the output folder meanwhile
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the output folder cannot be created or written at all
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+        if on_main:
+            signal.signal(signal.SIGINT, previous)
+    print(format_summary(summary), file=sys.stderr)
+    print(f"results in {out_dir}")
+    if summary.report_error:  # after the summary, so a full disk never hides what was done
+        print(f"error: {summary.report_error}", file=sys.stderr)
+    if summary.stopped:
+        return 130
+    return 1 if summary.failed or summary.report_error else 0
+
+
+def format_summary(summary) -> str:
+    """The lines printed after a run: counts, rate, then each failed and refused file."""
+    from ..jobs.batch import NO_MASK
+
+    rate = summary.done / summary.seconds if summary.seconds > 0 else 0.0
+    lines = [f"{'stopped' if summary.stopped else 'finished'}: {summary.done} cleaned, {summary.copied} copied, "
+             f"{summary.skipped} skipped, {len(summary.failed)} failed of {summary.total} "
+             f"in {summary.seconds:.1f} s ({rate:.2f} photos/s)"]
+    if summary.stopped:
+        lines.append(f"{summary.total - len(summary.records)} not started; run again with --resume to finish")
+    for path, reason in summary.failed:
+        lines.append(f"  FAILED {path}: {reason}")
+    for record in summary.records:  # refused entries (symlinks out, special files); not the routine ones
+        if record.status == "skipped" and record.reason != NO_MASK:
+            lines.append(f"  SKIPPED {record.path}: {record.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""What several commands share: the device and weights flags and opening the model."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def valid_devices() -> list[str]:
+    """The --device values that work on this machine."""
+    from ..devices import available_devices
+
+    return [name for name, _ in available_devices()]
+
+
+def check_device(name: str) -> str | None:
+    """None when ``--device name`` can be used here, else the message to print."""
+    valid = valid_devices()
+    if name in valid:
+        return None
+    kind = name.split(":")[0]
+    known = {"cuda": "CUDA is not available here" if "cuda" not in valid else "there is no such CUDA device here",
+             "mps": "Apple MPS is not available here"}
+    why = known.get(kind, "not a device name")
+    return f"--device {name}: {why}; valid devices here: {', '.join(valid)}"
+
+
+def add_device_weights(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--weights", type=Path, help="model checkpoint (default: $INPAINT_WEIGHTS, then the bundled model)")
+    parser.add_argument("--texture", choices=("on", "off"), default="on",
+                        help="stage 2's texture step: the photo's own detail (PatchMatch) under the "
+                             "network's colours and shapes (default on; off: the network's fill alone)")
+
+
+def open_inpainter(args: argparse.Namespace, **settings):
+    """The model for a command (``--weights``, ``--device``, ``--texture``;
+    ``settings``: other ``Inpainter`` arguments, e.g. eval's run size), or
+    None after printing why it cannot be loaded (the caller exits with 2)."""
+    from ..inference import Inpainter
+
+    settings = {"texture": getattr(args, "texture", "on") == "on", **settings}
+    try:
+        return Inpainter(args.weights, args.device, **settings)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None

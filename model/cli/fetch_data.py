@@ -1,0 +1,19 @@
+"""``python main.py fetch-data debian-photos DIR``: the default training photos
+(``model/training/fetch.py``)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fetch-data", help="fetch the default training photos (Debian packages)")
+    p.add_argument("source", choices=["debian-photos"])
+    p.add_argument("out", type=Path, help="folder to write the photos to")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training.fetch import fetch_debian_photos
+
+    return 0 if fetch_debian_photos(args.out) else 1

@@ -1,0 +1,77 @@
+"""``python main.py remove IMAGE --mask MASK [-o OUT] [--coarse OUT2]``: one photo."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .common import add_device_weights, open_inpainter
+
+
+def add_command(sub: argparse._SubParsersAction) -> None:
+    rm = sub.add_parser("remove", help="remove the masked region of one photo")
+    rm.add_argument("image", type=Path)
+    rm.add_argument("--mask", type=Path, required=True, help="mask image: white (non-zero) = remove")
+    rm.add_argument("-o", "--out", type=Path, help="refined result (default: IMAGE_cleaned.EXT)")
+    rm.add_argument("--coarse", type=Path, help="also write the coarse (stage-1) result here")
+    add_device_weights(rm)
+    rm.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..masks import check_hole_fraction
+    from ..photos.files import cleaned_path
+    from ..photos.imageio import ImageReadError, read_mask, read_photo
+    from ..photos.savefile import check_output, save_like
+
+    out = args.out or cleaned_path(args.image)
+    targets = [("-o", out)] + ([("--coarse", args.coarse)] if args.coarse else [])
+    for option, target in targets:  # everything about the outputs is checked before the model runs
+        for what, source in (("input photo", args.image), ("mask", args.mask)):
+            if os.path.realpath(target) == os.path.realpath(source):
+                print(f"error: refusing to overwrite the {what} {source} ({option} {target})", file=sys.stderr)
+                return 2
+        if target.is_dir():
+            print(f"error: {option} {target} is a folder; give a file name", file=sys.stderr)
+            return 2
+    if args.coarse and os.path.realpath(args.coarse) == os.path.realpath(out):
+        print(f"error: --coarse and -o are the same file {out}", file=sys.stderr)
+        return 2
+    try:
+        photo, hole = read_photo(args.image), read_mask(args.mask)
+    except ImageReadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    image = photo.rgb
+    try:
+        for _, target in targets:
+            check_output(target, photo)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if hole.shape != image.shape[:2]:
+        print(f"error: mask {args.mask} is {hole.shape[1]}x{hole.shape[0]} but photo {args.image} "
+              f"is {image.shape[1]}x{image.shape[0]}", file=sys.stderr)
+        return 1
+    if not hole.any():
+        print(f"nothing to remove in {args.image}: the mask {args.mask} is all black (white = remove); "
+              f"{out} not written", file=sys.stderr)
+        return 0
+    try:
+        check_hole_fraction(hole)
+    except ValueError as exc:
+        print(f"error: mask {args.mask}: {exc}", file=sys.stderr)
+        return 1
+    inpainter = open_inpainter(args)
+    if inpainter is None:
+        return 2
+    result = inpainter(image, hole)
+    for (_, target), pixels in zip(targets, (result.refined, result.coarse)):
+        try:
+            save_like(pixels, target, args.image)
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot write {target}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {target}")
+    return 0

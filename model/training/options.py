@@ -1,0 +1,86 @@
+"""The options of a training run: the one place their defaults live.
+
+``TrainOptions`` is what ``train()`` takes from Python (the GUI's fine-tune
+dialog) and what ``python main.py train`` builds: the command line's flags are
+generated from these fields (``model/option.py``, ``model/cli/options.py``),
+with the help text, flag name and choices kept in each field's metadata; the
+GUI reads the defaults with ``model.option.default_of(TrainOptions, name)``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from ..masks import area_bins
+from ..network import CONFIGS, parse_scales
+from ..option import option
+
+
+def hole_area_range(text: str) -> tuple[float, float]:
+    """'0-40' (per cent) -> (0.0, 0.4)."""
+    return area_bins(text)[0]
+
+
+def float_pair(text: str) -> tuple[float, float]:
+    """'0.5,0.9' -> (0.5, 0.9)."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"give two numbers separated by a comma, not {text!r}")
+    a, b = (float(p) for p in parts)
+    return a, b
+
+
+@dataclass
+class TrainOptions:
+    data_dir: Path = field(metadata={"help": "folder of photos (searched recursively)", "positional": True})
+    out_dir: Path = option(Path("runs/latest"), "run folder", flag=("--out",))
+    steps: int | None = option(2000, "optimiser steps (ignored when --epochs is given)", group="length")
+    epochs: float | None = option(None, "passes over the photos (one crop each)", group="length", parse=float)
+    batch_size: int = option(8, "photos per optimiser step")
+    size: int = option(256, "training crop size (recorded as the weights' run_size)")
+    lr: float = option(1e-4, "learning rate")
+    betas: tuple[float, float] = option((0.5, 0.9), "Adam betas", parse=float_pair, shown="0.5,0.9")
+    device: str = option("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    config: str = option("default", "network plan for --scratch", choices=tuple(CONFIGS))
+    init: Path | None = option(None, "start weights (default: the bundled model)", group="start", parse=Path)
+    scratch: bool = option(False, "start from random weights", group="start")
+    vgg_weights: Path | None = option(None, "torchvision ImageNet VGG16 state dict for the losses "
+                                            "(default: the bundled VGG16)", parse=Path)
+    lambda_corr: float = option(1e-5, "λ1, correlation loss weight")
+    lambda_style: float = option(1e-3, "λ2, style loss weight")
+    l1_only_steps: int = option(0, "plain L1 for the first N steps (a curriculum)")
+    l1_region: str = option("image", "L1 over the whole image (the paper) or over the hole only, per photo",
+                            flag=("--l1",), choices=("image", "hole"))
+    lr_schedule: str = option("constant", "cosine: decay the lr to --lr-min by the last step",
+                              choices=("constant", "cosine"))
+    lr_min: float = option(1e-6, "the cosine schedule's final lr")
+    stages: str = option("both", "refine: train stage 2 only (E2 + D), stage 1 frozen", choices=("both", "refine"))
+    hole_area: tuple[float, float] = option((0.0, 0.4), "hole area range in %", parse=hole_area_range, shown="0-40")
+    val_dir: Path | None = option(None, "held-out validation photos (default: a fixed part of DATA_DIR)",
+                                  flag=("--val",), parse=Path)
+    val_fraction: float = option(0.1, "the part of DATA_DIR held out for validation without --val")
+    log_every: int = option(10, "steps between log lines")
+    val_every: int = option(200, "steps between validations")
+    checkpoint_every: int = option(100, "steps between saves of last.pt")
+    workers: int = option(-1, "DataLoader workers; -1: a sensible number for the device")
+    seed: int = option(0, "seed of the crops, masks and a scratch network")
+    amp: str = option("auto", "bf16 autocast on CUDA and bf16-capable CPUs (auto) or fp32 (off)",
+                      choices=("auto", "off"))
+    compile: bool = option(False, "torch.compile the network (GPU)")
+    adversarial: bool = option(False, "add the optional SN-PatchGAN fine stage (the official code's GAN)")
+    lambda_adv: float = option(0.01, "weight of the adversarial (hinge) term")
+    lr_critic: float | None = option(None, "the critic's learning rate (default: --lr)", parse=float)
+    # Stage-2 texture training (issue #10): the stage-2 L1's own weight (stage
+    # 1's stays 1) and a perceptual (VGG feature L1) loss on the stage-2 composite.
+    lambda_refine_l1: float = option(1.0, "weight of the stage-2 L1 (stage 1's is 1); lower lets stage 2 "
+                                          "add texture")
+    lambda_perceptual: float = option(0.0, "perceptual loss (VGG pool1-3 feature L1) on the stage-2 composite")
+    # A texture model trades a little PSNR by design, hence "last".
+    select: str = option("psnr", "best.pt: the best validation PSNR or the newest validated step",
+                         choices=("psnr", "last"))
+    run_scales: tuple[float, ...] | None = option(
+        None, "inference scales stored with the weights and used by validation, e.g. 1 or 1,0.5,0.25 "
+              "(default: the init weights')", parse=parse_scales)
+    resume: bool = option(False, "continue from RUN_DIR/last.pt")
+
+    def to_dict(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
