@@ -135,7 +135,7 @@ def main(argv: list[str]) -> int:
     win.set_tool(Tool.SELECT)
     box = [(800, 222), (935, 345)]
     win.select_object(box, 1)
-    wait_until(app, lambda: win._select_worker is None)
+    wait_until(app, lambda: not win.removal.is_selecting())
     preview = QPainterPath()
     preview.addRect(QRectF(800, 222, 135, 123))
     win.canvas._shape_item.setPath(preview)  # the box as it looked while dragging

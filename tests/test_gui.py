@@ -79,10 +79,7 @@ def window(qtbot, dialogs, settings):
     qtbot.waitUntil(lambda: win.inpainter is not None, timeout=60000)
     yield win
     win.modified = False  # no "save changes?" on teardown
-    for w in (win._remove_worker, win._load_worker):
-        if w is not None:
-            w.cancel()
-            w.wait()
+    win.removal.shutdown()
 
 
 @pytest.fixture
