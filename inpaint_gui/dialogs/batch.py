@@ -443,9 +443,8 @@ class BatchDialog(JobDialog):
         self.status.setText("")
         if isinstance(exc, NoWatermarkError):  # an answer, not an error: the photos share no mark
             messages.message(self, messages.INFO, "No watermark found",
-                             f"No consistent watermark found: {exc}.\n\nThe photos do not share a "
-                             "semi-transparent mark at the same place (or it is too faint to estimate), "
-                             "so there is nothing to restore.")
+                             f"Nothing to restore: {exc}.\n\nThe photos do not share a semi-transparent "
+                             "mark at the same place, or it is too faint to estimate.")
         else:
             messages.message(self, messages.ERROR, "Cannot estimate a watermark", str(exc))
 

@@ -10,6 +10,9 @@ from ..settings import FORMAT_POLICIES, Settings
 
 def device_choices() -> list[tuple[str, str]]:
     """(value, label) for every device this machine offers."""
+    # TODO(#14 core): model.devices resolves a device name ("auto", "cpu",
+    # "cuda:N", "mps") but lists none; once it exports the devices this
+    # machine offers, take them (and their labels) from there.
     choices = [("auto", "Automatic (GPU if available)"), ("cpu", "CPU")]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):

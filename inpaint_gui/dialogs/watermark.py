@@ -83,7 +83,7 @@ def colour_picture(mark: Watermark, box: tuple[int, int, int, int]) -> np.ndarra
     blended by its opacity (RGB uint8), so white and black marks both show."""
     x0, y0, x1, y1 = box
     yy, xx = np.mgrid[y0:y1, x0:x1]
-    checker = np.where(((yy // CHECKER) + (xx // CHECKER)) % 2 == 0, 200, 150).astype(np.float32)[..., None]
+    checker = np.where(((yy // CHECKER) + (xx // CHECKER)) % 2 == 0, 150, 100).astype(np.float32)[..., None]
     a = mark.alpha[y0:y1, x0:x1, None]
     return np.clip(np.round(a * mark.colour[y0:y1, x0:x1] + (1 - a) * checker), 0, 255).astype(np.uint8)
 
