@@ -339,6 +339,7 @@ class MainWindow(QMainWindow):
         self.result_view.accept_requested.connect(self.accept_result)
         self.result_view.back_requested.connect(self.back_to_edit)
         r = self.removal
+        r.model_loading.connect(lambda: self.status_model.setText("loading model…"))
         r.model_loaded.connect(self._model_loaded)
         r.model_failed.connect(self._model_failed)
         r.removed.connect(self.show_removal)
@@ -474,8 +475,7 @@ class MainWindow(QMainWindow):
     # ================================================================= model
     def load_model(self, device: str | None = None, then_remove: bool = False) -> None:
         """Load the Inpainter on a worker thread; Remove waits for it."""
-        if self.removal.load_model(device, then_remove):
-            self.status_model.setText("loading model…")
+        self.removal.load_model(device, then_remove)
 
     def _model_loaded(self, inpainter) -> None:
         from model.devices import describe  # here: it imports torch, which the model has loaded by now

@@ -46,6 +46,7 @@ class Removal:
 
 
 class RemovalController(QObject):
+    model_loading = Signal()
     model_loaded = Signal(object)  # the Inpainter
     model_failed = Signal(object)  # the exception
     removed = Signal(object)  # a Removal
@@ -98,6 +99,7 @@ class RemovalController(QObject):
 
         self._load_worker = Worker(job, self, finished=self._loaded, failed=self._load_failed,
                                    done=self._load_done).start()
+        self.model_loading.emit()
         self.jobs_changed.emit()
         return True
 
