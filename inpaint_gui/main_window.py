@@ -12,9 +12,7 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMainWindow,
-                               QProgressBar, QPushButton, QSlider, QSpinBox, QStackedWidget, QToolBar,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QStackedWidget, QToolBar, QToolButton, QWidget
 
 from model.imageio import IMAGE_SUFFIXES
 from model.imageio import ImageReadError
@@ -32,6 +30,7 @@ from .mask_model import Box, MaskModel
 from .removal import Removal, RemovalController, is_device_unavailable, is_out_of_memory
 from .result_view import ResultView
 from .settings import Settings
+from .tool_dock import ToolDock
 
 Button = messages.Button
 PAGE_WELCOME, PAGE_EDIT, PAGE_RESULT = 0, 1, 2
@@ -120,9 +119,9 @@ class MainWindow(QMainWindow):
                            "mask_clear")
         self.act_invert = A("&Invert Mask", lambda: self.mask_model.invert(), QKeySequence("Ctrl+I"),
                             "mask_invert")
-        self.act_grow = A("&Grow Mask", lambda: self.mask_model.grow(self.grow_spin.value()),
+        self.act_grow = A("&Grow Mask", lambda: self.mask_model.grow(self.dock.grow_spin.value()),
                           QKeySequence("Ctrl+]"))
-        self.act_shrink = A("S&hrink Mask", lambda: self.mask_model.grow(-self.grow_spin.value()),
+        self.act_shrink = A("S&hrink Mask", lambda: self.mask_model.grow(-self.dock.grow_spin.value()),
                             QKeySequence("Ctrl+["))
 
         self.tool_group = QActionGroup(self)
@@ -223,84 +222,12 @@ class MainWindow(QMainWindow):
         self.toolbar = tb
 
     def _make_dock(self) -> None:
-        dock = QDockWidget("Tool settings", self)
-        dock.setObjectName("tool_dock")
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-
-        tools = QGroupBox("Tool")
-        row = QHBoxLayout(tools)
-        for a in self.tool_actions():
-            b = QToolButton()
-            b.setDefaultAction(a)
-            b.setIconSize(QSize(28, 28))
-            b.setAutoRaise(True)
-            row.addWidget(b)
-        row.addStretch(1)
-        layout.addWidget(tools)
-
-        brush = QGroupBox("Brush")
-        form = QFormLayout(brush)
-        self.size_slider = QSlider(Qt.Orientation.Horizontal)
-        self.size_slider.setRange(1, 400)
-        self.size_spin = QSpinBox()
-        self.size_spin.setRange(1, 1000)
-        self.size_spin.setSuffix(" px")
-        size_row = QHBoxLayout()
-        size_row.addWidget(self.size_slider, 1)
-        size_row.addWidget(self.size_spin)
-        form.addRow("Size ([ ]):", size_row)
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
-        self.opacity_slider.setRange(10, 100)
-        self.opacity_slider.setValue(int(round(self.settings.mask_opacity * 100)))
-        form.addRow("Mask opacity:", self.opacity_slider)
-        layout.addWidget(brush)
-
-        mask = QGroupBox("Mask")
-        grid = QVBoxLayout(mask)
-        grow_row = QHBoxLayout()
-        self.grow_spin = QSpinBox()
-        self.grow_spin.setRange(1, 200)
-        self.grow_spin.setValue(5)
-        self.grow_spin.setSuffix(" px")
-        grow_row.addWidget(self.grow_spin)
-        for a, text in ((self.act_grow, "Grow"), (self.act_shrink, "Shrink")):
-            b = QPushButton(text)
-            b.clicked.connect(a.trigger)
-            b.setToolTip(a.toolTip())
-            grow_row.addWidget(b)
-        grid.addLayout(grow_row)
-        ops = QHBoxLayout()
-        for a, text in ((self.act_clear, "Clear"), (self.act_invert, "Invert")):
-            b = QPushButton(a.icon(), text)
-            b.clicked.connect(a.trigger)
-            b.setToolTip(a.toolTip())
-            ops.addWidget(b)
-        grid.addLayout(ops)
-        layout.addWidget(mask)
-
-        self.remove_button = QPushButton(icon("remove"), "  Remove  (Enter)")
-        self.remove_button.setIconSize(QSize(22, 22))
-        self.remove_button.setMinimumHeight(40)
-        self.remove_button.setStyleSheet("font-weight: 600;")
-        self.remove_button.clicked.connect(self.act_remove.trigger)
-        layout.addWidget(self.remove_button)
-
-        hints = QLabel("<small>Left drag: paint &nbsp;·&nbsp; right drag: erase<br>"
-                       "Wheel: zoom &nbsp;·&nbsp; Space+drag or middle: pan<br>"
-                       "[ ] brush size &nbsp;·&nbsp; Ctrl+Z / Ctrl+Shift+Z undo/redo</small>")
-        hints.setStyleSheet("color: #777;")
-        hints.setWordWrap(True)
-        layout.addWidget(hints)
-        layout.addStretch(1)
-        dock.setWidget(panel)
-        dock.setMinimumWidth(250)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.dock = dock
+        self.dock = ToolDock(self, self.tool_actions(), grow=self.act_grow, shrink=self.act_shrink,
+                             clear=self.act_clear, invert=self.act_invert, remove=self.act_remove,
+                             mask_opacity=self.settings.mask_opacity)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.view_menu.addSeparator()
-        self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addAction(self.dock.toggleViewAction())
 
     def _make_status_bar(self) -> None:
         sb = self.statusBar()
@@ -325,11 +252,10 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.canvas
-        self.size_slider.valueChanged.connect(c.set_brush_size)
-        self.size_spin.valueChanged.connect(c.set_brush_size)
-        c.brush_size_changed.connect(self._sync_brush_widgets)
-        self._sync_brush_widgets(c.brush_size)
-        self.opacity_slider.valueChanged.connect(self._set_opacity)
+        self.dock.brush_size_picked.connect(c.set_brush_size)
+        c.brush_size_changed.connect(self.dock.show_brush_size)
+        self.dock.show_brush_size(c.brush_size)
+        self.dock.opacity_slider.valueChanged.connect(self._set_opacity)
         c.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
         c.cursor_moved.connect(self._show_position)
         c.files_dropped.connect(self._open_dropped)
@@ -356,12 +282,6 @@ class MainWindow(QMainWindow):
         if self.stack.currentIndex() == PAGE_RESULT:
             return self.result_view.panels["refined"].view
         return self.canvas
-
-    def _sync_brush_widgets(self, size: int) -> None:
-        for w in (self.size_slider, self.size_spin):
-            w.blockSignals(True)
-            w.setValue(size)
-            w.blockSignals(False)
 
     def _set_opacity(self, value: int) -> None:
         self.canvas.mask_item.set_opacity(value / 100)
@@ -398,7 +318,7 @@ class MainWindow(QMainWindow):
         self.act_undo.setEnabled(editing and self.mask_model.stack.canUndo())
         self.act_redo.setEnabled(editing and self.mask_model.stack.canRedo())
         self.act_remove.setEnabled(editing and not self.mask_model.is_empty())
-        self.remove_button.setEnabled(self.act_remove.isEnabled())
+        self.dock.remove_button.setEnabled(self.act_remove.isEnabled())
         self.act_cancel.setEnabled(busy)
         self.act_accept.setEnabled(page == PAGE_RESULT)
         self.act_accept_coarse.setEnabled(page == PAGE_RESULT)
