@@ -47,6 +47,8 @@ class MainWindow(QMainWindow):
         self.document = PhotoDocument()
         self.removal = RemovalController(self.settings, self)
         self.result = None  # the last InpaintResult shown
+        self.batch_dialog = self.finetune_dialog = None  # the last one opened of each (they run on their own)
+        self._dock_hidden_for_result = False
 
         self.mask_model = MaskModel(self)
         self.canvas = Canvas(self.mask_model)
@@ -334,7 +336,7 @@ class MainWindow(QMainWindow):
         if page == PAGE_RESULT and self.dock.isVisible():
             self._dock_hidden_for_result = True
             self.dock.hide()
-        elif page != PAGE_RESULT and getattr(self, "_dock_hidden_for_result", False):
+        elif page != PAGE_RESULT and self._dock_hidden_for_result:
             self._dock_hidden_for_result = False
             self.dock.show()
         self.busy.setVisible(busy)
@@ -736,8 +738,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         # a running batch or training must stop (and save) before the app goes
-        for name in ("batch_dialog", "finetune_dialog"):
-            dialog = getattr(self, name, None)
+        for dialog in (self.batch_dialog, self.finetune_dialog):
             if dialog is not None and shiboken6.isValid(dialog) and dialog.isVisible() and not dialog.close():
                 event.ignore()
                 return

@@ -18,6 +18,8 @@ from .workers import Worker
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
+    """The device ran out of memory: torch's own error class on CUDA; other
+    backends (MPS) and older torch raise RuntimeError saying so."""
     try:
         import torch
         if isinstance(exc, torch.cuda.OutOfMemoryError):

@@ -265,11 +265,12 @@ class FinetuneDialog(JobDialog):
         def job(report, should_stop):
             from model.trainer import train  # looked up when it runs: tests put a stand-in there
             result = train(opts, progress=report, should_stop=should_stop)
+            result.app_path = None  # best.pt at the starting weights' settings, when it can be written
             if result.best_path is not None:
                 try:
                     result.app_path = weights_for_app(Path(result.best_path), opts.init)
                 except (OSError, ValueError, KeyError):
-                    result.app_path = None
+                    pass
             return result
 
         return job
@@ -337,7 +338,7 @@ class FinetuneDialog(JobDialog):
         else:
             verdict = (f"validation PSNR {self.start_psnr:.2f} → {self.trained_psnr:.2f} dB "
                        f"({gain:+.2f} dB)")
-        weights = getattr(result, "app_path", None) or result.best_path
+        weights = result.app_path or result.best_path
         improved = weights is not None and gain is not None and gain >= MIN_GAIN_DB
         self.status.setText(f"{how} after {result.steps_done} steps; {verdict}"
                             + (f"; best weights: {weights}" if improved else ""))
