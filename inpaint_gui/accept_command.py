@@ -9,26 +9,18 @@ whole images, so a 24 MP photo with a small fill costs a few KB per accept.
 """
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
+from .document import new_photo_version
 from .mask_model import BitPatch, Box, MaskModel, diff_box
 
 EMPTY_BOX: Box = (0, 0, 0, 0)
 
 # Writes ``pixels`` into ``box`` of the working photo, which then is photo version ``version``.
 PhotoWriter = Callable[[Box, np.ndarray, int], None]
-
-_versions = itertools.count(1)
-
-
-def new_photo_version() -> int:
-    """A number no other state of the photo has had: tells the saved photo from the one shown."""
-    return next(_versions)
-
 
 def _crop(array: np.ndarray, box: Box) -> np.ndarray:
     x0, y0, x1, y1 = box

@@ -56,7 +56,7 @@ def _report_and_quit(app, window, report: Path) -> None:
         tries[0] += 1
         handle = window.windowHandle()
         exposed = handle is not None and handle.isExposed()
-        loading = window._load_worker is not None  # let the model load: quitting mid-load aborts the thread
+        loading = window.removal.is_loading()  # let the model load: quitting mid-load aborts the thread
         if (not exposed or loading) and tries[0] < 2400:
             QTimer.singleShot(50, check)
             return

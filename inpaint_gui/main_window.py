@@ -1,4 +1,9 @@
-"""The main window: editor canvas, tool dock, result view, menus, status bar."""
+"""The main window: editor canvas, tool dock, result view, menus, status bar.
+
+What it shows comes from two parts it owns: the ``PhotoDocument``
+(document.py: the photo, its versions, open and save) and the
+``RemovalController`` (removal.py: the model's jobs on worker threads).
+The window wires them to the widgets and asks the user when needed."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,39 +12,28 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMainWindow,
-                               QProgressBar, QPushButton, QSlider, QSpinBox, QStackedWidget, QToolBar,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QStackedWidget, QToolBar, QToolButton, QWidget
 
-from model.photos.files import IMAGE_SUFFIXES, cleaned_path, is_image_file
-from model.photos.imageio import ImageReadError, read_image, read_mask, write_mask
+from model.photos.files import IMAGE_SUFFIXES
+from model.photos.imageio import ImageReadError
+from model.photos.files import is_image_file
+from model.photos.imageio import read_mask
+from model.photos.imageio import write_mask
+from model.selection import is_scribble
 
 from . import messages
-from .accept_command import AcceptCommand, new_photo_version
+from .accept_command import AcceptCommand
 from .canvas import Canvas, Tool
+from .document import IMAGE_FILTER, PhotoDocument
 from .icons import icon
 from .mask_model import Box, MaskModel
+from .removal import Removal, RemovalController, is_device_unavailable, is_out_of_memory
 from .result_view import ResultView
-from .settings import FORMAT_PNG, Settings
-from .workers import Worker
+from .settings import Settings
+from .tool_dock import ToolDock
 
 Button = messages.Button
-IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
 PAGE_WELCOME, PAGE_EDIT, PAGE_RESULT = 0, 1, 2
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    try:
-        import torch
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    return isinstance(exc, (RuntimeError, MemoryError)) and "out of memory" in str(exc).lower()
-
-
-def default_output_path(source: Path, policy: str) -> Path:
-    return cleaned_path(source, ".png" if policy == FORMAT_PNG else None)
 
 
 class MainWindow(QMainWindow):
@@ -50,27 +44,11 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("remove"))
         self.setAcceptDrops(True)
 
-        # document state
-        self.path: Path | None = None  # the opened photo (never written without asking)
-        self.original: np.ndarray | None = None
-        self.image: np.ndarray | None = None  # the working photo (after accepted removals)
-        self.save_path: Path | None = None
-        # Versions name states of the photo (see accept_command): undoing an accept
-        # brings its version back, so "modified" follows the undo history.
-        self._photo_version = self._original_version = new_photo_version()
-        self._saved_version: int | None = self._photo_version  # last saved or opened; None: no state matches the file
+        self.document = PhotoDocument()
+        self.removal = RemovalController(self.settings, self)
         self.result = None  # the last InpaintResult shown
-
-        # model and jobs
-        self.inpainter = None
-        self.model_error: str | None = None
-        self._load_worker: Worker | None = None
-        self._remove_worker: Worker | None = None
-        self._select_worker: Worker | None = None
-        self._pending_remove = False
-        self._remove_hole: np.ndarray | None = None
-        self._remove_image: np.ndarray | None = None
-        self._device_override: str | None = None  # e.g. "cpu" after an out-of-memory retry
+        self.batch_dialog = self.finetune_dialog = None  # the last one opened of each (they run on their own)
+        self._dock_hidden_for_result = False
 
         self.mask_model = MaskModel(self)
         self.canvas = Canvas(self.mask_model)
@@ -143,9 +121,9 @@ class MainWindow(QMainWindow):
                            "mask_clear")
         self.act_invert = A("&Invert Mask", lambda: self.mask_model.invert(), QKeySequence("Ctrl+I"),
                             "mask_invert")
-        self.act_grow = A("&Grow Mask", lambda: self.mask_model.grow(self.grow_spin.value()),
+        self.act_grow = A("&Grow Mask", lambda: self.mask_model.grow(self.dock.grow_spin.value()),
                           QKeySequence("Ctrl+]"))
-        self.act_shrink = A("S&hrink Mask", lambda: self.mask_model.grow(-self.grow_spin.value()),
+        self.act_shrink = A("S&hrink Mask", lambda: self.mask_model.grow(-self.dock.grow_spin.value()),
                             QKeySequence("Ctrl+["))
 
         self.tool_group = QActionGroup(self)
@@ -246,84 +224,12 @@ class MainWindow(QMainWindow):
         self.toolbar = tb
 
     def _make_dock(self) -> None:
-        dock = QDockWidget("Tool settings", self)
-        dock.setObjectName("tool_dock")
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-
-        tools = QGroupBox("Tool")
-        row = QHBoxLayout(tools)
-        for a in self.tool_actions():
-            b = QToolButton()
-            b.setDefaultAction(a)
-            b.setIconSize(QSize(28, 28))
-            b.setAutoRaise(True)
-            row.addWidget(b)
-        row.addStretch(1)
-        layout.addWidget(tools)
-
-        brush = QGroupBox("Brush")
-        form = QFormLayout(brush)
-        self.size_slider = QSlider(Qt.Orientation.Horizontal)
-        self.size_slider.setRange(1, 400)
-        self.size_spin = QSpinBox()
-        self.size_spin.setRange(1, 1000)
-        self.size_spin.setSuffix(" px")
-        size_row = QHBoxLayout()
-        size_row.addWidget(self.size_slider, 1)
-        size_row.addWidget(self.size_spin)
-        form.addRow("Size ([ ]):", size_row)
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
-        self.opacity_slider.setRange(10, 100)
-        self.opacity_slider.setValue(int(round(self.settings.mask_opacity * 100)))
-        form.addRow("Mask opacity:", self.opacity_slider)
-        layout.addWidget(brush)
-
-        mask = QGroupBox("Mask")
-        grid = QVBoxLayout(mask)
-        grow_row = QHBoxLayout()
-        self.grow_spin = QSpinBox()
-        self.grow_spin.setRange(1, 200)
-        self.grow_spin.setValue(5)
-        self.grow_spin.setSuffix(" px")
-        grow_row.addWidget(self.grow_spin)
-        for a, text in ((self.act_grow, "Grow"), (self.act_shrink, "Shrink")):
-            b = QPushButton(text)
-            b.clicked.connect(a.trigger)
-            b.setToolTip(a.toolTip())
-            grow_row.addWidget(b)
-        grid.addLayout(grow_row)
-        ops = QHBoxLayout()
-        for a, text in ((self.act_clear, "Clear"), (self.act_invert, "Invert")):
-            b = QPushButton(a.icon(), text)
-            b.clicked.connect(a.trigger)
-            b.setToolTip(a.toolTip())
-            ops.addWidget(b)
-        grid.addLayout(ops)
-        layout.addWidget(mask)
-
-        self.remove_button = QPushButton(icon("remove"), "  Remove  (Enter)")
-        self.remove_button.setIconSize(QSize(22, 22))
-        self.remove_button.setMinimumHeight(40)
-        self.remove_button.setStyleSheet("font-weight: 600;")
-        self.remove_button.clicked.connect(self.act_remove.trigger)
-        layout.addWidget(self.remove_button)
-
-        hints = QLabel("<small>Left drag: paint &nbsp;·&nbsp; right drag: erase<br>"
-                       "Wheel: zoom &nbsp;·&nbsp; Space+drag or middle: pan<br>"
-                       "[ ] brush size &nbsp;·&nbsp; Ctrl+Z / Ctrl+Shift+Z undo/redo</small>")
-        hints.setStyleSheet("color: #777;")
-        hints.setWordWrap(True)
-        layout.addWidget(hints)
-        layout.addStretch(1)
-        dock.setWidget(panel)
-        dock.setMinimumWidth(250)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.dock = dock
+        self.dock = ToolDock(self, self.tool_actions(), grow=self.act_grow, shrink=self.act_shrink,
+                             clear=self.act_clear, invert=self.act_invert, remove=self.act_remove,
+                             mask_opacity=self.settings.mask_opacity)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.view_menu.addSeparator()
-        self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addAction(self.dock.toggleViewAction())
 
     def _make_status_bar(self) -> None:
         sb = self.statusBar()
@@ -348,11 +254,10 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.canvas
-        self.size_slider.valueChanged.connect(c.set_brush_size)
-        self.size_spin.valueChanged.connect(c.set_brush_size)
-        c.brush_size_changed.connect(self._sync_brush_widgets)
-        self._sync_brush_widgets(c.brush_size)
-        self.opacity_slider.valueChanged.connect(self._set_opacity)
+        self.dock.brush_size_picked.connect(c.set_brush_size)
+        c.brush_size_changed.connect(self.dock.show_brush_size)
+        self.dock.show_brush_size(c.brush_size)
+        self.dock.opacity_slider.valueChanged.connect(self._set_opacity)
         c.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
         c.cursor_moved.connect(self._show_position)
         c.files_dropped.connect(self._open_dropped)
@@ -361,6 +266,16 @@ class MainWindow(QMainWindow):
         self.mask_model.changed.connect(self._on_mask_changed)
         self.result_view.accept_requested.connect(self.accept_result)
         self.result_view.back_requested.connect(self.back_to_edit)
+        r = self.removal
+        r.model_loading.connect(lambda: self.status_model.setText("loading model…"))
+        r.model_loaded.connect(self._model_loaded)
+        r.model_failed.connect(self._model_failed)
+        r.removed.connect(self.show_removal)
+        r.removal_failed.connect(self._remove_failed)
+        r.removal_cancelled.connect(lambda: self.statusBar().showMessage("Removal cancelled", 4000))
+        r.selected.connect(self._selected)
+        r.selection_failed.connect(lambda exc: self.error("Select object failed", str(exc)))
+        r.jobs_changed.connect(self._update_actions)
         for v in self.result_view.views:
             v.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
 
@@ -369,12 +284,6 @@ class MainWindow(QMainWindow):
         if self.stack.currentIndex() == PAGE_RESULT:
             return self.result_view.panels["refined"].view
         return self.canvas
-
-    def _sync_brush_widgets(self, size: int) -> None:
-        for w in (self.size_slider, self.size_spin):
-            w.blockSignals(True)
-            w.setValue(size)
-            w.blockSignals(False)
 
     def _set_opacity(self, value: int) -> None:
         self.canvas.mask_item.set_opacity(value / 100)
@@ -398,12 +307,12 @@ class MainWindow(QMainWindow):
         return (self.act_brush, self.act_eraser, self.act_rect, self.act_lasso, self.act_select)
 
     def is_busy(self) -> bool:
-        return self._remove_worker is not None or self._select_worker is not None
+        return self.removal.is_busy()
 
     def _update_actions(self) -> None:
         has_image = self.image is not None
         page = self.stack.currentIndex()
-        busy = self.is_busy() or self._pending_remove
+        busy = self.is_busy() or self.removal.pending_remove
         editing = has_image and page == PAGE_EDIT and not busy
         for a in (self.act_clear, self.act_invert, self.act_grow, self.act_shrink, self.act_import_mask,
                   *self.tool_actions()):
@@ -411,7 +320,7 @@ class MainWindow(QMainWindow):
         self.act_undo.setEnabled(editing and self.mask_model.stack.canUndo())
         self.act_redo.setEnabled(editing and self.mask_model.stack.canRedo())
         self.act_remove.setEnabled(editing and not self.mask_model.is_empty())
-        self.remove_button.setEnabled(self.act_remove.isEnabled())
+        self.dock.remove_button.setEnabled(self.act_remove.isEnabled())
         self.act_cancel.setEnabled(busy)
         self.act_accept.setEnabled(page == PAGE_RESULT)
         self.act_accept_coarse.setEnabled(page == PAGE_RESULT)
@@ -419,7 +328,7 @@ class MainWindow(QMainWindow):
         self.act_open.setEnabled(not busy)
         for a in (self.act_save, self.act_save_as, self.act_export_mask):
             a.setEnabled(has_image and not busy)
-        self.act_revert.setEnabled(has_image and not busy and self._photo_version != self._original_version)
+        self.act_revert.setEnabled(has_image and not busy and not self.document.at_original)
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100):
             a.setEnabled(has_image)
         self.canvas.editing_enabled = editing
@@ -427,25 +336,60 @@ class MainWindow(QMainWindow):
         if page == PAGE_RESULT and self.dock.isVisible():
             self._dock_hidden_for_result = True
             self.dock.hide()
-        elif page != PAGE_RESULT and getattr(self, "_dock_hidden_for_result", False):
+        elif page != PAGE_RESULT and self._dock_hidden_for_result:
             self._dock_hidden_for_result = False
             self.dock.show()
         self.busy.setVisible(busy)
         self.busy_cancel.setVisible(busy)
 
+    # the document's and the model's state, by the names scripts and tests use
+    @property
+    def image(self) -> np.ndarray | None:
+        return self.document.image
+
+    @image.setter
+    def image(self, value: np.ndarray | None) -> None:
+        self.document.image = value
+
+    @property
+    def original(self) -> np.ndarray | None:
+        return self.document.original
+
+    @original.setter
+    def original(self, value: np.ndarray | None) -> None:
+        self.document.original = value
+
+    @property
+    def path(self) -> Path | None:
+        return self.document.path
+
+    @property
+    def save_path(self) -> Path | None:
+        return self.document.save_path
+
     @property
     def modified(self) -> bool:
         """True while the photo shown is not the one last saved (or opened)."""
-        return self._photo_version != self._saved_version
+        return self.document.modified
 
     @modified.setter
     def modified(self, value: bool) -> None:
-        # False: take the photo shown as saved; True: as matching no saved file
-        self._saved_version = None if value else self._photo_version
+        self.document.modified = value
+
+    @property
+    def inpainter(self):
+        return self.removal.inpainter
+
+    @inpainter.setter
+    def inpainter(self, value) -> None:
+        self.removal.inpainter = value
+
+    @property
+    def model_error(self) -> str | None:
+        return self.removal.model_error
 
     def _update_title(self) -> None:
-        name = self.path.name if self.path else "no photo"
-        self.setWindowTitle(f"{name}{' *' if self.modified else ''} — Inpaint")
+        self.setWindowTitle(f"{self.document.display_name()}{' *' if self.modified else ''} — Inpaint")
 
     def error(self, title: str, text: str) -> None:
         messages.message(self, messages.ERROR, title, text)
@@ -453,51 +397,27 @@ class MainWindow(QMainWindow):
     # ================================================================= model
     def load_model(self, device: str | None = None, then_remove: bool = False) -> None:
         """Load the Inpainter on a worker thread; Remove waits for it."""
-        if self._load_worker is not None:
-            return
-        device = device or self._device_override or self.settings.device
-        weights = self.settings.weights or None
-        context, texture = self.settings.context, self.settings.texture
-        self.inpainter = None
-        self.model_error = None
-        self._pending_remove = self._pending_remove or then_remove
-        self.status_model.setText("loading model…")
-
-        def job(report, should_stop):
-            from model.inference import Inpainter
-            return Inpainter(weights, device, context=context, texture=texture)
-
-        self._load_worker = Worker(job, self, finished=self._model_loaded, failed=self._model_failed,
-                                   done=self._load_done).start()
-        self._update_actions()
-
-    def _load_done(self) -> None:
-        self._load_worker = None
-        self._update_actions()
+        self.removal.load_model(device, then_remove)
 
     def _model_loaded(self, inpainter) -> None:
-        from model.devices import describe
-        self.inpainter = inpainter
+        from model.devices import describe  # here: it imports torch, which the model has loaded by now
         weights = Path(inpainter.weights_path)
         self.status_model.setText(f"{describe(inpainter.device)} · {weights.name}")
         self.status_model.setToolTip(f"Device: {describe(inpainter.device)}\nWeights: {weights}")
-        if self._pending_remove:
-            self._pending_remove = False
+        if self.removal.take_pending_remove():
             QTimer.singleShot(0, self.remove)
 
     def _model_failed(self, exc: BaseException) -> None:
-        self._pending_remove = False
         self.status_model.setText("no model")
-        self.model_error = str(exc)
         if isinstance(exc, FileNotFoundError):
             self.error("Model weights missing",
                        f"The model could not be loaded:\n{exc}\n\n"
                        "Choose a weights file in Edit ▸ Settings.")
-        elif isinstance(exc, ValueError) and "not available" in str(exc):
+        elif is_device_unavailable(exc):
             answer = messages.message(self, messages.QUESTION, "Device not available",
                                       f"{exc}.\n\nUse the CPU instead?", Button.Yes | Button.No, Button.Yes)
             if answer == Button.Yes:
-                self._device_override = "cpu"
+                self.removal.device_override = "cpu"
                 QTimer.singleShot(0, self.load_model)
         else:
             self.error("Model could not be loaded", f"The model could not be loaded:\n{exc}")
@@ -535,17 +455,13 @@ class MainWindow(QMainWindow):
         path = Path(path)
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            image = read_image(path)
+            image = self.document.open(path)
         except ImageReadError as exc:
             QGuiApplication.restoreOverrideCursor()
             self.error("Cannot open photo", str(exc))
             return False
         QGuiApplication.restoreOverrideCursor()
-        if not image.flags.writeable:  # PIL-backed arrays are read-only; torch warns on them
-            image = image.copy()
-        self.path, self.original, self.image = path, image, image
-        self.save_path, self.result = None, None
-        self._photo_version = self._original_version = self._saved_version = new_photo_version()
+        self.result = None
         self.mask_model.set_blank(*image.shape[:2])
         self.canvas.set_image(image)
         self.stack.setCurrentIndex(PAGE_EDIT)
@@ -581,7 +497,7 @@ class MainWindow(QMainWindow):
     def save_as(self) -> bool:
         if self.image is None:
             return False
-        default = self.save_path or default_output_path(self.path, self.settings.format_policy)
+        default = self.document.default_save_path(self.settings.format_policy)
         target = messages.get_save_path(self, "Save cleaned photo", str(default), IMAGE_FILTER)
         if not target:
             return False
@@ -597,14 +513,11 @@ class MainWindow(QMainWindow):
         return self._write(target)
 
     def _write(self, target: Path) -> bool:
-        from model.photos.savefile import save_like
         try:
-            save_like(self.image, target, like=self.path)
+            self.document.write(target)
         except (OSError, ValueError) as exc:
             self.error("Cannot save", f"{target}: {exc}")
             return False
-        self.save_path = target
-        self._saved_version = self._photo_version
         self.statusBar().showMessage(f"Saved {target}", 5000)
         self._update_title()
         return True
@@ -645,7 +558,7 @@ class MainWindow(QMainWindow):
         return True
 
     def revert(self) -> None:
-        if self.original is None or self._photo_version == self._original_version:
+        if self.original is None or self.document.at_original:
             return
         answer = messages.message(self, messages.QUESTION, "Revert to original",
                                   "Drop all accepted removals and go back to the original photo?",
@@ -653,21 +566,16 @@ class MainWindow(QMainWindow):
         if answer != Button.Yes:
             return
         # a fresh start, as asked: the history (accepts and strokes) goes too
-        self.image, self._photo_version = self.original, self._original_version
-        self.mask_model.set_blank(*self.image.shape[:2])
-        self.canvas.set_image(self.image, fit=False)
+        image = self.document.revert()
+        self.mask_model.set_blank(*image.shape[:2])
+        self.canvas.set_image(image, fit=False)
         self.stack.setCurrentIndex(PAGE_EDIT)
         self._update_title()
         self._update_actions()
 
     def _write_photo(self, box: Box, pixels: np.ndarray, version: int) -> None:
         """Put ``pixels`` into ``box`` of the working photo (AcceptCommand's redo and undo)."""
-        # into a copy: the photo before may still be in use (the original, the result view)
-        x0, y0, x1, y1 = box
-        image = self.image.copy()
-        image[y0:y1, x0:x1] = pixels
-        self.image, self._photo_version = image, version
-        self.canvas.set_image(image, fit=False)
+        self.canvas.set_image(self.document.write_pixels(box, pixels, version), fit=False)
         self._update_title()
         self._update_actions()
 
@@ -678,7 +586,6 @@ class MainWindow(QMainWindow):
         (``value`` 0), as one undoable step."""
         if self.image is None or self.is_busy() or len(points) < 2:
             return
-        from model.selection import is_scribble
         pts = np.asarray(points, np.float64)
         scribble = is_scribble(pts)
         if not scribble:
@@ -687,24 +594,10 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("Select object: drag a box around the object, or scribble over it",
                                              5000)
                 return
-        image, radius = self.image, max(3.0, self.canvas.brush_size / 4)
-
-        def job(report, should_stop):
-            from model.selection import select_object
-            if scribble:
-                return select_object(image, scribble=pts, scribble_radius=radius)
-            (x0, y0), (x1, y1) = pts[0], pts[-1]
-            return select_object(image, box=(x0, y0, x1, y1))
-
-        self._select_worker = Worker(job, self, finished=lambda sel: self._selected(sel, value),
-                                     failed=lambda exc: self.error("Select object failed", str(exc)),
-                                     done=self._select_done).start()
+        self.removal.select(self.image, pts, scribble, max(3.0, self.canvas.brush_size / 4), value)
         self.statusBar().showMessage("Finding the object's outline…")
-        self._update_actions()
 
     def _selected(self, selection: np.ndarray, value: int) -> None:
-        if self._select_worker is not None and self._select_worker.is_cancelling():
-            return
         if not selection.any():
             self.statusBar().showMessage("No object found there: drag a box around the whole object", 5000)
             return
@@ -714,57 +607,33 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Object selected: refine with the brush or eraser, then Remove (Enter)"
                                      if value else "Object taken out of the mask", 5000)
 
-    def _select_done(self) -> None:
-        self._select_worker = None
-        self._update_actions()
-
     # ================================================================ remove
     def remove(self) -> None:
-        """Start removing the masked region on a worker thread."""
+        """Start removing the masked region on a worker thread (after the
+        model, if it is still loading)."""
         if self.image is None or self.is_busy() or self.stack.currentIndex() != PAGE_EDIT:
             return
         if self.mask_model.is_empty():
             self.statusBar().showMessage("Paint over the object to remove first", 4000)
             return
-        if self.inpainter is None:
-            # the model is still loading (or failed): run as soon as it is ready
-            self._pending_remove = True
-            if self._load_worker is None:
-                self.load_model()
-            self.statusBar().showMessage("Waiting for the model…")
-            self._update_actions()
-            return
-        image, hole, inpainter = self.image, self.mask_model.hole(), self.inpainter
-        self._remove_image, self._remove_hole = image, hole
-
-        def job(report, should_stop):
-            return inpainter(image, hole, should_stop=should_stop)
-
-        self._remove_worker = Worker(
-            job, self, finished=self._remove_finished, failed=self._remove_failed, done=self._remove_done,
-            cancelled=lambda: self.statusBar().showMessage("Removal cancelled", 4000)).start()
-        self.statusBar().showMessage("Removing…")
-        self._update_actions()
+        waits = self.inpainter is None
+        self.removal.remove(self.image, self.mask_model.hole())
+        self.statusBar().showMessage("Waiting for the model…" if waits else "Removing…")
 
     def cancel_remove(self) -> None:
-        if self._select_worker is not None:
-            self._select_worker.cancel()  # its outline is dropped when it arrives
+        r = self.removal
+        if r.is_selecting():
             self.statusBar().showMessage("Selection cancelled", 4000)
-        if self._remove_worker is not None:
-            self._remove_worker.cancel()
+        if r.is_removing():
             self.statusBar().showMessage("Cancelling…")
-        elif self._pending_remove:
-            self._pending_remove = False
+        elif r.pending_remove:
             self.statusBar().showMessage("Removal cancelled", 4000)
-            self._update_actions()
+        r.cancel()
 
-    def _remove_done(self) -> None:
-        self._remove_worker = None
-        self._update_actions()
-
-    def _remove_finished(self, result) -> None:
-        self.result = result
-        self.result_view.set_result(self._remove_image, result.coarse, result.refined, self._remove_hole)
+    def show_removal(self, removal: Removal) -> None:
+        """Show a finished removal on the result page, to compare and accept."""
+        self.result = removal.result
+        self.result_view.set_result(removal.image, removal.result.coarse, removal.result.refined, removal.hole)
         self.stack.setCurrentIndex(PAGE_RESULT)
         self.result_view.setFocus()
         self.statusBar().showMessage("Done: compare, then accept the result (Enter) or go back (Esc)", 6000)
@@ -778,7 +647,7 @@ class MainWindow(QMainWindow):
                 f"The GPU ({self.inpainter.device}) ran out of memory while removing.\n\n"
                 "Run on the CPU instead? (slower; your mask is kept)", Button.Yes | Button.No, Button.Yes)
             if answer == Button.Yes:
-                self._device_override = "cpu"
+                self.removal.device_override = "cpu"
                 QTimer.singleShot(0, lambda: self.load_model("cpu", then_remove=True))
             return
         if isinstance(exc, ValueError):
@@ -794,7 +663,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(PAGE_EDIT)
         # an undoable step on the mask's history: Ctrl+Z brings back the photo and the mask
         self.mask_model.stack.push(AcceptCommand(self.mask_model, self._write_photo, self.image,
-                                                 self._photo_version, result, f"Accept {which} result"))
+                                                 self.document.version, result, f"Accept {which} result"))
         self.canvas.setFocus()
         self.statusBar().showMessage(f"Accepted the {which} result; paint the next object (Ctrl+Z undoes)", 5000)
 
@@ -809,10 +678,9 @@ class MainWindow(QMainWindow):
         from .dialogs.settings import SettingsDialog
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec() and dialog.apply():
-            self._device_override = None
+            self.removal.device_override = None
             self.canvas.set_brush_size(self.settings.brush_size)
-            if self._load_worker is None:
-                self.load_model()
+            self.load_model()
         elif dialog.result():
             self.canvas.set_brush_size(self.settings.brush_size)
 
@@ -834,7 +702,7 @@ class MainWindow(QMainWindow):
             return True
         if not self.open_photo(output_path):
             return False
-        self.save_path = output_path
+        self.document.save_path = output_path
         self.raise_()
         self.activateWindow()
         self.statusBar().showMessage(f"Batch result {output_path.name}: paint what to fix, Remove, then Save "
@@ -870,14 +738,10 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         # a running batch or training must stop (and save) before the app goes
-        for name in ("batch_dialog", "finetune_dialog"):
-            dialog = getattr(self, name, None)
+        for dialog in (self.batch_dialog, self.finetune_dialog):
             if dialog is not None and shiboken6.isValid(dialog) and dialog.isVisible() and not dialog.close():
                 event.ignore()
                 return
-        for worker in (self._remove_worker, self._load_worker, self._select_worker):
-            if worker is not None:
-                worker.cancel()
-                worker.wait(30000)
+        self.removal.shutdown()
         self.settings.brush_size = self.canvas.brush_size
         event.accept()

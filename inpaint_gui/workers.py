@@ -22,6 +22,15 @@ Report = Callable[[Any], None]
 StopCheck = Callable[[], bool]
 
 
+def _is_cancellation(exc: BaseException) -> bool:
+    """The model's own answer to ``should_stop()`` (model.inference.Cancelled)."""
+    # imported here, on the job thread, not at the top: the window opens before
+    # torch is loaded (model.inference imports it); a job that raised Cancelled
+    # has loaded it already
+    from model.inference import Cancelled
+    return isinstance(exc, Cancelled)
+
+
 class _Thread(QThread):
     def __init__(self, job: Callable[[], None]):
         super().__init__()
@@ -94,7 +103,7 @@ class Worker(QObject):
         try:
             result = self._fn(lambda value: self._relay.emit("progress", value), self._stop.is_set)
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never raised there
-            if self._stop.is_set() and type(exc).__name__ == "Cancelled":
+            if self._stop.is_set() and _is_cancellation(exc):
                 self._relay.emit("cancelled", None)
             else:
                 self.traceback_text = traceback.format_exc()

@@ -58,8 +58,6 @@ def test_usage_error_exit_code():
 
 def main_in_process(capsys, monkeypatch, *args, argv0="/somewhere/main.py"):
     """``python main.py ARGS`` in this process (no torch start-up per call): (exit code, stderr)."""
-    import pytest
-
     from model.cli import main
     monkeypatch.setattr(sys, "argv", [argv0, *map(str, args)])
     try:

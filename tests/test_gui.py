@@ -79,10 +79,7 @@ def window(qtbot, dialogs, settings):
     qtbot.waitUntil(lambda: win.inpainter is not None, timeout=60000)
     yield win
     win.modified = False  # no "save changes?" on teardown
-    for w in (win._remove_worker, win._load_worker):
-        if w is not None:
-            w.cancel()
-            w.wait()
+    win.removal.shutdown()
 
 
 @pytest.fixture
@@ -161,7 +158,7 @@ def test_brush_size_keys_and_cursor_outline_follow_zoom(qtbot, window, photo_fil
     view.set_brush_size(20)
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_BracketRight)
-    assert view.brush_size > 20 and win.size_spin.value() == view.brush_size
+    assert view.brush_size > 20 and win.dock.size_spin.value() == view.brush_size
     qtbot.keyClick(view, Qt.Key.Key_BracketLeft)
     qtbot.keyClick(view, Qt.Key.Key_BracketLeft)
     assert view.brush_size < 20

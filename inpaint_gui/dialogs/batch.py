@@ -1,25 +1,43 @@
 """Remove the same region (one mask) or per-photo masks from a whole folder,
-through ``model.jobs.batch`` — the same code as ``python main.py batch``."""
+or restore the photos under a shared semi-transparent watermark, through
+``model.jobs.batch`` — the same code as ``python main.py batch`` (with
+``--watermark auto --sample N`` for the restoration)."""
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton,
-                               QListWidgetItem, QRadioButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QPushButton, QRadioButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from model.jobs.batch import MASK_FITS
+from model.jobs.batch import BatchError
+from model.jobs.batch import BatchOptions
+from model.jobs.batch import BatchProgress
+from model.jobs.batch import run_batch
+from model.jobs.batch import validate_options
+from model.photos.imageio import read_image
+from model.photos.imageio import write_mask
+from model.jobs.watermark import MIN_PHOTOS
+from model.jobs.watermark import watermark_mask_from_folder
+from model.jobs.watermark_restore import SAMPLE
+from model.jobs.watermark_restore import NoWatermarkError
+from model.jobs.watermark_restore import Watermark
+from model.jobs.watermark_restore import prepare_batch
+from model.jobs.watermark_restore import watermark_from_folder
 
 from .. import messages
+from ..document import IMAGE_FILTER
 from ..settings import Settings
 from ..workers import Worker
-
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
-OK_STATUSES = ("done", "ok", "written", "resumed")
-
+from .job import Job, JobDialog
+from .watermark import RestorePreview, WatermarkPreview, qimage
 
 # model.jobs.batch.MASK_FITS, as the user reads them
 MASK_FIT_LABELS = {
@@ -31,62 +49,20 @@ MASK_FIT_LABELS = {
     "anchor-bottomright": "Same pixel size, bottom-right corner",
     "anchor-center": "Same pixel size, centred",
 }
+# restoring, "error" means: search each photo of another size for the mark (model.jobs.watermark_restore.place_mark)
+SEARCH_LABEL = "Search for the mark (report the photo if not found)"
 
 
 def for_the_dialog(reason: str) -> str:
     """A batch message written for the command line, with the dialog's words."""
     return reason.replace("(use --mask-fit to map it)", "(choose how under 'Mask of another size')") \
+                 .replace("(use --mask-fit to place it)", "(choose how under 'Mask of another size')") \
                  .replace("--mask-fit", "'Mask of another size'")
 
 
-def _qimage(rgb: np.ndarray) -> QImage:
-    rgb = np.ascontiguousarray(rgb)
-    return QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format.Format_RGB888).copy()
-
-
-class WatermarkPreview(QDialog):
-    """Shows an estimated watermark mask over one of the photos; the user
-    approves it (``approved(mask)``) or not."""
-
-    approved = Signal(object)
-
-    def __init__(self, parent: QWidget | None, result, photo: np.ndarray | None):
-        super().__init__(parent)
-        self.setWindowTitle("Estimated watermark")
-        self.result = result
-        w, h = result.size
-        box = result.bbox
-        area = int(result.mask.sum())
-        text = (f"What stays the same at the same place in {len(result.used)} photos of {w} × {h}: "
-                f"box x {box[0]}–{box[2]}, y {box[1]}–{box[3]}, {100 * area / (w * h):.2f} % of the photo "
-                "(red). Use it as the mask for this batch?")
-        if result.other_sizes:
-            text += (f"\n{result.other_sizes} photos have another size: choose how the mask fits them "
-                     "under 'Mask of another size'.")
-        info = QLabel(text)
-        info.setWordWrap(True)
-        base = photo if photo is not None and photo.shape[:2] == result.mask.shape else \
-            np.full(result.mask.shape + (3,), 90, np.uint8)
-        shown = base.copy()
-        shown[result.mask] = (base[result.mask] * 0.35 + np.array([255, 30, 60]) * 0.65).astype(np.uint8)
-        pixmap = QPixmap.fromImage(_qimage(shown))
-        self.preview = QLabel()
-        self.preview.setPixmap(pixmap.scaled(760, 480, Qt.AspectRatioMode.KeepAspectRatio,
-                                             Qt.TransformationMode.SmoothTransformation))
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        buttons = QDialogButtonBox()
-        self.use_button = buttons.addButton("Use this mask", QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._use)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(info)
-        layout.addWidget(self.preview, 1)
-        layout.addWidget(buttons)
-
-    def _use(self) -> None:
-        self.approved.emit(self.result.mask)
-        self.accept()
+def is_failure(progress: BatchProgress) -> bool:
+    """A photo the batch could not clean."""
+    return progress.outcome == "failed"
 
 
 REVIEW_LIMIT = 100  # the least confident results get a row (with thumbnails) in the review list
@@ -96,9 +72,6 @@ THUMB = 96  # thumbnail height in pixels
 def review_thumbnails(before_path: str, after_path: str, height: int = THUMB) -> np.ndarray:
     """before | after of the changed region (RGB), ``height`` px tall: the
     region is where the two differ (the removal), with context around it."""
-    import cv2
-
-    from model.photos.imageio import read_image
     before, after = read_image(before_path), read_image(after_path)
     if before.shape != after.shape:
         after = cv2.resize(after, (before.shape[1], before.shape[0]), interpolation=cv2.INTER_AREA)
@@ -125,27 +98,28 @@ def review_thumbnails(before_path: str, after_path: str, height: int = THUMB) ->
 
 def review_order(records) -> list:
     """Cleaned photos with a confidence, least confident first."""
-    scored = [r for r in records if r.status == "done" and getattr(r, "confidence", None) is not None]
+    scored = [r for r in records if r.status == "done" and r.confidence is not None]
     return sorted(scored, key=lambda r: r.confidence)
 
 
-def _count(value) -> int:
-    """Summary fields may be counts or lists of paths."""
-    return value if isinstance(value, int) else len(value)
 
-
-class BatchDialog(QDialog):
+class BatchDialog(JobDialog):
     open_requested = Signal(str, str)  # (cleaned photo, original): open it in the editor for a manual fix
+
+    cancelling_text = "Cancelling after the current photo…"
+    failed_status = "Stopped"
+    failed_title = "Batch failed"
 
     def __init__(self, parent: QWidget | None, inpainter: Callable[[], object],
                  current_mask: np.ndarray | None = None, settings: Settings | None = None):
-        super().__init__(parent)
-        self.setWindowTitle("Batch removal")
+        super().__init__(parent, "Batch removal")
         self._inpainter = inpainter
         self._current_mask = current_mask
         self._tmp = tempfile.TemporaryDirectory(prefix="inpaint-batch-")
-        self.worker: Worker | None = None
         self.summary = None
+        self.notes: list[str] = []  # what the restoration said about photos of other sizes
+        self.restore_mark: Watermark | None = None  # the approved mark to restore, for restore_source
+        self.restore_source: tuple[str, int] | None = None  # (folder, sample) the mark was estimated from
 
         self.input_dir = QLineEdit()
         self.input_dir.setPlaceholderText("folder with the photos")
@@ -156,10 +130,14 @@ class BatchDialog(QDialog):
         self.use_file = QRadioButton("One mask file:")
         self.use_folder = QRadioButton("A mask folder:")
         self.use_folder.setToolTip("One mask per photo, matched by file name")
+        self.use_restore = QRadioButton("Shared watermark: restore the photos under it (invert the blend)")
+        self.use_restore.setToolTip("Estimate the semi-transparent mark the photos share (opacity and colour), "
+                                    "show it for approval, then recover the photo under it instead of "
+                                    "repainting; the model fills only where the mark is opaque")
         self.mask_file = QLineEdit()
         self.masks_dir = QLineEdit()
         group = QButtonGroup(self)
-        for b in (self.use_current, self.use_file, self.use_folder):
+        for b in (self.use_current, self.use_file, self.use_folder, self.use_restore):
             group.addButton(b)
         if current_mask is None:
             self.use_current.setEnabled(False)
@@ -205,24 +183,38 @@ class BatchDialog(QDialog):
                                         "a date stamp) and show it for approval")
         self.estimate_button.clicked.connect(self.estimate_watermark)
         grid.addWidget(self.estimate_button, 3, 1, 1, 2)
+        grid.addWidget(self.use_restore, 4, 0, 1, 3)
+        self.sample = QSpinBox()
+        self.sample.setRange(MIN_PHOTOS, 100_000)
+        self.sample.setValue(SAMPLE)
+        self.sample.setSuffix(" photos")
+        self.sample.setToolTip("How many photos of the folder the mark is estimated from (batch --sample)")
+        self.restore_button = QPushButton("Estimate and preview…")
+        self.restore_button.setToolTip("Estimate the shared mark now and show it; approving it runs the batch")
+        self.restore_button.clicked.connect(self.estimate_restoration)
+        sample_row = QHBoxLayout()
+        sample_row.addWidget(QLabel("Estimate from up to"))
+        sample_row.addWidget(self.sample)
+        sample_row.addStretch(1)
+        sample_row.addWidget(self.restore_button)
+        grid.addLayout(sample_row, 5, 1, 1, 2)
         self.mask_fit = QComboBox()
-        from model.jobs.batch import MASK_FITS
         for rule in MASK_FITS:
             self.mask_fit.addItem(MASK_FIT_LABELS.get(rule, rule), rule)
         self.mask_fit.setToolTip("When a photo's size differs from the mask's: refuse it, stretch the mask, "
                                  "or keep the mask's pixel size pinned to a corner (watermarks)")
-        grid.addWidget(QLabel("Mask of another size:"), 4, 0)
-        grid.addWidget(self.mask_fit, 4, 1, 1, 2)
+        grid.addWidget(QLabel("Mask of another size:"), 6, 0)
+        grid.addWidget(self.mask_fit, 6, 1, 1, 2)
         grid.setColumnStretch(1, 1)
-        self.estimate_worker: Worker | None = None
+        self.estimate_worker: Worker | None = None  # either estimate: the mask, or the mark to restore
         self.watermark_preview: WatermarkPreview | None = None
+        self.restore_preview: RestorePreview | None = None
+        self.use_restore.toggled.connect(self._restore_mode_changed)
+        self._restore_mode_changed(False)
 
-        self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("ready")
-        self.current = QLabel("")
-        self.current.setWordWrap(True)
         self.errors_label = QLabel("Problems:")
         self.errors = QListWidget()
         self.errors.setMinimumHeight(90)
@@ -236,38 +228,24 @@ class BatchDialog(QDialog):
         self.review_label.hide()
         self.review.hide()
         self.review_worker: Worker | None = None
-
-        self.start_button = QPushButton("Start")
-        self.start_button.setDefault(True)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.close_button = QPushButton("Close")
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.close_button.clicked.connect(self.close)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        for b in (self.start_button, self.cancel_button, self.close_button):
-            buttons.addWidget(b)
+        self.locked_while_running.append(self.close_button)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(masks)
         layout.addWidget(self.progress)
-        layout.addWidget(self.current)
+        layout.addWidget(self.status)
         layout.addWidget(self.errors_label)
         layout.addWidget(self.errors, 1)
         layout.addWidget(self.review_label)
         layout.addWidget(self.review, 3)
-        layout.addLayout(buttons)
-        self.resize(760, 560)
+        layout.addLayout(self.buttons)
+        self.resize(760, 600)
 
     # ------------------------------------------------------------------ run
-    def options(self):
-        """BatchOptions from the form (the current mask goes to a temp PNG)."""
-        from model.jobs.batch import BatchOptions
-        from model.photos.imageio import write_mask
-
+    def options(self) -> BatchOptions:
+        """BatchOptions from the form (the current mask goes to a temp PNG;
+        restoring, there is no mask: prepare_batch makes the run's own)."""
         mask = masks_dir = None
         if self.use_current.isChecked() and self._current_mask is not None:
             mask = Path(self._tmp.name) / "current_mask.png"
@@ -280,131 +258,199 @@ class BatchDialog(QDialog):
         return BatchOptions(input_dir=Path(self.input_dir.text().strip()), output_dir=Path(out) if out else None,
                             mask=mask, masks_dir=masks_dir, mask_fit=self.mask_fit.currentData())
 
-    def is_running(self) -> bool:
-        return self.worker is not None
+    def prepare(self) -> Job | None:
+        if self.use_restore.isChecked() and not self._has_restore_mark():
+            # estimate first; approving the mark starts the run
+            self.estimate_restoration()
+            return None
+        inpainter = self._inpainter()
+        if inpainter is None:
+            messages.message(self, messages.WARNING, "Model not ready",
+                             "The model is still loading (or failed to load; see Settings). Try again in a moment.")
+            return None
+        try:
+            opts = self.options()
+            restorer = None
+            if self.use_restore.isChecked():
+                # as ``batch --watermark auto``: the approved estimate saved to the output folder, then restored
+                opts, restorer = prepare_batch(opts, self.restore_mark)
+            validate_options(opts)
+        except (BatchError, ValueError, OSError) as exc:
+            messages.message(self, messages.ERROR, "Cannot start the batch", for_the_dialog(str(exc)))
+            return None
+
+        self.errors.clear()
+        self.notes = []
+        self.summary = None
+        self.progress.setFormat("%v / %m photos")
+        self.progress.setRange(0, 0)  # until the first report tells the total
+        self.status.setText("Starting…")
+
+        def job(report, should_stop):
+            model = inpainter
+            if restorer is not None:
+                restorer.note = report  # "photo of another size: mark found at ..." (a str, on this thread)
+                model = restorer.bind(inpainter)
+            return run_batch(opts, model, progress=report, should_stop=should_stop)
+
+        return job
+
+    def on_progress(self, info: BatchProgress | str) -> None:
+        if isinstance(info, str):  # a note of the restoration
+            self.notes.append(info)
+            self.errors.addItem(info)
+            return
+        self.progress.setRange(0, max(1, info.total))
+        self.progress.setValue(info.done)
+        name = Path(info.path).name if info.path else ""
+        self.status.setText(f"{info.status}: {name}" if name else str(info.status))
+        if is_failure(info):
+            self.errors.addItem(for_the_dialog(f"{name}: {info.status}"))
+
+    def on_finished(self, summary) -> None:
+        self.summary = summary
+        # the summary is authoritative: list every failure with its reason (and the restoration's notes)
+        self.errors.clear()
+        for note in self.notes:
+            self.errors.addItem(note)
+        for path, reason in summary.failed:
+            self.errors.addItem(for_the_dialog(f"{Path(path).name}: {reason}"))
+        stopped = summary.stopped or self.is_cancelling()
+        self.status.setText(f"{'Cancelled' if stopped else 'Finished'}: {summary.done} done, "
+                            f"{summary.skipped} skipped, {len(summary.failed)} failed "
+                            f"in {summary.seconds:.1f} s"
+                            + (f" → {summary.output_dir}" if summary.output_dir else ""))
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+        self.show_review(summary.records)
 
     # ------------------------------------------------------------ watermark
-    def estimate_watermark(self) -> None:
-        """Estimate the shared watermark of the photo folder (model.jobs.watermark,
-        as ``main.py watermark-mask``) on a worker, then show it for approval."""
+    def _photo_folder(self) -> Path | None:
+        """The photo folder, or None after telling the user to choose one."""
         folder = Path(self.input_dir.text().strip())
         if not self.input_dir.text().strip() or not folder.is_dir():
             messages.message(self, messages.ERROR, "No photo folder",
                              "Choose the folder of photos first: the watermark is what they share.")
-            return
-        if self.estimate_worker is not None:
+            return None
+        return folder
+
+    def _start_estimate(self, job: Job, finished: Callable, failed: Callable, text: str) -> None:
+        self.estimate_button.setEnabled(False)
+        self.restore_button.setEnabled(False)
+        self.start_button.setEnabled(False)
+        self.status.setText(text)
+        self.estimate_worker = Worker(job, self, progress=self._estimate_progress, finished=finished,
+                                      failed=failed, done=self._estimate_done).start()
+
+    def _estimate_progress(self, value: tuple[int, int]) -> None:
+        done, total = value
+        self.progress.setFormat("reading photos: %v / %m")
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+
+    def _estimate_done(self) -> None:
+        self.estimate_worker = None
+        self.estimate_button.setEnabled(True)
+        self.restore_button.setEnabled(True)
+        self.start_button.setEnabled(self.worker is None)
+        self.progress.setFormat("ready")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+
+    def estimate_watermark(self) -> None:
+        """Estimate the shared watermark of the photo folder (model.jobs.watermark,
+        as ``main.py watermark-mask``) on a worker, then show it for approval."""
+        folder = self._photo_folder()
+        if folder is None or self.estimate_worker is not None:
             return
 
         def job(report, should_stop):
-            from model.photos.imageio import read_image
-            from model.jobs.watermark import watermark_mask_from_folder
             result = watermark_mask_from_folder(folder)
             photo = read_image(result.used[0]) if result.used else None
             return result, photo
 
-        self.estimate_button.setEnabled(False)
-        self.current.setText(f"Looking for a shared watermark in {folder}…")
-        self.estimate_worker = Worker(job, self, finished=self._estimated, failed=self._estimate_failed,
-                                      done=self._estimate_done).start()
+        self._start_estimate(job, self._estimated, self._estimate_failed,
+                             f"Looking for a shared watermark in {folder}…")
 
     def _estimated(self, value) -> None:
         result, photo = value
+        self.status.setText("")
         if result.bbox is None:
-            self.current.setText("")
             messages.message(self, messages.INFO, "No watermark found",
                              f"Nothing stays the same at the same place in {len(result.used)} photos of "
                              f"{result.size[0]} × {result.size[1]}.")
             return
-        self.current.setText("")
         self.watermark_preview = WatermarkPreview(self, result, photo)
         self.watermark_preview.approved.connect(self.use_estimated_mask)
         self.watermark_preview.show()
 
     def use_estimated_mask(self, mask: np.ndarray) -> None:
-        from model.photos.imageio import write_mask
         path = Path(self._tmp.name) / "estimated_watermark.png"
         write_mask(path, mask)
         self.mask_file.setText(str(path))
         self.use_file.setChecked(True)
         h, w = mask.shape
-        self.current.setText(f"Using the estimated watermark mask ({w} × {h}).")
+        self.status.setText(f"Using the estimated watermark mask ({w} × {h}).")
 
     def _estimate_failed(self, exc: BaseException) -> None:
-        self.current.setText("")
+        self.status.setText("")
         messages.message(self, messages.ERROR, "Cannot estimate a watermark", str(exc))
 
-    def _estimate_done(self) -> None:
-        self.estimate_worker = None
-        self.estimate_button.setEnabled(True)
+    # ---------------------------------------------------------- restoration
+    def _restore_mode_changed(self, restoring: bool) -> None:
+        self.sample.setEnabled(restoring)
+        self.restore_button.setEnabled(restoring and self.estimate_worker is None)
+        self.mask_fit.setItemText(self.mask_fit.findData("error"), SEARCH_LABEL if restoring
+                                  else MASK_FIT_LABELS["error"])
 
-    def start(self) -> None:
-        if self.worker is not None:
-            return
-        try:
-            from model.jobs.batch import BatchError, run_batch, validate_options
-        except ImportError as exc:
-            messages.message(self, messages.ERROR, "Batch not available", f"Batch processing is not available: {exc}")
-            return
-        inpainter = self._inpainter()
-        if inpainter is None:
-            messages.message(self, messages.WARNING, "Model not ready",
-                             "The model is still loading (or failed to load; see Settings). Try again in a moment.")
-            return
-        try:
-            opts = self.options()
-            validate_options(opts)
-        except (BatchError, ValueError, OSError) as exc:
-            messages.message(self, messages.ERROR, "Cannot start the batch", for_the_dialog(str(exc)))
-            return
+    def _restore_source(self) -> tuple[str, int]:
+        return str(Path(self.input_dir.text().strip()).resolve()), self.sample.value()
 
-        self.errors.clear()
-        self.summary = None
-        self.progress.setFormat("%v / %m photos")
-        self.progress.setRange(0, 0)  # until the first report tells the total
-        self.current.setText("Starting…")
+    def _has_restore_mark(self) -> bool:
+        """An approved mark, estimated from the folder and sample the form names now."""
+        return self.restore_mark is not None and self.restore_source == self._restore_source()
+
+    def estimate_restoration(self) -> None:
+        """Estimate the folder's shared mark (opacity and colour) on a worker,
+        as ``batch --watermark auto --sample N`` does, then show it for
+        approval; approving runs the batch with it."""
+        folder = self._photo_folder()
+        if folder is None or self.estimate_worker is not None:
+            return
+        self.use_restore.setChecked(True)
+        sample = self.sample.value()
+        source = self._restore_source()
 
         def job(report, should_stop):
-            return run_batch(opts, inpainter, progress=report, should_stop=should_stop)
+            mark = watermark_from_folder(folder, sample, progress=lambda done, total: report((done, total)))
+            photo = read_image(mark.used[0]) if mark.used else None
+            return source, mark, photo
 
-        self.worker = Worker(job, self, progress=self._on_progress, finished=self._on_finished,
-                             failed=self._on_failed, done=self._on_done).start()
-        self._set_running(True)
+        self._start_estimate(job, self._restoration_estimated, self._restoration_failed,
+                             f"Estimating the shared watermark from up to {sample} photos of {folder}…")
 
-    def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.current.setText("Cancelling after the current photo…")
-            self.cancel_button.setEnabled(False)
+    def _restoration_estimated(self, value) -> None:
+        source, mark, photo = value
+        self.status.setText("")
+        self.restore_preview = RestorePreview(self, mark, photo)
+        self.restore_preview.approved.connect(lambda approved: self.restore_with(approved, source))
+        self.restore_preview.show()
 
-    def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-        self.close_button.setEnabled(not running)
+    def _restoration_failed(self, exc: BaseException) -> None:
+        self.status.setText("")
+        if isinstance(exc, NoWatermarkError):  # an answer, not an error: the photos share no mark
+            messages.message(self, messages.INFO, "No watermark found",
+                             f"Nothing to restore: {exc}.\n\nThe photos do not share a semi-transparent "
+                             "mark at the same place, or it is too faint to estimate.")
+        else:
+            messages.message(self, messages.ERROR, "Cannot estimate a watermark", str(exc))
 
-    def _on_progress(self, info) -> None:
-        self.progress.setRange(0, max(1, info.total))
-        self.progress.setValue(info.done)
-        name = Path(info.path).name if info.path else ""
-        self.current.setText(f"{info.status}: {name}" if name else str(info.status))
-        status = str(info.status)
-        if status.split(":")[0].strip().lower() not in OK_STATUSES and "fail" in status.lower():
-            self.errors.addItem(for_the_dialog(f"{name}: {status}"))
-
-    def _on_finished(self, summary) -> None:
-        self.summary = summary
-        # the summary is authoritative: list every failure with its reason
-        self.errors.clear()
-        for path, reason in summary.failed:
-            self.errors.addItem(for_the_dialog(f"{Path(path).name}: {reason}"))
-        stopped = getattr(summary, "stopped", False) or (self.worker is not None and self.worker.is_cancelling())
-        self.current.setText(f"{'Cancelled' if stopped else 'Finished'}: {_count(summary.done)} done, "
-                             f"{_count(summary.skipped)} skipped, {len(summary.failed)} failed "
-                             f"in {summary.seconds:.1f} s"
-                             + (f" → {summary.output_dir}" if getattr(summary, "output_dir", "") else ""))
-        if self.progress.maximum() == 0:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1)
-        self.show_review(summary.records)
+    def restore_with(self, mark: Watermark, source: tuple[str, int]) -> None:
+        """The user approved ``mark`` (estimated from ``source``): run the batch with it."""
+        self.restore_mark, self.restore_source = mark, source
+        self.use_restore.setChecked(True)
+        self.start()
 
     # --------------------------------------------------------------- review
     def show_review(self, records) -> None:
@@ -448,7 +494,7 @@ class BatchDialog(QDialog):
         row, rgb = value
         item = self.review.item(row)
         if item is not None:
-            item.setIcon(QIcon(QPixmap.fromImage(_qimage(rgb))))
+            item.setIcon(QIcon(QPixmap.fromImage(qimage(rgb))))
 
     def _review_done(self, worker) -> None:
         if self.review_worker is worker:
@@ -458,18 +504,9 @@ class BatchDialog(QDialog):
         output, original = item.data(Qt.ItemDataRole.UserRole)
         self.open_requested.emit(str(output), str(original))
 
-    def _on_failed(self, exc: BaseException) -> None:
-        self.current.setText(f"Stopped: {exc}")
-        messages.message(self, messages.ERROR, "Batch failed", str(exc))
-
-    def _on_done(self) -> None:
-        self.worker = None
-        self._set_running(False)
-
-    def closeEvent(self, event) -> None:  # noqa: N802
-        for worker in (self.worker, self.estimate_worker, self.review_worker):
+    def shutdown(self) -> None:
+        for worker in (self.estimate_worker, self.review_worker):
             if worker is not None:
                 worker.cancel()
                 worker.wait(60000)
         self._tmp.cleanup()
-        event.accept()

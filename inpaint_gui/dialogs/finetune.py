@@ -8,12 +8,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import (QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QProgressBar,
-                               QPushButton, QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QPushButton, QSizePolicy,
+                               QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from model.option import default_of
+from model.paths import user_data_dir
+from model.training.options import TrainOptions
 
 from .. import messages
 from ..settings import Settings
-from ..workers import Worker
+from .job import Job, JobDialog
 from .settings import device_combo
 
 Button = messages.Button
@@ -146,21 +150,21 @@ def weights_for_app(best: Path, start: Path | None) -> Path:
     return out
 
 
-class FinetuneDialog(QDialog):
+class FinetuneDialog(JobDialog):
     weights_ready = Signal(str)  # the user chose to switch to these weights
 
+    cancelling_text = "Stopping after this step and saving…"
+    failed_title = "Fine-tuning failed"
+
     def __init__(self, parent: QWidget | None = None, settings: Settings | None = None):
-        super().__init__(parent)
-        self.setWindowTitle("Fine-tune the model")
+        super().__init__(parent, "Fine-tune the model", cancel_label="Stop")
         self.settings = settings or Settings()
-        self.worker: Worker | None = None
         self.result = None
         self.last_progress = None
         self.last_psnr: float | None = None
         self.start_psnr: float | None = None  # validation of the starting weights (step 0)
         self.trained_psnr: float | None = None  # best validation after step 0
 
-        from model.paths import user_data_dir
         self.data_dir = QLineEdit()
         self.data_dir.setPlaceholderText("folder with your photos (searched recursively)")
         browse = QPushButton("Browse…")
@@ -170,14 +174,14 @@ class FinetuneDialog(QDialog):
         browse_out.clicked.connect(lambda: self._browse(self.out_dir, "Output folder"))
         self.steps = QSpinBox()
         self.steps.setRange(1, 1_000_000)
-        self.steps.setValue(2000)
+        self.steps.setValue(default_of(TrainOptions, "steps"))
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 128)
-        self.batch_size.setValue(8)
+        self.batch_size.setValue(default_of(TrainOptions, "batch_size"))
         self.size = QSpinBox()
         self.size.setRange(32, 1024)
         self.size.setSingleStep(32)
-        self.size.setValue(256)
+        self.size.setValue(default_of(TrainOptions, "size"))
         self.size.setSuffix(" px")
         self.device = device_combo(self.settings.device)
 
@@ -202,10 +206,8 @@ class FinetuneDialog(QDialog):
         recipe.setWordWrap(True)
         form.addRow("Recipe:", recipe)
 
-        self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
-        self.status = QLabel("Choose a folder of photos and press Start.")
-        self.status.setWordWrap(True)
+        self.status.setText("Choose a folder of photos and press Start.")
         self.plot = LossPlot()
         self.preview = QLabel("the latest preview sheet appears here\n(input | mask | coarse | refined | truth)")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -222,19 +224,9 @@ class FinetuneDialog(QDialog):
         splitter.addWidget(self.preview)
         splitter.setSizes([420, 420])
 
-        self.start_button = QPushButton("Start")
-        self.start_button.setDefault(True)
-        self.cancel_button = QPushButton("Stop")
         self.cancel_button.setToolTip("Stop after the current step and keep what was learnt")
-        self.cancel_button.setEnabled(False)
-        self.close_button = QPushButton("Close")
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.close_button.clicked.connect(self.close)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        for b in (self.start_button, self.cancel_button, self.close_button):
-            buttons.addWidget(b)
+        self.locked_while_running += [self.data_dir, self.out_dir, self.steps, self.batch_size, self.size,
+                                      self.device]
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -242,7 +234,7 @@ class FinetuneDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.skipped)
-        layout.addLayout(buttons)
+        layout.addLayout(self.buttons)
         self.resize(980, 640)
 
     def _browse(self, edit: QLineEdit, caption: str) -> None:
@@ -250,23 +242,17 @@ class FinetuneDialog(QDialog):
         if folder:
             edit.setText(folder)
 
-    def options(self):
-        from model.training.options import TrainOptions
+    def options(self) -> TrainOptions:
         return TrainOptions(data_dir=Path(self.data_dir.text().strip()), out_dir=Path(self.out_dir.text().strip()),
                             steps=self.steps.value(), batch_size=self.batch_size.value(), size=self.size.value(),
                             device=self.device.currentData(), init=Path(self.settings.weights)
                             if self.settings.weights else None, **RECIPE)
 
-    def is_running(self) -> bool:
-        return self.worker is not None
-
-    def start(self) -> None:
-        if self.worker is not None:
-            return
+    def prepare(self) -> Job | None:
         if not self.data_dir.text().strip() or not Path(self.data_dir.text().strip()).is_dir():
             messages.message(self, messages.ERROR, "No photo folder",
                              f"Choose an existing folder of photos ({self.data_dir.text() or 'none given'}).")
-            return
+            return None
         opts = self.options()
         self.result = None
         self.last_psnr = self.start_psnr = self.trained_psnr = None
@@ -278,32 +264,19 @@ class FinetuneDialog(QDialog):
         self.skipped.hide()
 
         def job(report, should_stop):
-            from model.training.trainer import train
+            from model.training.trainer import train  # looked up when it runs: tests put a stand-in there
             result = train(opts, progress=report, should_stop=should_stop)
+            result.app_path = None  # best.pt at the starting weights' settings, when it can be written
             if result.best_path is not None:
                 try:
                     result.app_path = weights_for_app(Path(result.best_path), opts.init)
                 except (OSError, ValueError, KeyError):
-                    result.app_path = None
+                    pass
             return result
 
-        self.worker = Worker(job, self, progress=self._on_progress, finished=self._on_finished,
-                             failed=self._on_failed, done=self._on_done).start()
-        self._set_running(True)
+        return job
 
-    def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.status.setText("Stopping after this step and saving…")
-            self.cancel_button.setEnabled(False)
-
-    def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-        for w in (self.data_dir, self.out_dir, self.steps, self.batch_size, self.size, self.device):
-            w.setEnabled(not running)
-
-    def _on_progress(self, info) -> None:
+    def on_progress(self, info) -> None:
         self.last_progress = info
         self.progress.setMaximum(info.total)
         self.progress.setValue(info.step)
@@ -325,7 +298,7 @@ class FinetuneDialog(QDialog):
             text += f" · validation PSNR {self.last_psnr:.2f} dB"
             if self.start_psnr is not None and info.step > 0:
                 text += f" ({self.last_psnr - self.start_psnr:+.2f} dB vs the start)"
-        if self.worker is not None and self.worker.is_cancelling():
+        if self.is_cancelling():
             text += " · stopping…"
         self.status.setText(text)
         if info.preview_path is not None:
@@ -354,9 +327,9 @@ class FinetuneDialog(QDialog):
             return None
         return self.trained_psnr - self.start_psnr
 
-    def _on_finished(self, result) -> None:
+    def on_finished(self, result) -> None:
         self.result = result
-        for path, why in getattr(result, "skipped", []) or []:
+        for path, why in result.skipped:
             self.skipped.addItem(f"skipped {why}" if str(path) in why else f"skipped {path}: {why}")
         self.skipped.setVisible(self.skipped.count() > 0)
         how = "Stopped" if result.stopped else "Finished"
@@ -366,7 +339,7 @@ class FinetuneDialog(QDialog):
         else:
             verdict = (f"validation PSNR {self.start_psnr:.2f} → {self.trained_psnr:.2f} dB "
                        f"({gain:+.2f} dB)")
-        weights = getattr(result, "app_path", None) or result.best_path
+        weights = result.app_path or result.best_path
         improved = weights is not None and gain is not None and gain >= MIN_GAIN_DB
         self.status.setText(f"{how} after {result.steps_done} steps; {verdict}"
                             + (f"; best weights: {weights}" if improved else ""))
@@ -389,22 +362,8 @@ class FinetuneDialog(QDialog):
                              "More steps or more photos may help; the run is saved in\n"
                              f"{result.last_path.parent}")
 
-    def _on_failed(self, exc: BaseException) -> None:
-        self.status.setText(f"Failed: {exc}")
-        messages.message(self, messages.ERROR, "Fine-tuning failed", str(exc))
-
-    def _on_done(self) -> None:
-        self.worker = None
-        self._set_running(False)
-
-    def closeEvent(self, event) -> None:  # noqa: N802
-        if self.worker is not None:
-            answer = messages.message(self, messages.QUESTION, "Stop fine-tuning?",
-                                      "Training is running. Stop it (what was learnt so far is saved)?",
-                                      Button.Yes | Button.No, Button.No)
-            if answer != Button.Yes:
-                event.ignore()
-                return
-            self.worker.cancel()
-            self.worker.wait(60000)
-        event.accept()
+    def confirm_stop(self) -> bool:
+        answer = messages.message(self, messages.QUESTION, "Stop fine-tuning?",
+                                  "Training is running. Stop it (what was learnt so far is saved)?",
+                                  Button.Yes | Button.No, Button.No)
+        return answer == Button.Yes

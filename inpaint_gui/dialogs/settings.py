@@ -1,7 +1,6 @@
 """Preferences: device, weights file, brush size, context margin, output format."""
 from __future__ import annotations
 
-import torch
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget)
 
@@ -9,15 +8,11 @@ from ..settings import FORMAT_POLICIES, Settings
 
 
 def device_choices() -> list[tuple[str, str]]:
-    """(value, label) for every device this machine offers."""
-    choices = [("auto", "Automatic (GPU if available)"), ("cpu", "CPU")]
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            choices.append((f"cuda:{i}", f"CUDA {i}: {torch.cuda.get_device_name(i)}"))
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        choices.append(("mps", "Apple GPU (MPS)"))
-    return choices
+    """(value, label) for every device this machine offers (the core's list,
+    as --device takes them; the bare "cuda" is left out: "cuda:N" names the card)."""
+    from model.devices import available_devices
+
+    return [(name, label) for name, label in available_devices() if name != "cuda"]
 
 
 def device_combo(current: str) -> QComboBox:

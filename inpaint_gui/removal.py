@@ -1,0 +1,192 @@
+"""The model's jobs for the editor, each on a worker thread: loading the
+``Inpainter``, removing the masked region (coarse and refined results) and
+snapping a dragged box or scribble to an object's outline.
+
+The controller owns the workers and the cancel flag; it reports through
+signals and never shows a widget, so the window decides what the user sees.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from .settings import Settings
+from .workers import Worker
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """The device ran out of memory: torch's own error class on CUDA; other
+    backends (MPS) and older torch raise RuntimeError saying so."""
+    try:
+        import torch
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(exc, (RuntimeError, MemoryError)) and "out of memory" in str(exc).lower()
+
+
+def is_device_unavailable(exc: BaseException) -> bool:
+    """The device asked for is not on this machine (a GPU removed, no CUDA)."""
+    from model.devices import DeviceUnavailable  # torch: imported when a model job has already run
+
+    return isinstance(exc, DeviceUnavailable)
+
+
+@dataclass
+class Removal:
+    """A finished removal: the photo and hole it ran on, and the model's
+    result (``coarse`` and ``refined``)."""
+
+    image: np.ndarray
+    hole: np.ndarray
+    result: Any  # model.inference.InpaintResult (or a stand-in with .coarse and .refined)
+
+
+class RemovalController(QObject):
+    model_loading = Signal()
+    model_loaded = Signal(object)  # the Inpainter
+    model_failed = Signal(object)  # the exception
+    removed = Signal(object)  # a Removal
+    removal_failed = Signal(object)  # the exception
+    removal_cancelled = Signal()
+    selected = Signal(object, int)  # (bool object mask, 1 add / 0 take out)
+    selection_failed = Signal(object)  # the exception
+    jobs_changed = Signal()  # a job started or ended (what the window enables depends on it)
+
+    def __init__(self, settings: Settings, parent: QObject | None = None):
+        super().__init__(parent)
+        self.settings = settings
+        self.inpainter = None
+        self.model_error: str | None = None
+        self.device_override: str | None = None  # e.g. "cpu" after an out-of-memory retry
+        self.pending_remove = False  # Remove was asked for before the model was ready
+        self._load_worker: Worker | None = None
+        self._remove_worker: Worker | None = None
+        self._select_worker: Worker | None = None
+
+    # ------------------------------------------------------------ state
+    def is_loading(self) -> bool:
+        return self._load_worker is not None
+
+    def is_removing(self) -> bool:
+        return self._remove_worker is not None
+
+    def is_selecting(self) -> bool:
+        return self._select_worker is not None
+
+    def is_busy(self) -> bool:
+        """A removal or a selection runs (loading the model does not block editing)."""
+        return self.is_removing() or self.is_selecting()
+
+    # ------------------------------------------------------------ model
+    def load_model(self, device: str | None = None, then_remove: bool = False) -> bool:
+        """Load the Inpainter on a worker; False if a load already runs."""
+        if self._load_worker is not None:
+            return False
+        device = device or self.device_override or self.settings.device
+        weights = self.settings.weights or None
+        context, texture = self.settings.context, self.settings.texture
+        self.inpainter = None
+        self.model_error = None
+        self.pending_remove = self.pending_remove or then_remove
+
+        def job(report, should_stop):
+            from model.inference import Inpainter  # on the worker: importing torch takes seconds
+            return Inpainter(weights, device, context=context, texture=texture)
+
+        self._load_worker = Worker(job, self, finished=self._loaded, failed=self._load_failed,
+                                   done=self._load_done).start()
+        self.model_loading.emit()
+        self.jobs_changed.emit()
+        return True
+
+    def take_pending_remove(self) -> bool:
+        """True once if a Remove waits for the model (and forget it)."""
+        pending, self.pending_remove = self.pending_remove, False
+        return pending
+
+    def _loaded(self, inpainter) -> None:
+        self.inpainter = inpainter
+        self.model_loaded.emit(inpainter)
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.pending_remove = False
+        self.model_error = str(exc)
+        self.model_failed.emit(exc)
+
+    def _load_done(self) -> None:
+        self._load_worker = None
+        self.jobs_changed.emit()
+
+    # ------------------------------------------------------------ remove
+    def remove(self, image: np.ndarray, hole: np.ndarray) -> None:
+        """Run the model on ``image`` and ``hole``; ``removed(Removal)``
+        follows, or ``removal_failed`` / ``removal_cancelled``. Without a
+        model yet, the removal waits for it (``pending_remove``)."""
+        if self.is_busy():
+            return
+        if self.inpainter is None:
+            self.pending_remove = True
+            if self._load_worker is None:
+                self.load_model()
+            self.jobs_changed.emit()
+            return
+        inpainter = self.inpainter
+
+        def job(report, should_stop):
+            return Removal(image, hole, inpainter(image, hole, should_stop=should_stop))
+
+        self._remove_worker = Worker(job, self, finished=self.removed.emit, failed=self.removal_failed.emit,
+                                     cancelled=self.removal_cancelled.emit, done=self._remove_done).start()
+        self.jobs_changed.emit()
+
+    def _remove_done(self) -> None:
+        self._remove_worker = None
+        self.jobs_changed.emit()
+
+    # ------------------------------------------------------------ select
+    def select(self, image: np.ndarray, points: np.ndarray, scribble: bool, radius: float, value: int) -> None:
+        """Snap a box (first and last of ``points``) or a scribble to the
+        object under it (model.selection) on a worker; ``selected`` follows."""
+        if self.is_busy():
+            return
+
+        def job(report, should_stop):
+            from model.selection import select_object
+            if scribble:
+                return select_object(image, scribble=points, scribble_radius=radius)
+            (x0, y0), (x1, y1) = points[0], points[-1]
+            return select_object(image, box=(x0, y0, x1, y1))
+
+        worker = Worker(job, self, failed=self.selection_failed.emit, done=self._select_done)
+        # a cancelled selection's outline is dropped when it arrives
+        worker.finished.connect(lambda sel: None if worker.is_cancelling() else self.selected.emit(sel, value))
+        self._select_worker = worker.start()
+        self.jobs_changed.emit()
+
+    def _select_done(self) -> None:
+        self._select_worker = None
+        self.jobs_changed.emit()
+
+    # ------------------------------------------------------------ cancel
+    def cancel(self) -> None:
+        """Cancel the selection and the removal that run, or the removal
+        that waits for the model."""
+        if self._select_worker is not None:
+            self._select_worker.cancel()
+        if self._remove_worker is not None:
+            self._remove_worker.cancel()
+        elif self.pending_remove:
+            self.pending_remove = False
+            self.jobs_changed.emit()
+
+    def shutdown(self, wait_ms: int = 30000) -> None:
+        """Cancel every job and wait for its thread (the app is closing)."""
+        for worker in (self._remove_worker, self._load_worker, self._select_worker):
+            if worker is not None:
+                worker.cancel()
+                worker.wait(wait_ms)
