@@ -133,7 +133,7 @@ class Inpainter:
                 for box in boxes:
                     tb = _texture_box(hole, box)
                     details[box] = (tb, pool.submit(texture_step.patch_fill, image[tb], hole[tb],
-                                                    opts.patch_radius, opts.seed))
+                                                    opts.patch_radius, opts.seed, opts.source_focus))
             try:
                 crops = self._run_crops(image, hole, boxes, should_stop)
                 for crop in crops:

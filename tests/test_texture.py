@@ -119,3 +119,42 @@ def test_inpainter_texture_switch(texture, random_weights):
         assert _gradient_energy(result.refined, hole) > 2 * _gradient_energy(plain.refined, hole)
     else:
         assert np.array_equal(result.refined, plain.refined)
+
+
+def _bokeh_and_grain(h: int = 160, w: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    """Left two thirds out of focus (smooth blobs), right third sharp grain;
+    the hole lies in the blurred part, next to nothing sharp."""
+    rng = np.random.default_rng(5)
+    blobs = cv2.GaussianBlur(rng.integers(60, 200, (h, w, 3)).astype(np.float32), (0, 0), 8)
+    grain = np.clip(128 + 60 * rng.standard_normal((h, w, 3)), 0, 255)
+    image = np.where(np.arange(w)[None, :, None] < 160, blobs, grain).astype(np.uint8)
+    hole = np.zeros((h, w), bool)
+    hole[50:110, 40:100] = True
+    return np.ascontiguousarray(image), hole
+
+
+def test_sources_unlike_the_holes_focus_are_left_out():
+    """Sharp texture is not copied into bokeh (a defocused leaf photo got a
+    sharp vein pattern), and without the option every pixel is a source."""
+    from model.texture import patch_fill, unlike_focus
+
+    image, hole = _bokeh_and_grain()
+    unlike = unlike_focus(image, hole, 3.0)
+    assert unlike is not None and not unlike[hole].any()
+    assert unlike[:, 170:].mean() > 0.95 and unlike[:, :120].mean() < 0.05
+    plain = patch_fill(image, hole, seed=0)
+    focused = patch_fill(image, hole, seed=0, source_focus=3.0)
+    assert np.array_equal(focused[~hole], image[~hole])
+    # the blurred surroundings' own detail is tiny; grain copied in is not
+    surround = _gradient_energy(image, cv2.dilate(hole.astype(np.uint8), np.ones((31, 31))).astype(bool) & ~hole)
+    assert _gradient_energy(focused, hole) < 2 * surround
+    assert np.array_equal(plain[~hole], image[~hole])
+    # a flat sky next to grain: the sky is not "blurrier than" anything
+    sky = image.copy()
+    sky[:, :160] = 150
+    flat = unlike_focus(sky, hole, 3.0)
+    assert flat is not None and not flat[:, :120].any() and flat[:, 170:].mean() > 0.95
+    # a hole in the grain keeps the grain as its source
+    grain_hole = np.zeros_like(hole)
+    grain_hole[50:110, 180:220] = True
+    assert unlike_focus(image, grain_hole, 3.0)[:, 180:].mean() < 0.05

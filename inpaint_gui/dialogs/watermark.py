@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from model.jobs.watermark_restore import Watermark
 from model.jobs.watermark_restore import describe
@@ -28,6 +28,16 @@ def _picture(rgb: np.ndarray, width: int, height: int) -> QLabel:
                                                           Qt.TransformationMode.SmoothTransformation))
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     return label
+
+
+def _approval_buttons(dialog, accept_text: str) -> tuple[QDialogButtonBox, QPushButton]:
+    """The preview's buttons: ``accept_text`` (calls ``dialog._use``) and Cancel."""
+    buttons = QDialogButtonBox()
+    accept = buttons.addButton(accept_text, QDialogButtonBox.ButtonRole.AcceptRole)
+    buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(dialog._use)
+    buttons.rejected.connect(dialog.reject)
+    return buttons, accept
 
 
 class WatermarkPreview(QDialog):
@@ -56,11 +66,7 @@ class WatermarkPreview(QDialog):
         shown = base.copy()
         shown[result.mask] = (base[result.mask] * 0.35 + np.array([255, 30, 60]) * 0.65).astype(np.uint8)
         self.preview = _picture(shown, 760, 480)
-        buttons = QDialogButtonBox()
-        self.use_button = buttons.addButton("Use this mask", QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._use)
-        buttons.rejected.connect(self.reject)
+        buttons, self.use_button = _approval_buttons(self, "Use this mask")
         layout = QVBoxLayout(self)
         layout.addWidget(info)
         layout.addWidget(self.preview, 1)
@@ -144,11 +150,7 @@ class RestorePreview(QDialog):
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             grid.addWidget(caption, 0, col)
             grid.addWidget(picture, 1, col)
-        buttons = QDialogButtonBox()
-        self.restore_button = buttons.addButton("Restore the photos", QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._use)
-        buttons.rejected.connect(self.reject)
+        buttons, self.restore_button = _approval_buttons(self, "Restore the photos")
         layout = QVBoxLayout(self)
         layout.addWidget(self.info)
         layout.addLayout(grid)
