@@ -81,7 +81,8 @@ def local_detail(grey: np.ndarray, window: int = 15) -> np.ndarray:
     """Per pixel, the RMS of the fine band (finer than a 1.5 px Gaussian)
     over a ``window``-pixel square: high in sharp texture, low in bokeh."""
     fine = grey - cv2.GaussianBlur(grey, (0, 0), 1.5)
-    return np.sqrt(cv2.blur(fine * fine, (window, window)))
+    # the box filter's running sums can dip a hair below 0 on flat areas
+    return np.sqrt(np.maximum(cv2.blur(fine * fine, (window, window)), 0))
 
 
 def unlike_focus(image: np.ndarray, hole: np.ndarray, factor: float) -> np.ndarray | None:

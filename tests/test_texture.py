@@ -158,3 +158,16 @@ def test_sources_unlike_the_holes_focus_are_left_out():
     grain_hole = np.zeros_like(hole)
     grain_hole[50:110, 180:220] = True
     assert unlike_focus(image, grain_hole, 3.0)[:, 180:].mean() < 0.05
+
+
+def test_local_detail_is_finite_on_a_real_photo():
+    """cv2.blur's running sums dip a hair below zero in the flat black
+    background of scikit-image's astronaut (3,386 pixels), which gave NaN
+    from the square root and silently switched the source choice off."""
+    from skimage import data
+
+    from model.texture import local_detail
+
+    grey = data.astronaut().astype(np.float32).mean(-1)
+    detail = local_detail(grey)
+    assert np.isfinite(detail).all() and (detail >= 0).all()
