@@ -59,6 +59,26 @@ class Actions:
     def zoom(self) -> tuple[QAction, ...]:
         return (self.zoom_in, self.zoom_out, self.fit, self.zoom_100)
 
+    def update_enabled(self, *, has_image: bool, editing: bool, busy: bool, on_result: bool, can_undo: bool,
+                       can_redo: bool, has_mask: bool, at_original: bool) -> None:
+        """Enable what makes sense now: mask edits only while editing (a photo
+        on the edit page, no job running), accepting only on the result page,
+        opening and saving only while nothing runs."""
+        for a in (self.clear, self.invert, self.grow, self.shrink, self.import_mask, *self.tools()):
+            a.setEnabled(editing)
+        self.undo.setEnabled(editing and can_undo)
+        self.redo.setEnabled(editing and can_redo)
+        self.remove.setEnabled(editing and has_mask)
+        self.cancel.setEnabled(busy)
+        for a in (self.accept, self.accept_coarse, self.back):
+            a.setEnabled(on_result)
+        self.open.setEnabled(not busy)
+        for a in (self.save, self.save_as, self.export_mask):
+            a.setEnabled(has_image and not busy)
+        self.revert.setEnabled(has_image and not busy and not at_original)
+        for a in self.zoom():
+            a.setEnabled(has_image)
+
     def tool(self, tool: Tool) -> QAction:
         """The action that picks ``tool``."""
         return {Tool.BRUSH: self.brush, Tool.ERASER: self.eraser, Tool.RECT: self.rect,

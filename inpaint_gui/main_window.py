@@ -170,23 +170,13 @@ class MainWindow(QMainWindow):
         page = self.stack.currentIndex()
         busy = self.is_busy() or self.removal.pending_remove
         editing = has_image and page == PAGE_EDIT and not busy
-        for a in (self.acts.clear, self.acts.invert, self.acts.grow, self.acts.shrink, self.acts.import_mask,
-                  *self.tool_actions()):
-            a.setEnabled(editing)
-        self.acts.undo.setEnabled(editing and self.mask_model.stack.canUndo())
-        self.acts.redo.setEnabled(editing and self.mask_model.stack.canRedo())
-        self.acts.remove.setEnabled(editing and not self.mask_model.is_empty())
+        # (asked only while editing, as before the split: the mask scan costs a pass over the photo)
+        stack = self.mask_model.stack
+        self.acts.update_enabled(has_image=has_image, editing=editing, busy=busy, on_result=page == PAGE_RESULT,
+                                 can_undo=editing and stack.canUndo(), can_redo=editing and stack.canRedo(),
+                                 has_mask=editing and not self.mask_model.is_empty(),
+                                 at_original=self.document.at_original)
         self.dock.remove_button.setEnabled(self.acts.remove.isEnabled())
-        self.acts.cancel.setEnabled(busy)
-        self.acts.accept.setEnabled(page == PAGE_RESULT)
-        self.acts.accept_coarse.setEnabled(page == PAGE_RESULT)
-        self.acts.back.setEnabled(page == PAGE_RESULT)
-        self.acts.open.setEnabled(not busy)
-        for a in (self.acts.save, self.acts.save_as, self.acts.export_mask):
-            a.setEnabled(has_image and not busy)
-        self.acts.revert.setEnabled(has_image and not busy and not self.document.at_original)
-        for a in (self.acts.zoom_in, self.acts.zoom_out, self.acts.fit, self.acts.zoom_100):
-            a.setEnabled(has_image)
         self.canvas.editing_enabled = editing
         # the tool dock means nothing on the result page: give the three views its room
         if page == PAGE_RESULT and self.dock.isVisible():
