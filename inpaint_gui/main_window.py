@@ -1,4 +1,5 @@
-"""The main window: editor canvas, tool dock, result view, menus, status bar.
+"""The main window: editor canvas, tool dock, result view, status bar; its
+actions, menus and toolbar are built in actions.py.
 
 What it shows comes from two parts it owns: the ``PhotoDocument``
 (document.py: the photo, its versions, open and save) and the
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QStackedWidget, QToolBar, QToolButton, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QStackedWidget, QToolButton
 
 from model.photos.files import IMAGE_SUFFIXES
 from model.photos.imageio import ImageReadError
@@ -23,6 +24,7 @@ from model.selection import is_scribble
 
 from . import messages
 from .accept_command import AcceptCommand
+from .actions import make_actions, make_menus, make_toolbar
 from .canvas import Canvas, Tool
 from .document import IMAGE_FILTER, PhotoDocument
 from .icons import icon
@@ -64,9 +66,11 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.result_view)
         self.setCentralWidget(self.stack)
 
-        self._make_actions()
-        self._make_menus()
-        self._make_toolbar()
+        self.acts = make_actions(self)
+        menus = make_menus(self, self.acts)
+        self.recent_menu, self.view_menu = menus.recent, menus.view
+        self.toolbar = make_toolbar(self.acts)
+        self.addToolBar(self.toolbar)
         self._make_dock()
         self._make_status_bar()
         self._connect()
@@ -76,156 +80,9 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.load_model)
 
     # ================================================================ set-up
-    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "",
-                checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if icon_name:
-            action.setIcon(icon(icon_name))
-        if shortcut is not None:
-            if isinstance(shortcut, (list, tuple)):
-                action.setShortcuts([QKeySequence(s) for s in shortcut])
-            else:
-                action.setShortcut(QKeySequence(shortcut))
-        action.setCheckable(checkable)
-        tip = tip or text.replace("&", "").rstrip("…")
-        if action.shortcut().toString():
-            tip += f" ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        if slot is not None:
-            action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work whatever has focus
-        return action
-
-    def _make_actions(self) -> None:
-        A = self._action
-        self.act_open = A("&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "open", "Open a photo")
-        self.act_save = A("&Save", self.save, QKeySequence.StandardKey.Save, "save", "Save the cleaned photo")
-        self.act_save_as = A("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
-        self.act_export_mask = A("&Export Mask…", self.export_mask)
-        # (a lambda: QAction.triggered passes `checked`, which must not become the path)
-        self.act_import_mask = A("&Import Mask…", lambda: self.import_mask())
-        self.act_revert = A("&Revert to Original", self.revert)
-        self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        self.act_undo = self.mask_model.stack.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
-        self.act_undo.setIcon(icon("undo"))
-        self.act_redo = self.mask_model.stack.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.act_redo.setIcon(icon("redo"))
-        self.addAction(self.act_undo)
-        self.addAction(self.act_redo)
-
-        self.act_clear = A("&Clear Mask", lambda: self.mask_model.clear(), QKeySequence("Ctrl+Shift+X"),
-                           "mask_clear")
-        self.act_invert = A("&Invert Mask", lambda: self.mask_model.invert(), QKeySequence("Ctrl+I"),
-                            "mask_invert")
-        self.act_grow = A("&Grow Mask", lambda: self.mask_model.grow(self.dock.grow_spin.value()),
-                          QKeySequence("Ctrl+]"))
-        self.act_shrink = A("S&hrink Mask", lambda: self.mask_model.grow(-self.dock.grow_spin.value()),
-                            QKeySequence("Ctrl+["))
-
-        self.tool_group = QActionGroup(self)
-        self.act_brush = A("&Brush", lambda: self.set_tool(Tool.BRUSH), "B", "brush",
-                           "Brush: paint what to remove (right button erases)", True)
-        self.act_eraser = A("&Eraser", lambda: self.set_tool(Tool.ERASER), "E", "eraser", "Eraser", True)
-        self.act_rect = A("&Rectangle", lambda: self.set_tool(Tool.RECT), "R", "rect",
-                          "Rectangle fill (right button: erase)", True)
-        self.act_lasso = A("&Lasso", lambda: self.set_tool(Tool.LASSO), "L", "lasso",
-                           "Lasso fill (right button: erase)", True)
-        self.act_select = A("Select &Object", lambda: self.set_tool(Tool.SELECT), "O", "select",
-                            "Select object: drag a box around it, or scribble over it; the mask snaps to its "
-                            "outline (right button: take it out of the mask)", True)
-        for a in self.tool_actions():
-            self.tool_group.addAction(a)
-        self.act_brush.setChecked(True)
-
-        self.act_zoom_in = A("Zoom &In", lambda: self._view().zoom_in(), ["Ctrl++", "Ctrl+="], "zoom_in")
-        self.act_zoom_out = A("Zoom &Out", lambda: self._view().zoom_out(), "Ctrl+-", "zoom_out")
-        self.act_fit = A("&Fit to Window", lambda: self._view().fit(), "Ctrl+0", "zoom_fit")
-        self.act_100 = A("&Actual Size (100 %)", lambda: self._view().actual_size(), "Ctrl+1", "zoom_100")
-
-        self.act_remove = A("&Remove", self.remove, ["Return", "Enter"], "remove",
-                            "Remove the masked object")
-        self.act_cancel = A("&Cancel", self.cancel_remove, None, "cancel", "Cancel the removal")
-        self.act_accept = A("Accept &Refined", lambda: self.accept_result("refined"), ["Return", "Enter"])
-        self.act_accept_coarse = A("Accept &Coarse", lambda: self.accept_result("coarse"))
-        self.act_back = A("&Back to Mask", self.back_to_edit, "Escape")
-
-        self.act_batch = A("&Batch…", self.open_batch, None, "batch", "Remove the same region from a folder")
-        self.act_train = A("&Fine-tune Model…", self.open_finetune, None, "train",
-                           "Fine-tune the model on your photos")
-        self.act_settings = A("&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, "settings")
-
-    def _make_menus(self) -> None:
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        file.addAction(self.act_open)
-        self.recent_menu = file.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file.addSeparator()
-        for a in (self.act_save, self.act_save_as, self.act_revert):
-            file.addAction(a)
-        file.addSeparator()
-        file.addAction(self.act_import_mask)
-        file.addAction(self.act_export_mask)
-        file.addSeparator()
-        file.addAction(self.act_quit)
-
-        edit = bar.addMenu("&Edit")
-        for a in (self.act_undo, self.act_redo):
-            edit.addAction(a)
-        edit.addSeparator()
-        for a in (self.act_clear, self.act_invert, self.act_grow, self.act_shrink):
-            edit.addAction(a)
-        edit.addSeparator()
-        edit.addAction(self.act_settings)
-
-        tools = bar.addMenu("&Tools")
-        for a in self.tool_actions():
-            tools.addAction(a)
-        tools.addSeparator()
-        for a in (self.act_remove, self.act_cancel, self.act_accept, self.act_accept_coarse, self.act_back):
-            tools.addAction(a)
-        tools.addSeparator()
-        tools.addAction(self.act_batch)
-        tools.addAction(self.act_train)
-
-        view = bar.addMenu("&View")
-        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100):
-            view.addAction(a)
-        self.view_menu = view
-
-    def _make_toolbar(self) -> None:
-        tb = QToolBar("Main")
-        tb.setObjectName("main_toolbar")
-        tb.setIconSize(QSize(24, 24))
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        tb.setMovable(False)
-        for a in (self.act_open, self.act_save, None, self.act_undo, self.act_redo, None,
-                  *self.tool_actions(), None,
-                  self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100, None):
-            tb.addSeparator() if a is None else tb.addAction(a)
-        # Remove is the main command: a labelled button
-        tb.addAction(self.act_remove)
-        tb.widgetForAction(self.act_remove).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        tb.addAction(self.act_cancel)
-        spacer = QWidget()
-        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
-                             spacer.sizePolicy().verticalPolicy().Preferred)
-        tb.addWidget(spacer)
-        for a, label in ((self.act_batch, "Batch"), (self.act_train, "Fine-tune"), (self.act_settings, "Settings")):
-            tb.addAction(a)
-            button = tb.widgetForAction(a)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            button.setText(label)
-        self.addToolBar(tb)
-        self.toolbar = tb
-
     def _make_dock(self) -> None:
-        self.dock = ToolDock(self, self.tool_actions(), grow=self.act_grow, shrink=self.act_shrink,
-                             clear=self.act_clear, invert=self.act_invert, remove=self.act_remove,
+        self.dock = ToolDock(self, self.tool_actions(), grow=self.acts.grow, shrink=self.acts.shrink,
+                             clear=self.acts.clear, invert=self.acts.invert, remove=self.acts.remove,
                              mask_opacity=self.settings.mask_opacity)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.view_menu.addSeparator()
@@ -238,7 +95,7 @@ class MainWindow(QMainWindow):
         self.busy.setMaximumWidth(160)
         self.busy.setMaximumHeight(16)
         self.busy_cancel = QToolButton()
-        self.busy_cancel.setDefaultAction(self.act_cancel)
+        self.busy_cancel.setDefaultAction(self.acts.cancel)
         self.busy_cancel.setAutoRaise(True)
         self.busy.hide()
         self.busy_cancel.hide()
@@ -300,11 +157,10 @@ class MainWindow(QMainWindow):
 
     def set_tool(self, tool: Tool) -> None:
         self.canvas.set_tool(tool)
-        {Tool.BRUSH: self.act_brush, Tool.ERASER: self.act_eraser, Tool.RECT: self.act_rect,
-         Tool.LASSO: self.act_lasso, Tool.SELECT: self.act_select}[tool].setChecked(True)
+        self.acts.tool(tool).setChecked(True)
 
     def tool_actions(self) -> tuple:
-        return (self.act_brush, self.act_eraser, self.act_rect, self.act_lasso, self.act_select)
+        return self.acts.tools()
 
     def is_busy(self) -> bool:
         return self.removal.is_busy()
@@ -314,23 +170,13 @@ class MainWindow(QMainWindow):
         page = self.stack.currentIndex()
         busy = self.is_busy() or self.removal.pending_remove
         editing = has_image and page == PAGE_EDIT and not busy
-        for a in (self.act_clear, self.act_invert, self.act_grow, self.act_shrink, self.act_import_mask,
-                  *self.tool_actions()):
-            a.setEnabled(editing)
-        self.act_undo.setEnabled(editing and self.mask_model.stack.canUndo())
-        self.act_redo.setEnabled(editing and self.mask_model.stack.canRedo())
-        self.act_remove.setEnabled(editing and not self.mask_model.is_empty())
-        self.dock.remove_button.setEnabled(self.act_remove.isEnabled())
-        self.act_cancel.setEnabled(busy)
-        self.act_accept.setEnabled(page == PAGE_RESULT)
-        self.act_accept_coarse.setEnabled(page == PAGE_RESULT)
-        self.act_back.setEnabled(page == PAGE_RESULT)
-        self.act_open.setEnabled(not busy)
-        for a in (self.act_save, self.act_save_as, self.act_export_mask):
-            a.setEnabled(has_image and not busy)
-        self.act_revert.setEnabled(has_image and not busy and not self.document.at_original)
-        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100):
-            a.setEnabled(has_image)
+        # (asked only while editing, as before the split: the mask scan costs a pass over the photo)
+        stack = self.mask_model.stack
+        self.acts.update_enabled(has_image=has_image, editing=editing, busy=busy, on_result=page == PAGE_RESULT,
+                                 can_undo=editing and stack.canUndo(), can_redo=editing and stack.canRedo(),
+                                 has_mask=editing and not self.mask_model.is_empty(),
+                                 at_original=self.document.at_original)
+        self.dock.remove_button.setEnabled(self.acts.remove.isEnabled())
         self.canvas.editing_enabled = editing
         # the tool dock means nothing on the result page: give the three views its room
         if page == PAGE_RESULT and self.dock.isVisible():

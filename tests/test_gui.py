@@ -302,7 +302,7 @@ def test_event_loop_keeps_running_during_remove_and_cancel(qtbot, window, photo_
     win.mask_model.fill_rect(100, 100, 140, 140, 1)
     win.remove()
     assert win.is_busy() and win.busy.isVisible()
-    assert not win.act_remove.isEnabled() and not win.canvas.editing_enabled
+    assert not win.acts.remove.isEnabled() and not win.canvas.editing_enabled
     qtbot.waitUntil(lambda: win.stack.currentIndex() == PAGE_RESULT, timeout=60000)
     timer.stop()
     assert len(ticks) >= 15, f"the GUI thread was blocked ({len(ticks)} timer ticks)"
@@ -314,11 +314,11 @@ def test_event_loop_keeps_running_during_remove_and_cancel(qtbot, window, photo_
     mask_before = win.mask_model.mask.copy()
     win.remove()
     qtbot.wait(50)
-    win.act_cancel.trigger()
+    win.acts.cancel.trigger()
     qtbot.waitUntil(lambda: not win.is_busy(), timeout=10000)
     assert win.stack.currentIndex() == PAGE_EDIT
     assert np.array_equal(win.mask_model.mask, mask_before)
-    assert win.act_remove.isEnabled()
+    assert win.acts.remove.isEnabled()
 
 
 # ---------------------------------------------------------------- files
@@ -479,14 +479,14 @@ def test_accept_is_one_undoable_step_among_the_strokes(qtbot, window, photo_file
     assert np.array_equal(win.image, refined) and not np.array_equal(win.image, opened)
     assert model.is_empty() and win.modified and " *" in win.windowTitle()
     assert model.stack.count() == 3, "two strokes, then the accept: the history is kept"
-    assert win.act_undo.isEnabled() and win.act_revert.isEnabled()
+    assert win.acts.undo.isEnabled() and win.acts.revert.isEnabled()
 
     ctrl_z(qtbot, win)  # undo the accept
     assert win.image.dtype == opened.dtype and np.array_equal(win.image, opened), "bit-identical"
     assert np.array_equal(model.mask, painted), "the mask is back, ready to remove again"
     assert np.array_equal(win.canvas.image_item.image(), opened), "and on screen"
     assert not win.modified and " *" not in win.windowTitle()
-    assert not win.act_revert.isEnabled() and win.act_remove.isEnabled()
+    assert not win.acts.revert.isEnabled() and win.acts.remove.isEnabled()
 
     ctrl_z(qtbot, win, shift=True)  # redo the accept
     assert np.array_equal(win.image, refined) and model.is_empty() and win.modified
@@ -497,7 +497,7 @@ def test_accept_is_one_undoable_step_among_the_strokes(qtbot, window, photo_file
     ctrl_z(qtbot, win)
     assert np.array_equal(model.mask, after_first_stroke) and np.array_equal(win.image, opened)
     ctrl_z(qtbot, win)
-    assert model.is_empty() and not win.act_undo.isEnabled()
+    assert model.is_empty() and not win.acts.undo.isEnabled()
     for _ in range(3):
         ctrl_z(qtbot, win, shift=True)
     assert np.array_equal(win.image, refined) and model.is_empty()
@@ -516,7 +516,7 @@ def test_accept_is_one_undoable_step_among_the_strokes(qtbot, window, photo_file
 
     # a new stroke drops the undone accepts from the redo history, as for any step
     stroke(qtbot, view, [(40, 150), (60, 150)])
-    assert not win.act_redo.isEnabled() and np.array_equal(win.image, opened)
+    assert not win.acts.redo.isEnabled() and np.array_equal(win.image, opened)
 
 
 def test_accept_stores_only_the_changed_patch(qtbot, window, photo_file):
@@ -579,7 +579,7 @@ def test_save_and_revert_follow_undone_accepts(qtbot, window, photo_file, tmp_pa
     win.revert()
     assert np.array_equal(win.image, opened) and win.mask_model.is_empty()
     assert not win.modified, "the saved file holds the original's pixels"
-    assert not win.act_revert.isEnabled()
+    assert not win.acts.revert.isEnabled()
     assert not dialogs.errors()
 
 

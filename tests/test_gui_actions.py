@@ -99,10 +99,10 @@ def test_import_mask_menu_opens_the_file_dialog_and_loads_the_mask(qtbot, ui, fi
     assert win.open_photo(photo)
     d.open_path = str(mask_path)
     with qtbot.captureExceptions() as exceptions:
-        win.act_import_mask.trigger()
+        win.acts.import_mask.trigger()
     assert not exceptions, exceptions
     assert np.array_equal(win.mask_model.hole(), mask)
-    win.act_undo.trigger()
+    win.acts.undo.trigger()
     assert win.mask_model.is_empty()
 
 
@@ -141,7 +141,7 @@ def test_every_menu_and_toolbar_action_triggers_without_error(qtbot, ui, files, 
                      "Accept Refined", "Accept Coarse", "Back to Mask", "Batch", "Fine-tune Model",
                      "Zoom In", "Zoom Out", "Fit to Window"):
         assert expected in names, f"{expected} missing from the menus: {names}"
-    quit_action = win.act_quit
+    quit_action = win.acts.quit
     triggered = []
     for action in actions:
         if action is quit_action:
@@ -149,7 +149,7 @@ def test_every_menu_and_toolbar_action_triggers_without_error(qtbot, ui, files, 
         prepare()
         if d.open_path != str(photo):
             d.open_path = str(photo)
-        if action is win.act_import_mask:
+        if action is win.acts.import_mask:
             d.open_path = str(mask_path)
         if not action.isEnabled():
             continue
@@ -159,7 +159,7 @@ def test_every_menu_and_toolbar_action_triggers_without_error(qtbot, ui, files, 
             _settle(qtbot, win)
         assert not exceptions, f"{name(action)} ({state}) raised: {exceptions[0][1]!r}"
         triggered.append(name(action))
-        if action is win.act_import_mask:
+        if action is win.acts.import_mask:
             assert np.array_equal(win.mask_model.hole(), mask) or win.mask_model.stack.count()
     # Invert Mask before Remove leaves too little context: the one refusal a user should see here
     unexpected = [e for e in d.errors() if "at most 90% can be removed" not in e[2]]

@@ -32,8 +32,8 @@ def test_box_drag_selects_the_object_as_one_undoable_step(qtbot, window, person)
     win = window
     path, truth = person
     assert win.open_photo(path)
-    win.act_select.trigger()
-    assert win.canvas.tool == Tool.SELECT and win.act_select.isChecked()
+    win.acts.select.trigger()
+    assert win.canvas.tool == Tool.SELECT and win.acts.select.isChecked()
     view = win.canvas
     view.fit()
     x0, y0, x1, y1 = box_of(truth)
@@ -51,10 +51,10 @@ def test_box_drag_selects_the_object_as_one_undoable_step(qtbot, window, person)
     view.set_brush_size(12)
     stroke(qtbot, view, [(40, 40), (80, 40)])
     assert win.mask_model.mask[40, 60]
-    win.act_undo.trigger()
-    win.act_undo.trigger()
+    win.acts.undo.trigger()
+    win.acts.undo.trigger()
     assert win.mask_model.is_empty()
-    win.act_redo.trigger()
+    win.acts.redo.trigger()
     assert np.array_equal(win.mask_model.hole(), mask)
 
 

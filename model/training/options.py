@@ -84,3 +84,25 @@ class TrainOptions:
 
     def to_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+class TrainError(ValueError):
+    """A problem with the options or the data, with a message for the user.
+    (Defined here, beside the options, so every part of the trainer can raise
+    it; ``model.training.trainer`` re-exports it.)"""
+
+
+# The options that take one of two words; the run refuses any other value
+# with the flag's name (the GUI and Python callers bypass argparse's choices).
+_CHOICES = {"l1_region": ("--l1", ("image", "hole")), "lr_schedule": ("--lr-schedule", ("constant", "cosine")),
+            "stages": ("--stages", ("both", "refine")), "select": ("--select", ("psnr", "last")),
+            "amp": ("--amp", ("auto", "off"))}
+
+
+def check_choices(opts: TrainOptions, *names: str) -> None:
+    """TrainError for the first of ``names`` whose value is not one of its words."""
+    for name in names:
+        flag, (a, b) = _CHOICES[name]
+        value = getattr(opts, name)
+        if value not in (a, b):
+            raise TrainError(f"{flag} must be {a} or {b}, not {value!r}")

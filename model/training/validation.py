@@ -1,0 +1,48 @@
+"""Validation during training: fixed cases from the held-out photos, scored
+through the one inference path and the evaluation's measures, with a preview
+sheet. (``model.evaluation`` is imported only when validation runs.)"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..inference import Inpainter
+from ..network import InpaintNet
+
+
+@dataclass
+class Validation:
+    psnr: float
+    ssim: float
+    preview: Path
+    extra: dict[str, float]  # the measures logged beside PSNR / SSIM, named val_*
+
+
+def validation_cases(photos: list[Path], size: int, per_bin: int = 4) -> list:
+    """Fixed cases: centre crops of up to ``per_bin`` held-out photos, one
+    seeded mask each in every 10-50 % hole-area bin (the eval's cases)."""
+    from ..evaluation.cases import make_cases
+    from ..photos.imageio import read_image
+
+    return make_cases([(p.stem, read_image(p)) for p in photos[:per_bin]], seed=1234, size=size)
+
+
+def validate_network(net: InpaintNet, cases: list, preview: Path, tile: int) -> Validation:
+    """Mean PSNR / SSIM of the refined result on ``cases`` and a preview sheet
+    written to ``preview``; ``extra`` holds the refined result's deep distance
+    and sharpness ratio (hole gradient energy of the fill / of the truth,
+    1 = as detailed) and the coarse one's sharpness ratio. The caller puts
+    ``net`` in eval mode."""
+    from ..evaluation.report import evaluate_cases
+    from ..evaluation.sheets import comparison_sheet
+
+    # The network alone: the texture step is not trained, and would only slow validation.
+    results = evaluate_cases(Inpainter.from_network(net, texture=False), cases, keep_outputs=4)
+    comparison_sheet(cases, results["outputs"], preview, columns=("input", "mask", "coarse", "refined", "truth"),
+                     tile=tile, scores=results["cases"])
+    table = results["table"]["all"]
+    overall = table["refined"]
+    # logged beside PSNR / SSIM (eval-only judges: the deep distance is never a loss)
+    extra = {f"val_{k}": overall[k] for k in ("deep", "sharpness") if k in overall}
+    extra["val_sharpness_coarse"] = table["coarse"]["sharpness"]
+    return Validation(overall["psnr"], overall["ssim"], preview, extra)
