@@ -69,9 +69,8 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, patch_radius: int = 3, seed:
     image = np.ascontiguousarray(image)
     mask = hole.astype(np.uint8) * 255
     excluded = None if source_focus is None else unlike_focus(image, hole, source_focus)
-    if excluded is None:
-        return pm.inpaint(image, mask, patch_size=patch_radius)  # pypatchmatch's patch_size is a radius
-    return pm.inpaint(image, mask, global_mask=excluded.astype(np.uint8) * 255, patch_size=patch_radius)
+    global_mask = None if excluded is None else excluded.astype(np.uint8) * 255  # pixels that are no source
+    return pm.inpaint(image, mask, global_mask=global_mask, patch_size=patch_radius)  # patch_size is a radius
 
 
 DETAIL_FLOOR = 1.0  # grey levels RMS: below this a region counts as flat, whatever its focus
