@@ -36,7 +36,7 @@ class TextureOptions:
     keep_low: float = 3.0
     # Sources whose local detail is over this factor above or below the
     # hole's surroundings are left out (None: all). On seven textured
-    # 2.5-5k photos: deep distance 4.007 -> 3.936; the sharp vein copied into
+    # 2.5-5k photos: deep distance 4.007 -> 3.952; the sharp vein copied into
     # a defocused leaf photo's bokeh is gone.
     source_focus: float | None = 3.0
     seed: int = 0
