@@ -230,3 +230,26 @@ def test_unreadable_file(tmp_path):
             read_photo(path)
     finally:
         path.chmod(0o644)
+
+
+def test_write_mask_round_trips_and_never_leaves_half_a_file(tmp_path, monkeypatch):
+    from model.photos.imageio import read_mask, write_mask
+
+    hole = np.zeros((40, 60), bool)
+    hole[10:20, 5:50] = True
+    path = tmp_path / "mask.png"
+    write_mask(path, hole)
+    assert np.array_equal(read_mask(path), hole)
+    before = path.read_bytes()
+
+    def broken_save(self, fp, format=None, **params):  # a full disk, half-way through
+        open(fp, "wb").write(b"\x89PNG half")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(OSError, match="No space"):
+        write_mask(path, ~hole)
+    assert path.read_bytes() == before  # the old mask is still whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.png"]  # no temp file left
+    with pytest.raises(ValueError, match="unknown image file type"):
+        write_mask(tmp_path / "mask.xyz", hole)

@@ -173,7 +173,17 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
 
 
 def write_mask(path: str | os.PathLike, hole: np.ndarray) -> None:
-    Image.fromarray(user_mask_from_hole(hole), mode="L").save(path)
+    """Write ``hole`` as a user mask (white = remove), in the format the
+    name's suffix says, atomically: an existing file at ``path`` is either
+    replaced whole or left as it was."""
+    from .atomic import atomic_target
+
+    suffix = Path(path).suffix.lower()
+    fmt = Image.registered_extensions().get(suffix)
+    if fmt is None:
+        raise ValueError(f"{path}: unknown image file type {suffix or '(no suffix)'!r}; use .png")
+    with atomic_target(path) as tmp:
+        Image.fromarray(user_mask_from_hole(hole), mode="L").save(tmp, format=fmt)
 
 
 # ------------------------------------------------------- photos + metadata
