@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -283,3 +284,23 @@ def test_cli_defaults_are_the_dataclass_defaults(photo_dir, monkeypatch):
     train = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
     dests = {a.dest for a in train._actions}
     assert {f.name for f in fields(TrainOptions)} <= dests
+
+
+def test_validation_preview_shows_the_apps_textured_fill(tmp_path):
+    """Selection scores the network alone, but the preview (and its
+    val_app_* figures) is the app's result: on grass-like texture the
+    network's fill is smooth and the app's refined fill carries detail."""
+    from model.evaluation.cases import make_cases
+    from model.paths import BUNDLED_WEIGHTS
+    from model.training.validation import PREVIEW_ROWS, validate_network
+
+    rng = np.random.default_rng(0)
+    grass = rng.normal(0, 40, (192, 192)).astype(np.float32)
+    grass = np.clip(cv2.GaussianBlur(grass, (0, 0), 1.0)[..., None] * [0.6, 1.0, 0.4] + [70, 120, 50], 0, 255)
+    cases = make_cases([("grass", grass.astype(np.uint8))], bins="10-20,20-30", seed=3, size=192)
+    net, _ = load_network(BUNDLED_WEIGHTS)
+    result = validate_network(net.eval(), cases, tmp_path / "preview.png", 96)
+    assert result.preview.is_file() and len(cases) <= PREVIEW_ROWS
+    assert result.extra["val_sharpness"] < 0.5  # the network alone: a smooth fill
+    assert result.extra["val_app_sharpness"] > 2 * result.extra["val_sharpness"]
+    assert np.isfinite(result.extra["val_app_psnr"])

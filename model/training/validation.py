@@ -27,22 +27,37 @@ def validation_cases(photos: list[Path], size: int, per_bin: int = 4) -> list:
     return make_cases([(p.stem, read_image(p)) for p in photos[:per_bin]], seed=1234, size=size)
 
 
+PREVIEW_ROWS = 4
+
+
 def validate_network(net: InpaintNet, cases: list, preview: Path, tile: int) -> Validation:
-    """Mean PSNR / SSIM of the refined result on ``cases`` and a preview sheet
-    written to ``preview``; ``extra`` holds the refined result's deep distance
-    and sharpness ratio (hole gradient energy of the fill / of the truth,
-    1 = as detailed) and the coarse one's sharpness ratio. The caller puts
-    ``net`` in eval mode."""
+    """Mean PSNR / SSIM of the network's refined result on ``cases`` (what
+    selects the best checkpoint) and a preview sheet written to ``preview``
+    of the first cases as the app shows them, the texture step included.
+    ``extra`` holds the network's deep distance and sharpness ratio (hole
+    gradient energy of the fill / of the truth, 1 = as detailed), the
+    coarse one's sharpness ratio and, with the texture step, the app's
+    refined PSNR, deep distance and sharpness on the preview cases. The
+    caller puts ``net`` in eval mode."""
     from ..evaluation.report import evaluate_cases
     from ..evaluation.sheets import comparison_sheet
+    from .. import texture
 
-    # The network alone: the texture step is not trained, and would only slow validation.
-    results = evaluate_cases(Inpainter.from_network(net, texture=False), cases, keep_outputs=4)
-    comparison_sheet(cases, results["outputs"], preview, columns=("input", "mask", "coarse", "refined", "truth"),
-                     tile=tile, scores=results["cases"])
+    # Selection scores the network alone: the texture step is not trained and
+    # would make every validation several times slower.
+    results = evaluate_cases(Inpainter.from_network(net, texture=False), cases, keep_outputs=PREVIEW_ROWS)
     table = results["table"]["all"]
     overall = table["refined"]
     # logged beside PSNR / SSIM (eval-only judges: the deep distance is never a loss)
     extra = {f"val_{k}": overall[k] for k in ("deep", "sharpness") if k in overall}
     extra["val_sharpness_coarse"] = table["coarse"]["sharpness"]
+    shown = results
+    if texture.available():
+        # The preview shows what the app will make of these weights: coarse
+        # next to the textured refined fill, not two near-identical images.
+        shown = evaluate_cases(Inpainter.from_network(net), cases[:PREVIEW_ROWS], keep_outputs=PREVIEW_ROWS)
+        app = shown["table"]["all"]["refined"]
+        extra |= {f"val_app_{k}": app[k] for k in ("psnr", "deep", "sharpness") if k in app}
+    comparison_sheet(cases, shown["outputs"], preview, columns=("input", "mask", "coarse", "refined", "truth"),
+                     tile=tile, scores=shown["cases"])
     return Validation(overall["psnr"], overall["ssim"], preview, extra)
