@@ -209,6 +209,24 @@ def main(argv: list[str]) -> int:
     wm.watermark_preview.close()
     wm.close()
 
+    # the same folder restored under its semi-transparent mark: the estimate for approval, then the run
+    rs = BatchDialog(win, lambda: win.inpainter, None, settings)
+    rs.input_dir.setText(str(shop))
+    rs.output_dir.setText(str(tmp / "shop_restored"))
+    rs.use_restore.setChecked(True)
+    rs.resize(820, 760)
+    rs.show()
+    rs.start()  # without an approved mark this estimates it and shows it first
+    wait_until(app, lambda: rs.restore_preview is not None and rs.restore_preview.isVisible())
+    settle(app, 0.5)
+    save_grab(rs.restore_preview, "restore_preview.png")
+    rs.restore_preview.restore_button.click()
+    wait_until(app, lambda: not rs.is_running())
+    wait_until(app, lambda: rs.review_worker is None)
+    settle(app, 0.5)
+    save_grab(rs, "restore.png")
+    rs.close()
+
     # fine-tune dialog: a few real steps on a tiny folder
     from .dialogs.finetune import FinetuneDialog
     photos = tmp / "train"
