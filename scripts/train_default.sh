@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Reproduce the bundled model (resources/default.pt) on CPU. See README "Training the bundled model".
+# Reproduce the bundled model (resources/default.pt): stages A and B on CPU, stage C on a GPU.
+# See README "Training the bundled model".
 # Every stage resumes: re-run the same line with --resume after an interruption.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}   # one thread is robust on a shared 2-core machine
+# (stage C: the GPU waits on the loader workers' Telea prefill, one process each, so this costs it nothing)
 
 # 1. the training photos: 51 photographs from three Debian packages (not committed)
 $PY main.py fetch-data debian-photos data/debian-photos

@@ -240,6 +240,12 @@ def test_write_mask_round_trips_and_never_leaves_half_a_file(tmp_path, monkeypat
     path = tmp_path / "mask.png"
     write_mask(path, hole)
     assert np.array_equal(read_mask(path), hole)
+    for other in ("m.bmp", "m.tiff"):
+        write_mask(tmp_path / "other" / other, hole)  # the folder is made
+        assert np.array_equal(read_mask(tmp_path / "other" / other), hole)
+    for name in ("mask.xyz", "mask.jpg", "mask.psd", "mask"):  # unknown, lossy, unwritable, none
+        with pytest.raises(ValueError, match="masks are written as PNG"):
+            write_mask(tmp_path / name, hole)
     before = path.read_bytes()
 
     def broken_save(self, fp, format=None, **params):  # a full disk, half-way through
@@ -250,6 +256,4 @@ def test_write_mask_round_trips_and_never_leaves_half_a_file(tmp_path, monkeypat
     with pytest.raises(OSError, match="No space"):
         write_mask(path, ~hole)
     assert path.read_bytes() == before  # the old mask is still whole
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.png"]  # no temp file left
-    with pytest.raises(ValueError, match="unknown image file type"):
-        write_mask(tmp_path / "mask.xyz", hole)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.png", "other"]  # no temp file left

@@ -59,7 +59,7 @@ DETECT_PHOTOS = 40  # photos the region is found on (memory: N x 1.2 MP x 3 byte
 SAMPLE = 100  # photos alpha and colour are estimated from, by default
 NO_MARK = "no consistent watermark found"
 MIN_EVIDENCE = 0.3  # median over the photos of mark_evidence for a mark (and each part of it) to count as shared
-MIN_PART = 12  # px: a part of the estimate smaller than this, 4 px or more from any other, is a speck
+MIN_PART = 12  # px: a part of the estimate smaller than this, over 8 px from any other, is a speck
 
 
 class NoWatermarkError(ValueError):
@@ -455,8 +455,8 @@ def drop_unshared_parts(alpha: np.ndarray, colour: np.ndarray, crops: Sequence[n
     -0.16 to 0.23. ``alpha``, ``colour``, ``crops``: in the mark's box."""
     if not len(crops):
         return
-    present = alpha > MASK_ALPHA
-    # fragments within 4 px of each other are one part (a letter and its halo)
+    present = alpha > 0  # _finish zeroed alpha below MASK_ALPHA
+    # fragments up to 8 px apart are one part (a letter and its halo)
     near = cv2.dilate(present.astype(np.uint8), np.ones((9, 9), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
     if count <= 2:  # one part: the whole mark's evidence is checked by _check_found

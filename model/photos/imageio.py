@@ -172,6 +172,9 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
         raise ImageReadError(f"{path}: {exc}") from None
 
 
+MASK_FORMATS = {".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}  # lossless, read back by read_mask
+
+
 def write_mask(path: str | os.PathLike, hole: np.ndarray) -> None:
     """Write ``hole`` as a user mask (white = remove), in the format the
     name's suffix says, atomically: an existing file at ``path`` is either
@@ -179,9 +182,9 @@ def write_mask(path: str | os.PathLike, hole: np.ndarray) -> None:
     from .atomic import atomic_target
 
     suffix = Path(path).suffix.lower()
-    fmt = Image.registered_extensions().get(suffix)
-    if fmt is None:
-        raise ValueError(f"{path}: unknown image file type {suffix or '(no suffix)'!r}; use .png")
+    fmt = MASK_FORMATS.get(suffix)
+    if fmt is None:  # a lossy or unreadable format would not give the same mask back
+        raise ValueError(f"{path}: masks are written as PNG, BMP or TIFF, not {suffix or '(no suffix)'!r}")
     with atomic_target(path) as tmp:
         Image.fromarray(user_mask_from_hole(hole), mode="L").save(tmp, format=fmt)
 

@@ -32,32 +32,36 @@ PREVIEW_ROWS = 4
 
 def validate_network(net: InpaintNet, cases: list, preview: Path, tile: int) -> Validation:
     """Mean PSNR / SSIM of the network's refined result on ``cases`` (what
-    selects the best checkpoint) and a preview sheet written to ``preview``
-    of the first cases as the app shows them, the texture step included.
-    ``extra`` holds the network's deep distance and sharpness ratio (hole
-    gradient energy of the fill / of the truth, 1 = as detailed), the
-    coarse one's sharpness ratio and, with the texture step, the app's
-    refined PSNR, deep distance and sharpness on the preview cases. The
-    caller puts ``net`` in eval mode."""
+    selects the best checkpoint) and a preview sheet written to
+    ``preview``: up to PREVIEW_ROWS cases from different bins as the app
+    shows them, the texture step included. ``extra`` holds the network's
+    deep distance and sharpness ratio (hole gradient energy of the fill /
+    of the truth, 1 = as detailed) and the coarse one's sharpness ratio
+    over all cases, and, with the texture step, the app's refined PSNR,
+    deep distance and sharpness on the preview's cases (``val_preview_*``).
+    The caller puts ``net`` in eval mode."""
     from ..evaluation.report import evaluate_cases
-    from ..evaluation.sheets import comparison_sheet
+    from ..evaluation.sheets import comparison_sheet, sheet_rows
     from .. import texture
 
+    rows = sheet_rows(cases, PREVIEW_ROWS)
     # Selection scores the network alone: the texture step is not trained and
     # would make every validation several times slower.
-    results = evaluate_cases(Inpainter.from_network(net, texture=False), cases, keep_outputs=PREVIEW_ROWS)
+    results = evaluate_cases(Inpainter.from_network(net, texture=False), cases, keep_outputs=rows)
     table = results["table"]["all"]
     overall = table["refined"]
     # logged beside PSNR / SSIM (eval-only judges: the deep distance is never a loss)
     extra = {f"val_{k}": overall[k] for k in ("deep", "sharpness") if k in overall}
     extra["val_sharpness_coarse"] = table["coarse"]["sharpness"]
-    shown = results
+    shown_cases = [cases[i] for i in rows]
+    outputs, scores = results["outputs"], [results["cases"][i] for i in rows]
     if texture.available():
         # The preview shows what the app will make of these weights: coarse
         # next to the textured refined fill, not two near-identical images.
-        shown = evaluate_cases(Inpainter.from_network(net), cases[:PREVIEW_ROWS], keep_outputs=PREVIEW_ROWS)
-        app = shown["table"]["all"]["refined"]
-        extra |= {f"val_app_{k}": app[k] for k in ("psnr", "deep", "sharpness") if k in app}
-    comparison_sheet(cases, shown["outputs"], preview, columns=("input", "mask", "coarse", "refined", "truth"),
-                     tile=tile, scores=shown["cases"])
+        app = evaluate_cases(Inpainter.from_network(net), shown_cases, keep_outputs=len(shown_cases))
+        outputs, scores = app["outputs"], app["cases"]
+        extra |= {f"val_preview_{k}": v for k, v in app["table"]["all"]["refined"].items()
+                  if k in ("psnr", "deep", "sharpness")}
+    comparison_sheet(shown_cases, outputs, preview, columns=("input", "mask", "coarse", "refined", "truth"),
+                     tile=tile, scores=scores)
     return Validation(overall["psnr"], overall["ssim"], preview, extra)
