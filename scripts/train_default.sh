@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}   # one thread is robust on a shared 2-core machine
-# (stage C: the GPU waits on the loader workers' Telea prefill, one process each, so this costs it nothing)
+# (the bundled stage C ran on a 16-core GPU machine without this setting and --workers 14)
 
 # 1. the training photos: 51 photographs from three Debian packages (not committed)
 $PY main.py fetch-data debian-photos data/debian-photos
