@@ -487,6 +487,22 @@ def _check_found(alpha: np.ndarray, colour: np.ndarray, crops: Sequence[np.ndarr
                                "from edges that some photos share by chance)")
 
 
+def _matte_in_box(moments: _Moments, region: np.ndarray, crops: Sequence[np.ndarray], box,
+                  size: tuple[int, int], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full-size (``size`` = w, h) alpha and colour from the photos'
+    statistics in ``box``: matted (``_two_pass``), the parts most photos do
+    not show dropped, and checked (NoWatermarkError when no shared mark is
+    left). ``region``: full size; ``crops``: the photos in ``box``; ``count``:
+    how many photos, for the message."""
+    x0, y0, x1, y1 = box
+    a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
+    alpha, colour = _finish(a, c, box, size)
+    inside = (slice(y0, y1), slice(x0, x1))
+    drop_unshared_parts(alpha[inside], colour[inside], crops)
+    _check_found(alpha[inside], colour[inside], crops, count)
+    return alpha, colour
+
+
 def estimate_watermark(images: Sequence[np.ndarray]) -> Watermark:
     """The shared mark (alpha, colour) of same-size RGB uint8 photos held in
     memory (at least MIN_PHOTOS; the more the better: alpha within about
@@ -503,10 +519,8 @@ def estimate_watermark(images: Sequence[np.ndarray]) -> Watermark:
     crops = [im[y0:y1, x0:x1] for im in images]
     for crop in crops:
         moments.add(crop)
-    a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
-    alpha, colour = _finish(a, c, box, (images[0].shape[1], images[0].shape[0]))
-    drop_unshared_parts(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], crops)
-    _check_found(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], crops, len(images))
+    alpha, colour = _matte_in_box(moments, region, crops, box, (images[0].shape[1], images[0].shape[0]),
+                                  len(images))
     return Watermark(alpha, colour)
 
 
@@ -570,10 +584,7 @@ def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
             crops.append(crop)
     if moments.n < MIN_PHOTOS:
         raise ValueError(f"need at least {MIN_PHOTOS} readable photos of the same size, got {moments.n}")
-    a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
-    alpha, colour = _finish(a, c, box, size)
-    drop_unshared_parts(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], crops)
-    _check_found(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], crops, len(used))
+    alpha, colour = _matte_in_box(moments, region, crops, box, size, len(used))
     return Watermark(alpha, colour, used, skipped, other_sizes)
 
 
