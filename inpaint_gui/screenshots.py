@@ -43,6 +43,14 @@ def settle(app: QApplication, seconds: float = 0.4) -> None:
         time.sleep(0.02)
 
 
+def grab_finished_batch(app: QApplication, dialog, name: str) -> Path:
+    """Wait for a batch dialog's run and its review list, then grab it as ``name``."""
+    wait_until(app, lambda: not dialog.is_running())
+    wait_until(app, lambda: dialog.review_worker is None)
+    settle(app, 0.5)
+    return save_grab(dialog, name)
+
+
 def save_grab(widget: QWidget, name: str) -> Path:
     """Grab ``widget``; quantise (and shrink if needed) to stay under 400 KB."""
     buf = QBuffer()
@@ -183,10 +191,7 @@ def main(argv: list[str]) -> int:
     batch.resize(820, 760)
     batch.show()
     batch.start()
-    wait_until(app, lambda: not batch.is_running())
-    wait_until(app, lambda: batch.review_worker is None)
-    settle(app, 0.5)
-    save_grab(batch, "batch.png")
+    grab_finished_batch(app, batch, "batch.png")
     batch.close()
 
     # the shared-watermark estimate, shown for approval
@@ -221,10 +226,7 @@ def main(argv: list[str]) -> int:
     settle(app, 0.5)
     save_grab(rs.restore_preview, "restore_preview.png")
     rs.restore_preview.restore_button.click()
-    wait_until(app, lambda: not rs.is_running())
-    wait_until(app, lambda: rs.review_worker is None)
-    settle(app, 0.5)
-    save_grab(rs, "restore.png")
+    grab_finished_batch(app, rs, "restore.png")
     rs.close()
 
     # fine-tune dialog: a few real steps on a tiny folder
