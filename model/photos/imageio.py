@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin
 
 from ..masks import hole_from_user_mask, user_mask_from_hole
+from .atomic import atomic_target
 from .files import special_kind
 
 MAX_PIXELS = 200_000_000  # refuse decompression bombs above this
@@ -179,8 +180,6 @@ def write_mask(path: str | os.PathLike, hole: np.ndarray) -> None:
     """Write ``hole`` as a user mask (white = remove), in the format the
     name's suffix says, atomically: an existing file at ``path`` is either
     replaced whole or left as it was."""
-    from .atomic import atomic_target
-
     suffix = Path(path).suffix.lower()
     fmt = MASK_FORMATS.get(suffix)
     if fmt is None:  # a lossy or unreadable format would not give the same mask back
