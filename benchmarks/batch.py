@@ -1,6 +1,6 @@
 """Batch throughput on 12 MP JPEGs with a corner watermark mask.
 
-    python -m benchmarks.batch [--count 100] [--megapixels 12] [--device cpu] [--keep DIR]
+    python -m benchmarks.batch [--count 100] [--megapixels 12] [--device cpu] [--texture on|off] [--keep DIR]
 
 Generates ``count`` photo-like JPEGs (quality 90) in a temp folder, runs
 ``model.jobs.batch.run_batch`` (the code behind ``main.py batch``) and prints
@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--weights")
+    parser.add_argument("--texture", choices=("on", "off"), default="on")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
     args = parser.parse_args()
 
@@ -79,8 +80,8 @@ def main() -> None:
         with Image.open(next(src.iterdir())) as im:
             w, h = im.size
         print(f"generated {args.count} JPEGs of {w}x{h} ({size_in / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s")
-        inp = Inpainter(args.weights, args.device)
-        print(f"device {describe(inp.device)}, torch threads {torch.get_num_threads()}")
+        inp = Inpainter(args.weights, args.device, texture=args.texture == "on")
+        print(f"device {describe(inp.device)}, torch threads {torch.get_num_threads()}, texture {args.texture}")
         summary = run_batch(BatchOptions(src, output_dir=folder / "out", mask=mask), inp)
         assert summary.done == args.count and not summary.failed, summary.failed
         out_size = sum(p.stat().st_size for p in (folder / "out").glob("*.jpg"))
