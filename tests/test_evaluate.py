@@ -13,7 +13,7 @@ from model.evaluation import baselines, report, sheets
 from model.evaluation import cases as eval_cases
 from model.evaluation.baselines import available_baselines, run_baseline
 from model.evaluation.cases import Case, builtin_eval_images, cases_from_masks, make_cases, square_crop
-from model.evaluation.report import evaluate_cases, format_table
+from model.evaluation.report import evaluate_cases, format_paired, format_table, paired_differences
 from model.inference import Inpainter
 from model.metrics import psnr, ssim
 from model.prefill import classical_fill
@@ -168,6 +168,31 @@ def test_format_table_lists_every_bin_and_method():
         assert word in text
 
 
+def test_paired_differences_compare_the_same_cases():
+    """Means, standard errors and win counts of refined minus each method,
+    with "better" meaning lower for the deep distance and higher for PSNR."""
+    def case(bin_, refined, patchmatch):
+        return {"bin": bin_, "scores": {"refined": {"psnr": refined[0], "deep": refined[1]},
+                                        "patchmatch": {"psnr": patchmatch[0], "deep": patchmatch[1]}}}
+
+    per_case = [case("a", (20, 1.0), (19, 1.2)), case("a", (22, 2.0), (23, 1.9)),
+                case("a", (21, 1.5), (20, 1.6)), case("b", (18, 3.0), (17, 3.5))]
+    paired = paired_differences(per_case, ["a", "b"], ["refined", "patchmatch"])
+    deep_a = paired["a"]["patchmatch"]["deep"]
+    diffs = np.array([-0.2, 0.1, -0.1])
+    assert deep_a["mean"] == pytest.approx(diffs.mean())
+    assert deep_a["se"] == pytest.approx(diffs.std(ddof=1) / np.sqrt(3))
+    assert (deep_a["better"], deep_a["n"]) == (2, 3)  # lower deep is better
+    psnr_a = paired["a"]["patchmatch"]["psnr"]
+    assert psnr_a["mean"] == pytest.approx(1 / 3) and psnr_a["better"] == 2  # higher PSNR is better
+    assert paired["b"]["patchmatch"]["deep"]["se"] is None  # one case: no spread to estimate
+    assert paired["all"]["patchmatch"]["deep"]["n"] == 4
+    assert "ssim" not in paired["a"]["patchmatch"]  # a measure the cases lack is left out
+    assert "refined" not in paired["a"]
+    text = format_paired({"paired": paired})
+    assert "PatchMatch" in text and "2/3" in text and f"{diffs.mean():+8.3f} ± {deep_a['se']:.3f}" in text
+
+
 def test_eval_command_end_to_end(tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -197,6 +222,9 @@ def test_eval_command_end_to_end(tmp_path, capsys):
     assert data["model_time_s"] > 0 and data["images"] == ["photo0", "photo1"] and data["size"] == 128
     assert "outputs" not in data
     assert "model time" in captured.out and "40-50" in captured.out
+    assert set(data["paired"]["all"]) == set(expected) - {"refined"}
+    assert data["paired"]["all"]["telea"]["deep"]["n"] == 4
+    assert "case by case" in captured.out
     img = np.asarray(Image.open(sheet))
     assert img.shape == (26 + 4 * 256, 6 * 256, 3)
 

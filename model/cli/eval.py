@@ -22,7 +22,7 @@ from ..evaluation.baselines import BASELINES, HIRES_BASELINES, available_baselin
 from ..evaluation.cases import (DEFAULT_BINS, EVAL_KINDS, EVAL_SIZE, HIRES_AREA, builtin_eval_images,
                                 cases_from_masks, folder_images, folder_masks, held_out_images, held_out_paths,
                                 hires_case, make_cases)
-from ..evaluation.report import evaluate_cases, evaluate_hires, format_hires, format_table, write_json
+from ..evaluation.report import evaluate_cases, evaluate_hires, format_hires, format_paired, format_table, write_json
 from ..evaluation.sheets import HIRES_COLUMNS, SHEET_COLUMNS, comparison_sheet, hires_sheet, sheet_rows
 from ..masks import area_bins
 from ..network import parse_scales
@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
           f"run size {inpainter.run_size}, scales {','.join(map(str, inpainter.scales))}  "
           f"{len(images)} photos, {len(cases)} cases at {args.size}x{args.size}")
     print(format_table(results))
+    print(format_paired(results))
     print(f"eval took {results['wall_s']:.0f} s")
     if args.json:
         print(f"wrote {write_json(results, args.json)}")

@@ -126,6 +126,7 @@ def evaluate_cases(inpainter, cases: Sequence, baselines: Sequence[str] = (),
         "bins": bins,
         "counts": {b: sum(c["bin"] == b for c in per_case) for b in bins} | {"all": len(per_case)},
         "table": table,
+        "paired": paired_differences(per_case, bins, methods),
         "time_s": {m: float(np.mean(t)) for m, t in times.items()},
         "model_time_s": float(np.mean(times["refined"])),
         "notes": [deep_note] if deep_note else [],
@@ -134,6 +135,57 @@ def evaluate_cases(inpainter, cases: Sequence, baselines: Sequence[str] = (),
     if keep:
         results["outputs"] = outputs
     return results
+
+
+# Measures compared case by case, and whether higher is better.
+PAIRED_METRICS = {"psnr": True, "ssim": True, "deep": False}
+
+
+def paired_differences(per_case: list[dict], bins: Sequence[str], methods: Sequence[str],
+                       ours: str = "refined") -> dict:
+    """``ours`` against every other method on the same cases, per bin and
+    over all: for each of ``PAIRED_METRICS``, the mean of (ours − other), its
+    standard error (sample std / √n; None for one case) and how many cases
+    ours is better on. A mean within about two standard errors of 0 is a
+    tie on these cases, whatever the table's means say."""
+    paired: dict = {}
+    for label in list(bins) + ["all"]:
+        rows = [c["scores"] for c in per_case if label in ("all", c["bin"])]
+        paired[label] = {}
+        for other in methods:
+            if other == ours:
+                continue
+            entry = {}
+            for metric, higher_is_better in PAIRED_METRICS.items():
+                if not rows or not all(metric in r[ours] and metric in r[other] for r in rows):
+                    continue
+                diff = np.array([r[ours][metric] - r[other][metric] for r in rows])
+                se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else None
+                better = int((diff > 0).sum() if higher_is_better else (diff < 0).sum())
+                entry[metric] = {"mean": float(diff.mean()), "se": se, "better": better, "n": len(diff)}
+            paired[label][other] = entry
+    return paired
+
+
+def format_paired(results: dict, ours: str = "refined") -> str:
+    """``results["paired"]`` as text: per bin and method, mean difference ±
+    standard error and the cases where ``ours`` is better."""
+    metrics = list(PAIRED_METRICS)
+    lines = [f"{LABELS.get(ours, ours)} minus each method, case by case (mean ± standard error, "
+             f"cases where {LABELS.get(ours, ours)} is better):",
+             f"{'hole area %':<12}{'method':<14}" + "".join(f"{m:>22}" for m in metrics)]
+    for label, others in results.get("paired", {}).items():
+        for j, (other, entry) in enumerate(others.items()):
+            cells = []
+            for m in metrics:
+                e = entry.get(m)
+                if e is None:
+                    cells.append(f"{'-':>22}")
+                    continue
+                se = "-" if e["se"] is None else f"{e['se']:.3f}"
+                cells.append(f"{e['mean']:+8.3f} ± {se:>5} {e['better']:>2}/{e['n']:<2}")
+            lines.append(f"{(label if j == 0 else ''):<12}{LABELS.get(other, other):<14}" + "".join(cells))
+    return "\n".join(lines)
 
 
 # (key, header, width, format) of the table columns; a measure missing from
