@@ -142,15 +142,33 @@ def merge_detail(image: np.ndarray, hole: np.ndarray, detail: np.ndarray | None,
         _warn_unavailable()
         merged = guide
     elif sigma > 0:
-        low = lambda a: cv2.GaussianBlur(a, (0, 0), sigma)
         detail = detail.astype(np.float32)
-        # Both blurs see the whole crop: the existing pixels are the same in
-        # both, so the swap only changes what lies in and near the hole.
-        merged = detail + low(guide) - low(detail)
+        # detail - low(detail) + low(guide), with one blur: guide and detail
+        # agree outside the hole, so the swap only changes what lies in and
+        # near it.
+        merged = detail + low_pass(guide - detail, sigma)
     else:
         merged = detail
     out[hole] = np.clip(merged[hole], 0, 255).round().astype(np.uint8)
     return out
+
+
+def low_pass(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of ``sigma`` px. A wide blur is computed at a smaller
+    size (area-averaged by f = sigma // 4, blurred there, scaled back): its
+    result is smooth, so the scaling loses nothing visible, and on a 12 MP
+    texture region at sigma 23 px it takes a few hundredths of a second
+    instead of a second (on a sharp 15 px line it differs by under 0.5 grey
+    levels, 1.2 at the image's border). Below sigma 12 px it is
+    cv2.GaussianBlur itself."""
+    f = int(sigma // 4)
+    if f < 3:
+        return cv2.GaussianBlur(a, (0, 0), sigma)
+    h, w = a.shape[:2]
+    small = cv2.resize(a, (max(1, round(w / f)), max(1, round(h / f))), interpolation=cv2.INTER_AREA)
+    # the area average itself blurs by about f / sqrt(12) px
+    small = cv2.GaussianBlur(small, (0, 0), np.sqrt(sigma ** 2 - f ** 2 / 12) / f)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 _warned = False

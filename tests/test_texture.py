@@ -171,3 +171,124 @@ def test_local_detail_is_finite_on_a_real_photo():
     grey = data.astronaut().astype(np.float32).mean(-1)
     detail = local_detail(grey)
     assert np.isfinite(detail).all() and (detail >= 0).all()
+
+
+def test_low_pass_is_a_gaussian_blur_also_when_computed_small():
+    """Wide blurs are computed at a reduced size; they must still be the
+    Gaussian blur to within a grey level, and narrow ones exactly it."""
+    from model.texture import low_pass
+
+    image = np.zeros((600, 800, 3), np.float32)
+    cv2.line(image, (0, 100), (799, 500), (60, -40, 90), 15)  # a sharp line: the hardest case
+    image += np.random.default_rng(0).normal(0, 20, image.shape).astype(np.float32) * (image != 0)
+    assert np.array_equal(low_pass(image, 6.0), cv2.GaussianBlur(image, (0, 0), 6.0))
+    for sigma in (12.0, 23.0, 40.0):
+        error = np.abs(low_pass(image, sigma) - cv2.GaussianBlur(image, (0, 0), sigma))
+        assert error.max() < 1.5, sigma  # at the image's border, which is reflected at another size
+        assert error[50:-50, 50:-50].max() < 0.5, sigma
+
+
+@pytest.mark.parametrize("sigma", [3.0, 20.0])
+def test_merge_detail_swaps_the_low_band_for_the_guides(sigma):
+    """Inside the hole: the detail's fine band plus the guide's low band."""
+    from model.texture import merge_detail
+
+    image = _tiled(240, 320, seed=3)
+    hole = np.zeros((240, 320), bool)
+    hole[80:160, 100:220] = True
+    detail = image.copy()
+    detail[hole] = _tiled(240, 320, seed=4)[hole]
+    guide = np.full_like(image, 90)
+    out = merge_detail(image, hole, detail, guide, sigma)
+    low = lambda a: cv2.GaussianBlur(a.astype(np.float32), (0, 0), sigma)
+    expected = np.clip(detail.astype(np.float32) - low(detail) + low(np.where(hole[..., None], guide, image)), 0, 255)
+    assert np.abs(out[hole].astype(np.float32) - expected[hole]).max() <= 1.5
+    assert np.array_equal(out[~hole], image[~hole])
+
+
+def test_a_long_thin_hole_is_searched_in_tiles_along_it():
+    from model.inference import MAX_BOX_PER_HOLE_PIXEL, _texture_tiles
+
+    h, w = 1500, 2000
+    everything = (slice(0, h), slice(0, w))
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (1000, 700), 300, 1, -1)
+    box = (slice(300, 1100), slice(600, 1400))
+    assert _texture_tiles(disc.astype(bool), box) == [(box, box)]  # an object keeps its one search
+
+    line = np.zeros((h, w), np.uint8)
+    cv2.line(line, (0, 200), (w - 1, 1300), 1, 12)
+    line = line.astype(bool)
+    assert h * w > MAX_BOX_PER_HOLE_PIXEL * line.sum()
+    tiles = _texture_tiles(line, everything)
+    assert len(tiles) > 4
+    covered = np.zeros((h, w), np.uint8)
+    for search, keep in tiles:
+        for s, k, full in zip(search, keep, (h, w)):
+            assert 0 <= s.start <= k.start < k.stop <= s.stop <= full
+        covered[keep] += 1
+    assert covered.max() == 1  # kept boxes never overlap
+    assert covered[line].all()  # and hold every hole pixel
+    searched = sum((s[0].stop - s[0].start) * (s[1].stop - s[1].start) for s, _ in tiles)
+    assert searched < h * w / 5
+
+
+def test_a_tiled_fill_leaves_no_trace_of_the_object(random_weights):
+    """Each tile's search marks every hole pixel in its box as missing, so
+    none of the removed line can be copied back in."""
+    from model.inference import Inpainter
+    from model.texture import available
+
+    if not available():
+        pytest.skip("pypatchmatch is not installed")
+    h, w = 900, 1200
+    image = _tiled(h, w, seed=5)
+    image[..., 0] //= 3  # no strong red in the photo itself
+    mask = np.zeros((h, w), np.uint8)
+    cv2.line(mask, (0, 100), (w - 1, 800), 255, 9)
+    hole = mask > 0
+    image[hole] = (255, 0, 0)  # the object: a red cable
+    result = Inpainter(random_weights, device="cpu")(image, mask)
+    red = result.refined[..., 0].astype(int) - result.refined[..., 1:].max(-1)
+    assert red[hole].max() < 120, red[hole].max()
+    assert (np.abs(result.refined.astype(int) - image)[hole].mean()) > 50
+
+
+def test_cancel_does_not_wait_for_a_running_patch_search(monkeypatch, random_weights):
+    """A patch search cannot be interrupted; Cancel must not sit out its end."""
+    import threading
+
+    import model.inference as inference
+    import model.texture as texture
+
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_patch_fill(image, hole, *args):
+        started.set()
+        release.wait(120)  # a search that would take two minutes
+        return image.copy()
+
+    monkeypatch.setattr(texture, "available", lambda: True)
+    monkeypatch.setattr(texture, "patch_fill", slow_patch_fill)
+    inp = inference.Inpainter(random_weights, device="cpu")
+    image = _tiled(120, 160)
+    mask = np.zeros((120, 160), np.uint8)
+    mask[40:80, 50:110] = 255
+    outcome = []
+
+    def remove():
+        try:
+            inp(image, mask, should_stop=lambda: started.wait(30))  # cancel once the search runs
+            outcome.append("finished")
+        except inference.Cancelled:
+            outcome.append("cancelled")
+
+    worker = threading.Thread(target=remove)
+    try:
+        worker.start()
+        worker.join(60)
+        assert outcome == ["cancelled"]
+    finally:
+        release.set()
+        worker.join()
