@@ -1,11 +1,12 @@
 """End-to-end time of one removal (Inpainter call) per photo size.
 
-    python -m benchmarks.inference_speed [--device cpu] [--sizes 512,1024,4000x3000] [--repeat 5] [--texture on|off]
+    python -m benchmarks.inference_speed [--device cpu] [--sizes 512,1024,4000x3000,4000x3000:line] [--repeat 5] [--texture on|off]
 
 Each case: a photo-like image with a 20-30 % irregular mask; a photo of over
 4 MP gets two object-sized holes instead (ellipses of about 400 x 300 and
-300 x 450 px, the typical "remove two things from a 12 MP photo" edit).
-Reports the median time of the whole Inpainter call.
+300 x 450 px, the typical "remove two things from a 12 MP photo" edit); a
+size ending in ":line" gets a 15 px line from edge to edge, diagonally (a
+power line or a cable). Reports the median time of the whole Inpainter call.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import argparse
 import statistics
 import time
 
+import cv2
 import numpy as np
 import torch
 
@@ -32,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--weights")
-    parser.add_argument("--sizes", default="512,1024,4000x3000")
+    parser.add_argument("--sizes", default="512,1024,4000x3000,4000x3000:line")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--texture", choices=("on", "off"), default="on")
     args = parser.parse_args()
@@ -40,9 +42,13 @@ def main() -> None:
     print(f"device {describe(inp.device)}, threads {torch.get_num_threads()}, weights {inp.weights_path} "
           f"({inp.cfg.name}, runs at {inp.cfg.run_size}px, scales {inp.scales}), texture {args.texture}")
     for spec in args.sizes.split(","):
-        w, h = (int(v) for v in spec.split("x")) if "x" in spec else (int(spec), int(spec))
+        size, _, kind = spec.partition(":")
+        w, h = (int(v) for v in size.split("x")) if "x" in size else (int(size), int(size))
         image = photo(h, w)
-        if w * h > 4e6:
+        if kind == "line":
+            mask = np.zeros((h, w), np.uint8)
+            cv2.line(mask, (0, h // 5), (w - 1, h * 4 // 5), 255, 15)
+        elif w * h > 4e6:
             y, x = np.ogrid[:h, :w]
             mask = (((x - w * 0.3) / 200) ** 2 + ((y - h * 0.4) / 150) ** 2 < 1) | \
                    (((x - w * 0.7) / 150) ** 2 + ((y - h * 0.65) / 225) ** 2 < 1)
@@ -54,7 +60,7 @@ def main() -> None:
             t0 = time.perf_counter()
             inp(image, mask)
             times.append(time.perf_counter() - t0)
-        print(f"{w}x{h}: median {statistics.median(times):.3f} s over {args.repeat} runs "
+        print(f"{spec}: median {statistics.median(times):.3f} s over {args.repeat} runs "
               f"(min {min(times):.3f}, max {max(times):.3f})")
 
 
