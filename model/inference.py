@@ -134,10 +134,10 @@ class Inpainter:
                 opts = self.texture_options
                 for box in boxes:
                     tb = _texture_box(hole, box)
-                    details[box] = (tb, [(search, keep, pool.submit(texture_step.patch_fill, image[search],
-                                                                    hole[search], opts.patch_radius, opts.seed,
-                                                                    opts.source_focus))
-                                         for search, keep in _texture_tiles(hole, tb)])
+                    details[box] = (tb, [(tile, pool.submit(texture_step.patch_fill, image[tile.search],
+                                                            hole[tile.search], opts.patch_radius, opts.seed,
+                                                            opts.source_focus))
+                                         for tile in _texture_tiles(hole, tb)])
             crops = self._run_crops(image, hole, boxes, should_stop)
             for crop in crops:
                 if should_stop is not None and should_stop():
@@ -240,58 +240,80 @@ def _texture_box(hole: np.ndarray, box: Box) -> tuple[slice, slice]:
 
 
 # A texture region whose box would hold over this many times its hole's
-# pixels (a long thin stroke: a power line, a scratch, a line of text) is
-# searched in tiles along the hole instead of in one box. The patch search's
-# time grows with its box, and the box around a diagonal line is the whole
-# photo (a 15 px line across 12 MP: 16.6 s). Object-shaped holes stay below
-# it (4-15 on the eval's full-size photos) and keep their one search.
+# pixels (a long thin stroke: a power line, a scratch, a line of text; or
+# pieces far apart) is searched piece by piece, and a long thin piece in
+# tiles along it, instead of in one box. The patch search's time grows with
+# its box, and the box around a diagonal line is the whole photo (a 15 px
+# line across 12 MP: 17 s). Object-shaped holes stay below it (4-15 on the
+# eval's full-size photos) and keep their one search.
 MAX_BOX_PER_HOLE_PIXEL = 16
 
+Window = tuple[slice, slice]
 
-def _texture_tiles(hole: np.ndarray, tb: tuple[slice, slice]) -> list[tuple[tuple[slice, slice], tuple[slice, slice]]]:
-    """(search box, kept box) pairs in image coordinates for the texture
-    region ``tb``: [(tb, tb)] for a compact hole; for a long thin one, square
-    cells along the hole (side 4x the hole's mean thickness, at least 128 px)
-    whose hole pixels are searched with a margin of twice that thickness (at
-    least 32 px). Each kept box holds one cell's hole pixels, lies inside its
-    search box, and the kept boxes do not overlap."""
+
+@dataclass(frozen=True)
+class TextureTile:
+    """One patch search of the texture step: ``search`` (image coordinates)
+    is searched with all its hole pixels missing; the result's pixels
+    ``own`` (a bool mask over ``keep``, a window inside ``search``) are kept."""
+    search: Window
+    keep: Window
+    own: np.ndarray
+
+
+def _texture_tiles(hole: np.ndarray, tb: Window) -> list[TextureTile]:
+    """The patch searches of the texture region ``tb``: one over ``tb`` for
+    a compact hole; else one per connected piece (its box and the usual
+    margin of half its size), and for a piece that is itself long and thin,
+    square cells along it (side 4x its mean thickness, at least 128 px),
+    each searched with a margin of twice that thickness (at least 32 px).
+    Every hole pixel of ``tb`` is owned by exactly one tile."""
     region = hole[tb]
     count = int(region.sum())
     h, w = region.shape
     if count == 0 or h * w <= MAX_BOX_PER_HOLE_PIXEL * count:
-        return [(tb, tb)]
-    ys, xs = np.nonzero(region)
-    thickness = count / (max(ys.max() - ys.min(), xs.max() - xs.min()) + 1)
-    cell, margin = int(max(128, 4 * thickness)), int(max(32, 2 * thickness))
+        return [TextureTile(tb, tb, region)]
     oy, ox = tb[0].start, tb[1].start
+
+    def tile(labels: np.ndarray, label: int, y0: int, y1: int, x0: int, x1: int, margin: int) -> TextureTile:
+        search = (slice(oy + max(0, y0 - margin), oy + min(h, y1 + margin)),
+                  slice(ox + max(0, x0 - margin), ox + min(w, x1 + margin)))
+        return TextureTile(search, (slice(oy + y0, oy + y1), slice(ox + x0, ox + x1)), labels[y0:y1, x0:x1] == label)
+
     tiles = []
-    for cy in range(ys.min(), ys.max() + 1, cell):
-        for cx in range(xs.min(), xs.max() + 1, cell):
-            sy, sx = np.nonzero(region[cy:cy + cell, cx:cx + cell])
-            if sy.size == 0:
-                continue
-            ky0, ky1, kx0, kx1 = cy + sy.min(), cy + sy.max() + 1, cx + sx.min(), cx + sx.max() + 1
-            keep = (slice(oy + ky0, oy + ky1), slice(ox + kx0, ox + kx1))
-            search = (slice(oy + max(0, ky0 - margin), oy + min(h, ky1 + margin)),
-                      slice(ox + max(0, kx0 - margin), ox + min(w, kx1 + margin)))
-            tiles.append((search, keep))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
+    for label in range(1, n):
+        x0, y0, bw, bh, area = (int(v) for v in stats[label])
+        margin = max(32, max(bw, bh) // 2)
+        if (min(h, y0 + bh + margin) - max(0, y0 - margin)) * (min(w, x0 + bw + margin) - max(0, x0 - margin)) \
+                <= MAX_BOX_PER_HOLE_PIXEL * area:
+            tiles.append(tile(labels, label, y0, y0 + bh, x0, x0 + bw, margin))
+            continue
+        thickness = area / max(bw, bh)
+        cell, margin = int(max(128, 4 * thickness)), int(max(32, 2 * thickness))
+        for cy in range(y0, y0 + bh, cell):
+            for cx in range(x0, x0 + bw, cell):
+                sy, sx = np.nonzero(labels[cy:min(cy + cell, y0 + bh), cx:min(cx + cell, x0 + bw)] == label)
+                if sy.size:
+                    tiles.append(tile(labels, label, cy + sy.min(), cy + sy.max() + 1,
+                                      cx + sx.min(), cx + sx.max() + 1, margin))
     return tiles
 
 
-def _assemble_detail(image: np.ndarray, tb: tuple[slice, slice], jobs: list) -> np.ndarray | None:
-    """The patch fill of the texture region ``tb`` from its tiles' jobs
-    ((search box, kept box, future of the search box's fill)); None
-    without jobs (no patch library)."""
+def _assemble_detail(image: np.ndarray, tb: Window, jobs: list) -> np.ndarray | None:
+    """The patch fill of the texture region ``tb`` from its searches' jobs
+    ((TextureTile, future of the search box's fill)); None without jobs
+    (no patch library)."""
     if not jobs:
         return None
-    if len(jobs) == 1 and jobs[0][0] == tb:
-        return jobs[0][2].result()
+    if len(jobs) == 1 and jobs[0][0].search == tb:
+        return jobs[0][1].result()
     detail = image[tb].copy()
-    for search, keep, job in jobs:
+    for tile, job in jobs:
         fill = job.result()
-        into = tuple(slice(k.start - t.start, k.stop - t.start) for k, t in zip(keep, tb))
-        take = tuple(slice(k.start - s.start, k.stop - s.start) for k, s in zip(keep, search))
-        detail[into] = fill[take]
+        into = tuple(slice(k.start - t.start, k.stop - t.start) for k, t in zip(tile.keep, tb))
+        take = tuple(slice(k.start - s.start, k.stop - s.start) for k, s in zip(tile.keep, tile.search))
+        detail[into][tile.own] = fill[take][tile.own]
     return detail
 
 

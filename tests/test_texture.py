@@ -206,6 +206,18 @@ def test_merge_detail_swaps_the_low_band_for_the_guides(sigma):
     assert np.array_equal(out[~hole], image[~hole])
 
 
+def _check_tiles(tiles, hole, shape):
+    """Every hole pixel owned by exactly one tile, keep inside search inside the photo."""
+    owned = np.zeros(shape, np.uint8)
+    for tile in tiles:
+        for s, k, full in zip(tile.search, tile.keep, shape):
+            assert 0 <= s.start <= k.start < k.stop <= s.stop <= full
+        assert tile.own.shape == (tile.keep[0].stop - tile.keep[0].start, tile.keep[1].stop - tile.keep[1].start)
+        assert hole[tile.keep][tile.own].all()
+        owned[tile.keep] += tile.own
+    assert np.array_equal(owned, hole.astype(np.uint8))
+
+
 def test_a_long_thin_hole_is_searched_in_tiles_along_it():
     from model.inference import MAX_BOX_PER_HOLE_PIXEL, _texture_tiles
 
@@ -214,7 +226,8 @@ def test_a_long_thin_hole_is_searched_in_tiles_along_it():
     disc = np.zeros((h, w), np.uint8)
     cv2.circle(disc, (1000, 700), 300, 1, -1)
     box = (slice(300, 1100), slice(600, 1400))
-    assert _texture_tiles(disc.astype(bool), box) == [(box, box)]  # an object keeps its one search
+    [one] = _texture_tiles(disc.astype(bool), box)  # an object keeps its one search
+    assert one.search == one.keep == box and np.array_equal(one.own, disc[box] > 0)
 
     line = np.zeros((h, w), np.uint8)
     cv2.line(line, (0, 200), (w - 1, 1300), 1, 12)
@@ -222,15 +235,24 @@ def test_a_long_thin_hole_is_searched_in_tiles_along_it():
     assert h * w > MAX_BOX_PER_HOLE_PIXEL * line.sum()
     tiles = _texture_tiles(line, everything)
     assert len(tiles) > 4
-    covered = np.zeros((h, w), np.uint8)
-    for search, keep in tiles:
-        for s, k, full in zip(search, keep, (h, w)):
-            assert 0 <= s.start <= k.start < k.stop <= s.stop <= full
-        covered[keep] += 1
-    assert covered.max() == 1  # kept boxes never overlap
-    assert covered[line].all()  # and hold every hole pixel
-    searched = sum((s[0].stop - s[0].start) * (s[1].stop - s[1].start) for s, _ in tiles)
+    _check_tiles(tiles, line, (h, w))
+    searched = sum((t.search[0].stop - t.search[0].start) * (t.search[1].stop - t.search[1].start) for t in tiles)
     assert searched < h * w / 5
+
+
+def test_pieces_far_apart_are_searched_whole_each_in_its_own_box():
+    """Two objects in one region: each gets its own search, neither is cut."""
+    from model.inference import _texture_tiles
+
+    h, w = 1500, 2000
+    hole = np.zeros((h, w), np.uint8)
+    cv2.circle(hole, (300, 300), 100, 1, -1)
+    cv2.circle(hole, (1700, 1200), 120, 1, -1)
+    hole = hole.astype(bool)
+    tiles = _texture_tiles(hole, (slice(0, h), slice(0, w)))
+    _check_tiles(tiles, hole, (h, w))
+    assert sorted((t.keep[0].start, t.keep[1].start, t.keep[0].stop, t.keep[1].stop) for t in tiles) == \
+        [(200, 200, 401, 401), (1080, 1580, 1321, 1821)]
 
 
 def test_a_tiled_fill_leaves_no_trace_of_the_object(random_weights):
