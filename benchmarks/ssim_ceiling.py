@@ -1,6 +1,6 @@
 """How much SSIM can a textured fill keep when its texture is not the truth's own?
 
-    python -m benchmarks.ssim_ceiling [--bins 10-20,20-30,30-40,40-50] [--seed 0] [--shift 24] [--device cpu]
+    python -m benchmarks.ssim_ceiling [--bins 10-20,20-30,30-40,40-50] [--seed 0] [--size 512] [--sigma 3] [--shift 24] [--device cpu]
 
 Issue #10 asks the refined fill for a sharpness ratio of 0.8-1.2 *and* an
 SSIM above the smooth fills (Telea, NS, biharmonic). This measures, on the
@@ -10,8 +10,9 @@ fills built from two bands split at a Gaussian of ``--sigma`` px:
 * low band: the network's fill (``--texture off``) or the truth itself (an
   oracle that knows the hidden structure and colour exactly);
 * fine band: none, or the truth's own fine band displaced by ``--shift`` px
-  (the right texture in kind, amount and statistics, in the wrong place: the
-  best a texture can be without knowing the hidden pixels).
+  (the right texture in kind, amount and statistics, out of place: the
+  best a fill can offer when it cannot know where the hidden texture's
+  details lie).
 
 Printed per bin: PSNR / SSIM / deep distance / sharpness ratio, scored as the
 eval scores (whole image; sharpness over the hole), with the smooth fills

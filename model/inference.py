@@ -159,7 +159,9 @@ class Inpainter:
             finished = True
         finally:
             # On cancel or error, return at once: a patch search already
-            # running cannot be interrupted and finishes on its own thread.
+            # running cannot be interrupted, so it finishes on its own thread
+            # (its result unused), taking a core meanwhile and, if the app is
+            # closed, holding its exit until then.
             pool.shutdown(wait=finished, cancel_futures=True)
         return InpaintResult(coarse, refined, crops)
 
@@ -247,6 +249,11 @@ def _texture_box(hole: np.ndarray, box: Box) -> tuple[slice, slice]:
 # line across 12 MP: 17 s). Object-shaped holes stay below it (4-15 on the
 # eval's full-size photos) and keep their one search.
 MAX_BOX_PER_HOLE_PIXEL = 16
+# ... and only when that pays: the box is large and the tiles' searches
+# cover under half of it, in not too many calls (each has its own pyramid
+# and focus map). A small diagonal pole or a sprinkle of specks keeps one.
+MIN_TILED_BOX = 1_000_000  # pixels
+MAX_TILES = 256
 
 Window = tuple[slice, slice]
 
@@ -266,13 +273,15 @@ def _texture_tiles(hole: np.ndarray, tb: Window) -> list[TextureTile]:
     a compact hole; else one per connected piece (its box and the usual
     margin of half its size), and for a piece that is itself long and thin,
     square cells along it (side 4x its mean thickness, at least 128 px),
-    each searched with a margin of twice that thickness (at least 32 px).
-    Every hole pixel of ``tb`` is owned by exactly one tile."""
+    each searched with a margin of twice that thickness (at least 32 px);
+    the one search again where the tiles would not pay (see above). Every
+    hole pixel of ``tb`` is owned by exactly one tile."""
     region = hole[tb]
     count = int(region.sum())
     h, w = region.shape
-    if count == 0 or h * w <= MAX_BOX_PER_HOLE_PIXEL * count:
-        return [TextureTile(tb, tb, region)]
+    whole = [TextureTile(tb, tb, region)]
+    if count == 0 or h * w <= MAX_BOX_PER_HOLE_PIXEL * count or h * w < MIN_TILED_BOX:
+        return whole
     oy, ox = tb[0].start, tb[1].start
 
     def tile(labels: np.ndarray, label: int, y0: int, y1: int, x0: int, x1: int, margin: int) -> TextureTile:
@@ -297,7 +306,8 @@ def _texture_tiles(hole: np.ndarray, tb: Window) -> list[TextureTile]:
                 if sy.size:
                     tiles.append(tile(labels, label, cy + sy.min(), cy + sy.max() + 1,
                                       cx + sx.min(), cx + sx.max() + 1, margin))
-    return tiles
+    searched = sum((t.search[0].stop - t.search[0].start) * (t.search[1].stop - t.search[1].start) for t in tiles)
+    return tiles if len(tiles) <= MAX_TILES and 2 * searched < h * w else whole
 
 
 def _assemble_detail(image: np.ndarray, tb: Window, jobs: list) -> np.ndarray | None:
