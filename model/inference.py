@@ -28,6 +28,7 @@ from . import texture as texture_step
 from .texture import TextureOptions
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
+Window = tuple[slice, slice]  # rows, columns of an image
 
 
 @dataclass
@@ -226,7 +227,7 @@ class Inpainter:
         return list(zip(coarse, refined))
 
 
-def _texture_box(hole: np.ndarray, box: Box) -> tuple[slice, slice]:
+def _texture_box(hole: np.ndarray, box: Box) -> Window:
     """Where the texture step works for the region in ``box``: the hole's
     own bounding box there plus a margin of half its size (at least 32 px),
     inside ``box``: as much context as the network's crop has (a tighter
@@ -236,9 +237,26 @@ def _texture_box(hole: np.ndarray, box: Box) -> tuple[slice, slice]:
     ys, xs = np.nonzero(hole[y0:y1, x0:x1])
     if ys.size == 0:
         return slice(y0, y1), slice(x0, x1)
-    margin = max(32, (max(ys.max() - ys.min(), xs.max() - xs.min()) + 1) // 2)
-    return (slice(y0 + max(0, ys.min() - margin), y0 + min(y1 - y0, ys.max() + 1 + margin)),
-            slice(x0 + max(0, xs.min() - margin), x0 + min(x1 - x0, xs.max() + 1 + margin)))
+    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    return _grown(top, bottom, left, right, _texture_margin(bottom - top, right - left), (y0, x0, y1, x1))
+
+
+def _texture_margin(height: int, width: int) -> int:
+    """The context a hole's patch search gets around its box: half its size, at least 32 px."""
+    return max(32, max(height, width) // 2)
+
+
+def _grown(y0: int, y1: int, x0: int, x1: int, margin: int, within: tuple[int, int, int, int]) -> Window:
+    """Rows y0:y1, columns x0:x1 (relative to ``within`` = top, left,
+    bottom, right in the image) grown by ``margin`` and clipped to
+    ``within``, in image coordinates."""
+    top, left, bottom, right = within
+    return (slice(top + max(0, y0 - margin), top + min(bottom - top, y1 + margin)),
+            slice(left + max(0, x0 - margin), left + min(right - left, x1 + margin)))
+
+
+def _area(window: Window) -> int:
+    return (window[0].stop - window[0].start) * (window[1].stop - window[1].start)
 
 
 # A texture region whose box would hold over this many times its hole's
@@ -254,8 +272,6 @@ MAX_BOX_PER_HOLE_PIXEL = 16
 # and focus map). A small diagonal pole or a sprinkle of specks keeps one.
 MIN_TILED_BOX = 1_000_000  # pixels
 MAX_TILES = 256
-
-Window = tuple[slice, slice]
 
 
 @dataclass(frozen=True)
@@ -283,19 +299,18 @@ def _texture_tiles(hole: np.ndarray, tb: Window) -> list[TextureTile]:
     if count == 0 or h * w <= MAX_BOX_PER_HOLE_PIXEL * count or h * w < MIN_TILED_BOX:
         return whole
     oy, ox = tb[0].start, tb[1].start
+    within = (oy, ox, tb[0].stop, tb[1].stop)
 
     def tile(labels: np.ndarray, label: int, y0: int, y1: int, x0: int, x1: int, margin: int) -> TextureTile:
-        search = (slice(oy + max(0, y0 - margin), oy + min(h, y1 + margin)),
-                  slice(ox + max(0, x0 - margin), ox + min(w, x1 + margin)))
-        return TextureTile(search, (slice(oy + y0, oy + y1), slice(ox + x0, ox + x1)), labels[y0:y1, x0:x1] == label)
+        return TextureTile(_grown(y0, y1, x0, x1, margin, within), (slice(oy + y0, oy + y1), slice(ox + x0, ox + x1)),
+                           labels[y0:y1, x0:x1] == label)
 
     tiles = []
     n, labels, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
     for label in range(1, n):
         x0, y0, bw, bh, area = (int(v) for v in stats[label])
-        margin = max(32, max(bw, bh) // 2)
-        if (min(h, y0 + bh + margin) - max(0, y0 - margin)) * (min(w, x0 + bw + margin) - max(0, x0 - margin)) \
-                <= MAX_BOX_PER_HOLE_PIXEL * area:
+        margin = _texture_margin(bh, bw)
+        if _area(_grown(y0, y0 + bh, x0, x0 + bw, margin, within)) <= MAX_BOX_PER_HOLE_PIXEL * area:
             tiles.append(tile(labels, label, y0, y0 + bh, x0, x0 + bw, margin))
             continue
         thickness = area / max(bw, bh)
@@ -306,7 +321,7 @@ def _texture_tiles(hole: np.ndarray, tb: Window) -> list[TextureTile]:
                 if sy.size:
                     tiles.append(tile(labels, label, cy + sy.min(), cy + sy.max() + 1,
                                       cx + sx.min(), cx + sx.max() + 1, margin))
-    searched = sum((t.search[0].stop - t.search[0].start) * (t.search[1].stop - t.search[1].start) for t in tiles)
+    searched = sum(_area(t.search) for t in tiles)
     return tiles if len(tiles) <= MAX_TILES and 2 * searched < h * w else whole
 
 
