@@ -45,23 +45,27 @@ def validate_network(net: InpaintNet, cases: list, preview: Path, tile: int) -> 
     from .. import texture
 
     rows = sheet_rows(cases, PREVIEW_ROWS)
+    textured = texture.available()
     # Selection scores the network alone: the texture step is not trained and
-    # would make every validation several times slower.
-    results = evaluate_cases(Inpainter.from_network(net, texture=False), cases, keep_outputs=rows)
+    # would make every validation several times slower. Its preview images are
+    # kept only when the textured run below does not replace them.
+    results = evaluate_cases(Inpainter.from_network(net, texture=False), cases,
+                             keep_outputs=0 if textured else rows)
     table = results["table"]["all"]
     overall = table["refined"]
     # logged beside PSNR / SSIM (eval-only judges: the deep distance is never a loss)
     extra = {f"val_{k}": overall[k] for k in ("deep", "sharpness") if k in overall}
     extra["val_sharpness_coarse"] = table["coarse"]["sharpness"]
     shown_cases = [cases[i] for i in rows]
-    outputs, scores = results["outputs"], [results["cases"][i] for i in rows]
-    if texture.available():
+    if textured:
         # The preview shows what the app will make of these weights: coarse
         # next to the textured refined fill, not two near-identical images.
         app = evaluate_cases(Inpainter.from_network(net), shown_cases, keep_outputs=len(shown_cases))
         outputs, scores = app["outputs"], app["cases"]
         extra |= {f"val_preview_{k}": v for k, v in app["table"]["all"]["refined"].items()
                   if k in ("psnr", "deep", "sharpness")}
+    else:
+        outputs, scores = results["outputs"], [results["cases"][i] for i in rows]
     comparison_sheet(shown_cases, outputs, preview, columns=("input", "mask", "coarse", "refined", "truth"),
                      tile=tile, scores=scores)
     return Validation(overall["psnr"], overall["ssim"], preview, extra)
