@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .network import InpaintNet, NetConfig
+from .network import ConfigError, InpaintNet, NetConfig
 from .photos.atomic import atomic_target
 
 FORMAT = "region-inpaint/1"
@@ -63,7 +63,7 @@ def load_tensors(path: str | os.PathLike, what: str = "checkpoint of this app") 
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower():
+        if "unsupported global" in str(exc).lower():  # a pickled class or function: refused
             raise CheckpointError(f"{path}: contains code objects and was refused (pickled Python objects "
                                   f"other than tensors; nothing in it was run); not a {what}") from None
         raise CheckpointError(f"{path}: damaged, not a {what}") from None
@@ -98,10 +98,31 @@ def load_state(module: torch.nn.Module, state: dict, path: str | os.PathLike, pl
 def load_network(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[InpaintNet, dict]:
     """Rebuild the network a checkpoint describes; returns (net in eval mode, checkpoint dict)."""
     ckpt = read_checkpoint(path)
+    cfg = read_config(ckpt, path)
     try:
-        cfg = NetConfig.from_dict(ckpt["config"])
         net = InpaintNet(cfg)
     except Exception:  # a network description this version cannot build
         raise CheckpointError(f"{path}: made for another network plan (its description cannot be built)") from None
+    check_finite(ckpt["model"], path)
     load_state(net, ckpt["model"], path, f"the file describes plan {cfg.name!r}")
     return net.to(device).eval(), ckpt
+
+
+def read_config(ckpt: dict, path: str | os.PathLike) -> NetConfig:
+    """The checked network description of a checkpoint (one line naming the
+    file and the bad value otherwise)."""
+    try:
+        return NetConfig.from_dict(ckpt["config"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: bad network description: {exc}") from None
+    except Exception:  # unknown fields' types, e.g. a number where a list belongs
+        raise CheckpointError(f"{path}: made for another network plan (its description cannot be built)") from None
+
+
+def check_finite(state: Any, path: str | os.PathLike) -> None:
+    """Refuse weights that hold NaN or infinity (they would fill every hole with garbage)."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a checkpoint of this app (its weights are not a table of tensors)")
+    for name, tensor in state.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: damaged weights ({name} holds NaN or infinite values)")

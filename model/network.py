@@ -50,14 +50,66 @@ class NetConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "NetConfig":
+        """The config a checkpoint describes, checked (``ConfigError`` names
+        the first bad value) before anything is built from it."""
+        if not isinstance(data, dict):
+            raise ConfigError("the network description is not a table of values")
         known = {f.name for f in fields(cls)}
         if "train_size" in data and "run_size" not in data:  # checkpoints written before the rename
             data = {**data, "run_size": data["train_size"]}
         values = {k: v for k, v in data.items() if k in known}
         for name in ("dilations", "run_scales"):
             if name in values:
+                if not isinstance(values[name], (list, tuple)):
+                    raise ConfigError(f"{name} must be a list, got {values[name]!r}")
                 values[name] = tuple(values[name])
-        return cls(**values)
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise ConfigError unless every field has its type and a sane range,
+        and the network fits in memory (a damaged or hostile checkpoint must
+        be refused in a line, not build a 30 GB network or run for minutes)."""
+        from .prefill import PREFILLS
+
+        def integer(name: str, low: int, high: int, value=None) -> None:
+            value = getattr(self, name) if value is None else value
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+
+        if not isinstance(self.name, str):
+            raise ConfigError(f"name must be text, got {self.name!r}")
+        for name, high in (("width", LIMITS["width"]), ("depth", 16), ("decoder_depth", 16),
+                           ("half_res_width", LIMITS["decoder_width"]), ("full_res_width", LIMITS["decoder_width"])):
+            integer(name, 0 if name.endswith("depth") else 1, high)
+        if not 1 <= len(self.dilations) <= 16:
+            raise ConfigError(f"dilations must list 1 to 16 values, got {len(self.dilations)}")
+        for d in self.dilations:
+            integer("each of dilations", 1, LIMITS["dilation"], d)
+        if self.prefill not in PREFILLS:
+            raise ConfigError(f"prefill must be one of {', '.join(PREFILLS)}, got {self.prefill!r}")
+        if not isinstance(self.residual, bool):
+            raise ConfigError(f"residual must be true or false, got {self.residual!r}")
+        integer("run_size", 16, LIMITS["run_size"])
+        if not 1 <= len(self.run_scales) <= 8 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 for v in self.run_scales):
+            raise ConfigError(f"run_scales must be 1 to 8 fractions in (0, 1], got {list(self.run_scales)!r}")
+        gib = self.memory_estimate() / 2 ** 30
+        if gib > LIMITS["memory_gib"]:
+            raise ConfigError(f"this network would need about {gib:.0f} GiB to run a {self.run_size} px crop "
+                              f"(limit {LIMITS['memory_gib']} GiB)")
+
+    def memory_estimate(self) -> int:
+        """Bytes to run one crop at ``run_size``, roughly: the weights (3x3
+        convolutions, two sets in a region-wise layer) and the largest
+        activations alive at once, float32. Good to a small factor, which is
+        what refusing a absurd plan needs."""
+        c, q = self.width, (self.run_size / self.stride) ** 2
+        weights = 9 * (2 * (3 * c + c * 2 * c + 2 * c * 4 * c + 16 * c * c * (self.depth + len(self.dilations)))
+                       + 2 * 4 * c * self.half_res_width + 2 * self.half_res_width * self.full_res_width)
+        activations = 8 * max(4 * c * q, self.half_res_width * 4 * q, self.full_res_width * 16 * q)
+        return int(4 * (weights + activations))
 
     @classmethod
     def paper(cls) -> "NetConfig":
@@ -78,6 +130,15 @@ class NetConfig:
         # Reflect padding at 1/4 resolution needs more pixels than the widest dilation.
         return self.stride * (max(self.dilations) + 1)
 
+
+class ConfigError(ValueError):
+    """A network description that cannot or must not be built."""
+
+
+# Beyond these a plan is damaged or absurd, not a larger model: the paper's
+# width is 32 and its widest dilation 16 (a dilation over 64 sees past a 512
+# px crop at 1/4 resolution).
+LIMITS = {"width": 256, "decoder_width": 1024, "dilation": 64, "run_size": 4096, "memory_gib": 16}
 
 CONFIGS: dict[str, NetConfig] = {
     # The paper's plan (CA coarse network without attention, base width 32).

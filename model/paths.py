@@ -68,3 +68,32 @@ def path_relation(path: Path | str, other: Path | str) -> str | None:
     if a in b.parents:
         return "contains"
     return None
+
+
+def link_inside(path: Path | str, folder: Path | str) -> Path | None:
+    """The first symbolic link on the way from ``folder`` down to ``path``
+    (``path`` itself included), or None. ``path`` must lie under ``folder``
+    by name. Writing through such a link could land outside ``folder``, so
+    outputs are never written through one (``folder`` itself may be a link:
+    the user chose it)."""
+    folder, path = Path(folder), Path(path)
+    current = folder
+    for part in path.relative_to(folder).parts:
+        current = current / part
+        if os.path.islink(current):
+            return current
+    return None
+
+
+def output_file_problem(path: Path | str) -> str | None:
+    """Why a file cannot be written at ``path``, in words, or None: it is a
+    folder, or one of its parents is a file (checked before any work, so the
+    answer is one line rather than an OSError after the work)."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder; give a file name"
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"cannot be created: {parent} is a file, not a folder"
+    return None
+

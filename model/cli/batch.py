@@ -60,7 +60,7 @@ def _prepare_watermark(options, args: argparse.Namespace):
     run, restorer = prepare_batch(options, args.watermark, args.sample, note=_note)
     mark = restorer.mark
     origin = f"from {len(mark.used)} photos" if mark.used else f"from {args.watermark}"
-    print(f"watermark {origin}: {describe(mark)}; saved to {run.mask.parent}", file=sys.stderr)
+    print(f"watermark {origin}: {describe(mark)}; kept in {run.mask.parent}", file=sys.stderr)
     return run, restorer
 
 

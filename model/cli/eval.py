@@ -26,7 +26,7 @@ from ..evaluation.report import evaluate_cases, evaluate_hires, format_hires, fo
 from ..evaluation.sheets import HIRES_COLUMNS, SHEET_COLUMNS, comparison_sheet, hires_sheet, sheet_rows
 from ..masks import area_bins
 from ..network import parse_scales
-from ..photos.files import list_photos
+from ..photos.files import readable_photos
 from ..photos.imageio import ImageReadError, read_image
 from .common import add_device_weights, open_inpainter
 
@@ -178,8 +178,8 @@ def _run_hires(args: argparse.Namespace, baselines: list[str], notes: list[str])
     if args.held_out:
         paths, skipped = held_out_paths(args.images)
     else:
-        paths = [p for p in list_photos(args.images, recursive=False) if p.is_file()]
-        skipped = []
+        paths, refused = readable_photos(args.images, recursive=False)
+        skipped = [f"{path}: {reason}" for path, reason in refused]
     for msg in skipped:
         print(f"skipped {msg}", file=sys.stderr)
     if args.per_bin:

@@ -14,6 +14,12 @@ def add_command(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.fetch import fetch_debian_photos
+    import sys
 
-    return 0 if fetch_debian_photos(args.out) else 1
+    from ..training.fetch import FetchError, fetch_debian_photos
+
+    try:
+        return 0 if fetch_debian_photos(args.out) else 1
+    except FetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

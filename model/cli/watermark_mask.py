@@ -24,6 +24,7 @@ def add_command(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..jobs.watermark import MIN_PHOTOS
     from ..jobs.watermark_restore import NoWatermarkError, companion_paths, watermark_from_folder
+    from ..paths import is_inside, output_file_problem
     from ..photos.savefile import output_format
 
     try:
@@ -34,6 +35,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.input_dir.is_dir():
         print(f"error: input folder not found: {args.input_dir}", file=sys.stderr)
         return 2
+    for target in (args.out, *companion_paths(args.out)):  # all three files are checked before any work
+        problem = output_file_problem(target)
+        if problem is None and is_inside(target, args.input_dir):
+            # it could replace a photo, and later estimates would read it as one
+            problem = (f"lies inside the photo folder {args.input_dir}; write it elsewhere "
+                       "(the photos are never written to)")
+        if problem is not None:
+            print(f"error: the output {target} {problem}", file=sys.stderr)
+            return 2
     if args.sample < MIN_PHOTOS:
         print(f"error: --sample must be at least {MIN_PHOTOS}", file=sys.stderr)
         return 2
@@ -54,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
     mask = result.mask
     ys, xs = np.nonzero(mask)
     x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-    result.save(args.out)
+    try:
+        result.save(args.out)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     area = int(mask.sum())
     alpha_path, colour_path = companion_paths(args.out)
     strong = result.alpha > 0.1

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..masks import area_bins, random_mask
-from ..photos.files import list_photos
+from ..photos.files import readable_photos
 from ..photos.imageio import ImageReadError, read_image, read_mask
 
 EVAL_SIZE = 512
@@ -79,10 +79,9 @@ def builtin_eval_images() -> list[tuple[str, np.ndarray]]:
 
 def folder_images(folder: str | Path) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
     """Photos in a folder (sorted by name), and a message per unreadable file."""
-    images, skipped = [], []
-    for path in list_photos(folder, recursive=False):
-        if not path.is_file():
-            continue
+    paths, refused = readable_photos(folder, recursive=False)
+    images, skipped = [], [f"{path}: {reason}" for path, reason in refused]
+    for path in paths:
         try:
             images.append((path.stem, read_image(path)))
         except ImageReadError as exc:
@@ -164,7 +163,7 @@ def cases_from_masks(images: Sequence[tuple[str, np.ndarray]], masks: Sequence[t
 
 
 def folder_masks(folder: str | Path) -> list[tuple[str, np.ndarray]]:
-    return [(p.stem, read_mask(p)) for p in list_photos(folder, recursive=False) if p.is_file()]
+    return [(p.stem, read_mask(p)) for p in readable_photos(folder, recursive=False)[0]]
 
 
 # --------------------------------------------------------- high resolution

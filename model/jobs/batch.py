@@ -33,9 +33,9 @@ import numpy as np
 
 from ..masks import check_hole_fraction
 from ..option import option
-from ..paths import is_inside, path_relation, real_path
+from ..paths import is_inside, link_inside, path_relation, real_path
 from ..photos.atomic import TEMP_SUFFIX, atomic_target, copy_atomic
-from ..photos.files import cleaned_folder, entry_problem, list_photos, walk_photos
+from ..photos.files import cleaned_folder, entry_problem, is_image_file, list_photos, walk_photos
 from ..photos.imageio import ImageReadError, Photo, read_mask, read_photo
 from ..photos.savefile import restore_like, save_pixels
 
@@ -145,7 +145,7 @@ def validate_options(options: BatchOptions) -> Path:
         raise BatchError(f"input folder not found: {src}")
     if (options.mask is None) == (options.masks_dir is None):
         raise BatchError("give exactly one of a mask (--mask) or a mask folder (--masks)")
-    if options.mask is not None:
+    if options.mask is not None and not options.mask_is_generated:  # a generated one is written under the lock
         if not os.path.lexists(options.mask):
             raise BatchError(f"mask file not found: {options.mask}")
         try:
@@ -181,11 +181,28 @@ def validate_options(options: BatchOptions) -> Path:
             if relation in ("is", "lies inside"):
                 raise BatchError(f"the report {report} {relation} the {what} {path}; "
                                  "write it elsewhere (inputs are never written to)")
-        if report.is_dir():
+        if report.is_dir() or real_path(report) == real_path(out):
             raise BatchError(f"the report {report} is a folder; give a file name such as report.json")
-        if real_path(report.parent) == real_path(out) and report.name in (MANIFEST_NAME, LOCK_NAME):
-            raise BatchError(f"the report {report} would replace the batch's own {report.name}")
+        problem = _report_collision(report, out, src)
+        if problem:
+            raise BatchError(f"the report {report} {problem}; write it elsewhere, e.g. {out.parent / 'report.json'}")
     return out
+
+
+def _report_collision(report: Path, out: Path, src: Path) -> str | None:
+    """Why ``report`` could land on something the run writes in ``out``, or None:
+    a cleaned photo (any image name: it may be an output), a file or folder the
+    input has at the same relative path, or the run's own files."""
+    if path_relation(report, out) != "lies inside":
+        return None
+    rel = real_path(report).relative_to(real_path(out))
+    if rel.parts[0].startswith(".inpaint") or rel.name.startswith(".inpaint"):
+        return f"would replace the batch's own {rel.as_posix()}"
+    if is_image_file(report):
+        return "has a photo's name inside the output folder, where it could replace a cleaned photo"
+    if os.path.lexists(src / rel):
+        return f"would land where the output of {src / rel} goes"
+    return None
 
 
 # -------------------------------------------------------------- the jobs
@@ -259,7 +276,7 @@ class Manifest:
         self.path = folder / MANIFEST_NAME
         self.job = job
         self.entries: dict[str, dict] = {}
-        if resume and self.path.is_file():
+        if resume and self.path.is_file() and not self.path.is_symlink():  # a planted link is replaced, never read
             self._read()
         folder.mkdir(parents=True, exist_ok=True)
         if not self.entries:  # a fresh start: a new manifest for this job
@@ -580,7 +597,10 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
     ``Inpainter`` or any callable ``(image, mask) -> result.refined``).
 
     ``progress`` is called after each file, from a writer thread; ``should_stop``
-    is checked between photos (the current photo is finished first)."""
+    is checked between photos (the current photo is finished first). An
+    inpainter with files of its own for the output folder (the watermark
+    restorer's estimate) writes them in ``prepare_output(out_dir)``, called
+    once the lock is held, so a refused run writes nothing."""
     out_dir = validate_options(options)
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -590,6 +610,9 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
     try:
         _remove_stale_temps(out_dir, str(stale.get("token", "")), tuple(p for _, p in _inputs(options)),
                             options.report)
+        prepare_output = getattr(inpainter, "prepare_output", None)
+        if prepare_output is not None:
+            prepare_output(out_dir)
         return _BatchRun(options, inpainter, progress, out_dir, token).run(should_stop, t_start)
     finally:
         out_lock.release()
@@ -605,6 +628,7 @@ class _BatchRun:
     def __init__(self, options: BatchOptions, inpainter, progress: Callable[[BatchProgress], None] | None,
                  out_dir: Path, token: str):
         self.options, self.inpainter, self.progress, self.token = options, inpainter, progress, token
+        self.out_dir = out_dir
         self.manifest = Manifest(out_dir, _job_key(options), options.resume, token)
         self.summary = BatchSummary(output_dir=str(out_dir))
         self.jobs = _plan(options, out_dir, self.manifest)
@@ -641,6 +665,10 @@ class _BatchRun:
         """On the writer thread: encode, rename into place, record."""
         t0 = time.perf_counter()
         try:
+            link = link_inside(job.out, self.out_dir)
+            if link is not None:  # e.g. out/sub -> ../elsewhere: writing there would leave the output folder
+                raise OSError(f"{link} is a symbolic link inside the output folder; results are never "
+                              "written through one")
             if photo is None:
                 copy_atomic(job.path, job.out, self.token)
                 status = "copied"

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from ..photos.files import list_photos
+from ..photos.files import readable_photos
 from ..photos.imageio import ImageReadError, image_size, read_image
 
 WORK_PIXELS = 1_200_000  # photos are analysed at most at this size (memory: N x this x 4 bytes)
@@ -145,8 +145,8 @@ def same_size_photos(folder: str | Path) -> tuple[tuple[int, int], list[Path], l
     readable photos have another size). Raises ValueError when there are
     fewer than MIN_PHOTOS of them."""
     sizes: dict[Path, tuple[int, int]] = {}
-    skipped: list[tuple[Path, str]] = []
-    for path in list_photos(Path(folder)):
+    paths, skipped = readable_photos(Path(folder))
+    for path in paths:
         try:
             sizes[path] = image_size(path)
         except ImageReadError as exc:

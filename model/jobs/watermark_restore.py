@@ -740,6 +740,15 @@ class WatermarkRestorer:
         self.inpainter = inpainter
         return self
 
+    def prepare_output(self, out_dir: Path) -> None:
+        """Save the estimate to ``OUTPUT/.inpaint-watermark/`` (``run_batch``
+        calls this once it holds the output folder's lock, so a refused run
+        writes nothing); only when it changed, since ``--resume`` keys on it."""
+        mask_path = Path(out_dir) / WATERMARK_DIR / "watermark.png"
+        mask_path.parent.mkdir(parents=True, exist_ok=True)
+        if _saved_digest(mask_path) != self.mark.digest():
+            self.mark.save(mask_path)
+
     def __call__(self, image: np.ndarray, hole: np.ndarray | None = None, should_stop=None):
         alpha, colour, how = place_mark(self.mark, image, self.rule)
         if how != "same size" and self.note is not None:
@@ -762,20 +771,19 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
     ``run_batch`` as its inpainter. Raises ``BatchError`` (usage, or
     "no consistent watermark found")."""
     from ..photos.files import cleaned_folder
-    from .batch import BatchError, MASK_FITS
-    from ..paths import is_inside
+    from .batch import BatchError, busy_message, lock_holder, validate_options
 
     if options.mask is not None or options.masks_dir is not None:
         raise BatchError("--watermark replaces --mask and --masks: give only one of them")
     src = Path(options.input_dir)
-    if not src.is_dir():
-        raise BatchError(f"input folder not found: {src}")
     out = Path(options.output_dir) if options.output_dir is not None else cleaned_folder(src)
-    if is_inside(out, src):
-        raise BatchError(f"the output folder {out} is the input folder or inside it; "
-                         "choose a separate folder (the input is never written to)")
-    if options.mask_fit not in MASK_FITS:
-        raise BatchError(f"unknown mask fit {options.mask_fit!r}; choose from {', '.join(MASK_FITS)}")
+    # the restorer places the mark itself (search for other sizes); the mask only keys the job
+    run = replace(options, output_dir=out, mask=out / WATERMARK_DIR / "watermark.png", mask_is_generated=True,
+                  mask_fit="stretch" if options.mask_fit == "error" else options.mask_fit)
+    validate_options(run)  # everything is checked, and nothing written, before the estimate
+    holder = lock_holder(out)
+    if holder is not None:
+        raise BatchError(busy_message(out, holder))
     if isinstance(watermark, Watermark):
         mark = watermark
     elif str(watermark) == "auto":
@@ -792,14 +800,6 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
             raise BatchError(f"cannot read the watermark {watermark}: {exc}") from None
         if not (mark.alpha > 0).any():
             raise BatchError(f"the watermark {watermark} is empty")
-    folder = out / WATERMARK_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    mask_path = folder / "watermark.png"
-    if _saved_digest(mask_path) != mark.digest():  # rewrite only when it changed: --resume keys on the file
-        mark.save(mask_path)
-    # the restorer places the mark itself (search for other sizes); the mask only keys the job
-    run = replace(options, mask=mask_path, mask_is_generated=True,
-                  mask_fit="stretch" if options.mask_fit == "error" else options.mask_fit)
     return run, WatermarkRestorer(mark, options.mask_fit, note=note)
 
 

@@ -4,12 +4,13 @@ is renamed over it, so a crash or a full disk never leaves a half-written file."
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 TEMP_SUFFIX = ".inpaint-tmp"  # never an image suffix, so a leftover is never taken for a photo
 
@@ -40,10 +41,59 @@ def atomic_target(out: str | os.PathLike, token: str | None = None) -> Iterator[
         raise
 
 
+class IncompleteWriteError(OSError):
+    """What reached the disk is not what was written (a full disk that an
+    encoder or the kernel did not report): the target is left as it was."""
+
+
+def _check_written(tmp: Path, size: int, tail: bytes = b"") -> None:
+    """Raise IncompleteWriteError unless ``tmp`` holds ``size`` bytes ending in ``tail``."""
+    with open(tmp, "rb") as f:
+        got = os.fstat(f.fileno()).st_size
+        if tail and got >= len(tail):
+            f.seek(got - len(tail))
+            end = f.read(len(tail))
+        else:
+            end = tail
+    if got != size or end != tail:
+        raise IncompleteWriteError(errno.ENOSPC, f"incomplete write ({got} of {size} bytes reached the disk; "
+                                                 "is it full?)")
+
+
+def write_bytes_atomic(out: str | os.PathLike, data: bytes, token: str | None = None,
+                       check: Callable[[Path], None] | None = None) -> None:
+    """Write ``data`` to ``out`` atomically and make sure all of it arrived:
+    every ``write`` is checked, the file is fsynced, its size and last bytes
+    are read back, and ``check(tmp)`` (e.g. decoding the header) may look at
+    it too, all before the rename. Some encoders (PIL's progressive JPEG) lose
+    a full disk's error and leave a truncated file; this never does."""
+    with atomic_target(out, token) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise IncompleteWriteError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _check_written(tmp, len(data), bytes(data[-16:]))
+        if check is not None:
+            check(tmp)
+
+
 def copy_atomic(src: str | os.PathLike, out: str | os.PathLike, token: str | None = None) -> None:
     """Copy the bytes (and times) of ``src`` to ``out`` atomically; only a
-    regular file is copied (a FIFO or device would block or never end)."""
-    if not stat.S_ISREG(os.stat(src).st_mode):
+    regular file is copied (a FIFO or device would block or never end), and
+    the copy's size is checked before the rename."""
+    st = os.stat(src)
+    if not stat.S_ISREG(st.st_mode):
         raise OSError(f"{src}: not a regular file; not copied")
     with atomic_target(out, token) as tmp:
         shutil.copy2(src, tmp)
+        with open(src, "rb") as f:
+            f.seek(max(st.st_size - 16, 0))
+            tail = f.read()
+        _check_written(tmp, st.st_size, tail)

@@ -50,6 +50,26 @@ def list_photos(folder: str | os.PathLike, exclude: tuple[Path, ...] = (), recur
     return walk_photos(folder, exclude, recursive)[0]
 
 
+def readable_photos(folder: str | os.PathLike, exclude: tuple[Path, ...] = (),
+                    recursive: bool = True) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The photos of ``folder`` that may be opened, and (path, reason) for each
+    entry that may not: a symlink resolving outside ``folder``, a symlinked
+    folder, a FIFO or device, a dangling link or loop. The one lister of every
+    job that reads a folder (watermark estimate, training, evaluation); the
+    batch plans with the same two rules (``walk_photos`` + ``entry_problem``)."""
+    folder = Path(folder)
+    photos, linked = walk_photos(folder, exclude, recursive)
+    refused = [(d, "symlinked folder: not followed") for d in linked]
+    usable = []
+    for path in photos:
+        problem = entry_problem(path, folder)
+        if problem is None:
+            usable.append(path)
+        else:
+            refused.append((path, problem[1]))
+    return usable, refused
+
+
 def walk_photos(folder: str | os.PathLike, exclude: tuple[Path, ...] = (),
                 recursive: bool = True) -> tuple[list[Path], list[Path]]:
     """(image entries, symlinked folders not entered) under ``folder``."""

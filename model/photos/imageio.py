@@ -14,6 +14,7 @@ import copy
 import errno
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from .files import special_kind
 
 MAX_PIXELS = 200_000_000  # refuse decompression bombs above this
 _PIL_LIMIT = MAX_PIXELS  # PIL's own (global) check stays at the default; see _open_checked
+# PIL warns (two lines on stderr) about images near its limit; _open_checked
+# refuses them with one clear line of its own, so the warning only adds noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 ORIENTATION = 0x0112  # the EXIF orientation tag
 # TIFF tags that describe the file's own layout; they must not be copied

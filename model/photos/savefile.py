@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .atomic import atomic_target
+from .atomic import IncompleteWriteError, write_bytes_atomic
 from .imageio import ImageReadError, Photo, PhotoMeta, _int_peak, read_photo
 
 FORMAT_BY_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
@@ -41,6 +41,8 @@ _MODES = {"JPEG": ("RGB", "L", "CMYK"), "PNG": ("RGB", "RGBA", "L", "LA", "P", "
           "WEBP": ("RGB", "RGBA"), "BMP": ("RGB", "RGBA", "L", "P", "1"),
           "TIFF": ("RGB", "RGBA", "L", "LA", "P", "I;16", "I;16B", "I", "CMYK", "1", "F")}
 _TIFF_COMPRESSIONS = ("raw", "tiff_lzw", "tiff_deflate", "tiff_adobe_deflate", "packbits")
+# the same compressions as libtiff's codes, for 16-bit colour written through OpenCV
+_TIFF_CODES = {"raw": 1, "tiff_lzw": 5, "tiff_adobe_deflate": 8, "tiff_deflate": 32946, "packbits": 32773}
 
 Pixels = Image.Image | np.ndarray  # PIL image, or 16-bit colour as a uint16 RGB(A) array
 
@@ -162,14 +164,28 @@ def check_output(out: str | os.PathLike, photo: Photo | None = None) -> None:
 def save_pixels(pixels: Pixels, out: str | os.PathLike, meta: PhotoMeta | None = None,
                 quality: int | None = None, token: str | None = None) -> None:
     """Write ``pixels`` to ``out`` (format from the suffix) with the source's
-    metadata, atomically."""
+    metadata, atomically. The file is encoded in memory and written by
+    ``write_bytes_atomic``, then its header is read back from the disk: a full
+    disk never leaves a truncated photo under the result's name."""
     fmt = output_format(out)
-    with atomic_target(out, token) as tmp:
-        if isinstance(pixels, np.ndarray):
-            _write_deep(pixels, tmp, fmt, meta)
-            return
+    if isinstance(pixels, np.ndarray):
+        data, size = _encode_deep(pixels, fmt, meta), (pixels.shape[1], pixels.shape[0])
+    else:
         im = _storable(pixels, fmt)
-        im.save(tmp, fmt, **_save_options(im, fmt, meta, quality))
+        buffer = io.BytesIO()
+        im.save(buffer, fmt, **_save_options(im, fmt, meta, quality))
+        data, size = buffer.getvalue(), im.size
+
+    def check(tmp: Path) -> None:
+        try:
+            with Image.open(tmp) as back:
+                ok = back.format == fmt and back.size == size
+        except Exception:  # noqa: BLE001 - any failure to read it back means it is not a good file
+            ok = False
+        if not ok:
+            raise IncompleteWriteError(f"{out}: the written file does not read back as a {size[0]}x{size[1]} {fmt}")
+
+    write_bytes_atomic(out, data, token, check)
 
 
 def _storable(im: Image.Image, fmt: str) -> Image.Image:
@@ -212,21 +228,26 @@ def _save_options(im: Image.Image, fmt: str, meta: PhotoMeta | None, quality: in
     return opts
 
 
-def _write_deep(arr: np.ndarray, tmp: Path, fmt: str, meta: PhotoMeta | None) -> None:
+def _encode_deep(arr: np.ndarray, fmt: str, meta: PhotoMeta | None) -> bytes:
     """16-bit colour through OpenCV; PNG gets the ICC profile and EXIF as chunks
     (OpenCV writes neither)."""
     if fmt not in ("PNG", "TIFF"):  # 8-bit-only formats: scale down
         im = Image.fromarray(np.round(arr / 257.0).astype(np.uint8))
-        im.save(tmp, fmt, **_save_options(im, fmt, meta, None))
-        return
+        buffer = io.BytesIO()
+        im.save(buffer, fmt, **_save_options(im, fmt, meta, None))
+        return buffer.getvalue()
     bgr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR if arr.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
-    ok, data = cv2.imencode(".png" if fmt == "PNG" else ".tif", bgr)
+    params = []
+    if fmt == "TIFF":  # keep the source's compression, as for 8-bit TIFF (LZW for an unusual one)
+        comp = meta.compression if meta is not None and meta.format == "TIFF" else None
+        params = [cv2.IMWRITE_TIFF_COMPRESSION, _TIFF_CODES.get(comp, _TIFF_CODES["tiff_lzw"])]
+    ok, data = cv2.imencode(".png" if fmt == "PNG" else ".tif", bgr, params)
     if not ok:
         raise OSError(f"could not encode a 16-bit {fmt}")
     data = data.tobytes()
     if fmt == "PNG" and meta is not None:
         data = _png_with_chunks(data, meta)
-    tmp.write_bytes(data)
+    return data
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

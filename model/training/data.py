@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..photos.files import list_photos
+from ..photos.files import readable_photos
 from ..photos.imageio import ImageReadError, open_image, read_image
 from ..masks import random_mask
 from ..prefill import network_inputs
@@ -27,17 +27,16 @@ class PhotoScan:
 
 
 def scan_photos(folder: str | Path, exclude: Path | None = None) -> PhotoScan:
-    """Every readable photo under ``folder`` (recursive, by ``list_photos``:
-    hidden files and symlinked folders left out), sorted; unreadable ones are
+    """Every readable photo under ``folder`` (recursive, by ``readable_photos``:
+    hidden files, symlinks out of the folder and special files left out), sorted; unreadable and refused ones are
     listed in ``skipped`` with the reason, never fatal."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")
-    usable, skipped = [], []
+    usable = []
+    paths, skipped = readable_photos(folder, exclude=(exclude,) if exclude is not None else ())
     # sorted as paths (folder by folder), the order the crops and the validation split were always drawn in
-    for path in sorted(list_photos(folder, exclude=(exclude,) if exclude is not None else ())):
-        if not path.is_file():  # list_photos lists names only; a FIFO or a dangling link is never opened
-            continue
+    for path in sorted(paths):
         try:
             with open_image(path) as im:
                 if min(im.size) < 16:

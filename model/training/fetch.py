@@ -8,6 +8,7 @@ DIR, which the trainer reads. Nothing here is committed to the repository.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ..paths import RESOURCES
+from ..photos.atomic import copy_atomic
 
 PHOTO_LIST = RESOURCES / "debian_photos.txt"
 
@@ -39,10 +41,36 @@ def _largest(folder: Path) -> Path:
     return max(files, key=lambda p: p.stat().st_size)
 
 
+TOOLS = ("apt-get", "dpkg-deb")
+
+
+class FetchError(RuntimeError):
+    """Why the photos cannot be fetched, in one line saying what to do."""
+
+
 def fetch_debian_photos(out_dir: Path, list_file: Path = PHOTO_LIST) -> list[Path]:
-    """Download, unpack, select; returns the written files."""
+    """Download, unpack, select; returns the written files. Raises FetchError."""
     wanted = read_photo_list(list_file)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(out_dir) and not out_dir.is_dir():
+        raise FetchError(f"{out_dir} exists and is not a folder; give a new or existing folder")
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise FetchError(f"fetch-data needs {' and '.join(missing)} (Debian or Ubuntu), not found here; fetch on "
+                         "a Debian machine or container and copy the folder over, or train on your own photos")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FetchError(f"cannot create the folder {out_dir} ({exc.strerror or exc})") from None
+    try:
+        return _fetch(wanted, out_dir)
+    except subprocess.CalledProcessError as exc:
+        raise FetchError(f"{' '.join(exc.cmd)} failed (exit {exc.returncode}); is the package index reachable? "
+                         "try `apt-get update` first") from None
+    except OSError as exc:
+        raise FetchError(f"cannot write to {out_dir} ({exc.strerror or exc})") from None
+
+
+def _fetch(wanted: dict[str, list[str]], out_dir: Path) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -64,7 +92,7 @@ def fetch_debian_photos(out_dir: Path, list_file: Path = PHOTO_LIST) -> list[Pat
                     print(f"warning: {package} has no {member}", file=sys.stderr)
                     continue
                 dst = out_dir / f"{package}--{name}{src.suffix.lower()}"
-                shutil.copyfile(src, dst)
+                copy_atomic(src, dst)
                 written.append(dst)
     print(f"wrote {len(written)} photos to {out_dir}", file=sys.stderr)
     return written

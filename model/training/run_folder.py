@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import CheckpointError, read_checkpoint
+from ..checkpoint import CheckpointError, check_finite, read_checkpoint, read_config
 from ..paths import path_relation
 from ..photos.atomic import TEMP_SUFFIX, atomic_target
 from .options import TrainError, TrainOptions
@@ -69,7 +69,36 @@ def read_last(run_dir: Path) -> dict:
     if missing:
         raise TrainError(f"--resume: {path} is not a training checkpoint (no {', '.join(missing)}); "
                          "it cannot be resumed")
+    problem = _state_problem(ckpt)
+    if problem:
+        raise TrainError(f"--resume: {path} is damaged ({problem}); it cannot be resumed")
+    try:
+        read_config(ckpt, path)
+        check_finite(ckpt["model"], path)
+    except CheckpointError as exc:
+        raise TrainError(f"--resume: {exc}") from None
     return ckpt
+
+
+def _is_byte_state(value) -> bool:
+    return isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.dim() == 1 and value.numel() > 0
+
+
+def _state_problem(ckpt: dict) -> str | None:
+    """What is wrong with a training checkpoint's step, best PSNR or RNG state, in words."""
+    step = ckpt["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        return f"its step is {step!r}, not a whole number"
+    best = ckpt.get("best_psnr")
+    if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
+        return f"its best PSNR is {best!r}, not a number"
+    rng = ckpt["rng"]
+    if not isinstance(rng, dict) or not _is_byte_state(rng.get("torch")):
+        return "its random-generator state is not a byte tensor"
+    cuda = rng.get("cuda", [])
+    if not isinstance(cuda, (list, tuple)) or not all(_is_byte_state(v) for v in cuda):
+        return "its CUDA random-generator state is not a list of byte tensors"
+    return None
 
 
 def rng_state() -> dict:
