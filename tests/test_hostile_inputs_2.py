@@ -208,7 +208,7 @@ def bundled():
 @pytest.mark.parametrize("field", sorted(BAD_CONFIGS))
 def test_r6_bad_config_values_are_one_line_before_building(bundled, tmp_path, capsys, field):
     ckpt = {**bundled, "config": {**bundled["config"], field: BAD_CONFIGS[field][0]}}
-    path = tmp_path / f"{field}.pt"
+    path = tmp_path / "edited.pt"
     torch.save(ckpt, path)
     photo = save(tmp_path / "in.png", smooth_photo(40, 50, seed=1))
     mask = save(tmp_path / "mask.png", box_mask())
@@ -291,9 +291,9 @@ def test_r8_fetch_data_without_apt_get_is_one_line(tmp_path, capsys, monkeypatch
 
 @pytest.mark.parametrize("kind", ["folder", "under-a-file"])
 def test_r9_watermark_mask_to_a_folder_or_under_a_file_is_one_line(marked, tmp_path, capsys, kind):
-    (tmp_path / "afolder").mkdir()
+    (tmp_path / "afolder.png").mkdir()
     (tmp_path / "afile").write_text("x")
-    out = tmp_path / "afolder" if kind == "folder" else tmp_path / "afile" / "wm.png"
+    out = tmp_path / "afolder.png" if kind == "folder" else tmp_path / "afile" / "wm.png"
     code, err = cli(capsys, "watermark-mask", marked, "-o", out)
     assert code == 2
     one_error(err, str(out))
