@@ -121,7 +121,7 @@ def test_finetune_dialog_runs_with_the_measured_recipe(qtbot, settings, tiny_pho
     assert result is not None and result.steps_done == 3 and not result.stopped
     assert dialog.progress.value() == 3
     assert sum(len(s) for s in dialog.plot.points.values()) >= 3, "the loss curve got points"
-    assert dialog.preview_path is not None and dialog.preview.pixmap() is not None
+    assert dialog.preview_path is not None and not dialog.preview.pixmap().isNull()
     assert dialog.start_psnr is not None and dialog.trained_psnr is not None
     # offered exactly when validation improved over the start, with the gain in the question
     # the weights offered run at the starting weights' settings, not at the 64 px training crops
@@ -231,7 +231,7 @@ def test_batch_dialog_estimates_the_watermark_and_fits_it_to_other_sizes(qtbot, 
     qtbot.waitUntil(lambda: dialog.watermark_preview is not None and dialog.watermark_preview.isVisible(),
                     timeout=120000)
     preview = dialog.watermark_preview
-    assert preview.preview.pixmap() is not None and not preview.preview.pixmap().isNull()
+    assert not preview.preview.pixmap().isNull()
     preview.use_button.click()  # approve
     assert dialog.use_file.isChecked() and dialog.mask_file.text().endswith("estimated_watermark.png")
     from model.photos.imageio import read_mask

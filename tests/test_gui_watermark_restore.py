@@ -69,7 +69,7 @@ def test_batch_dialog_estimates_shows_and_restores_a_shared_watermark(qtbot, tmp
     assert np.abs(mark.alpha - alpha)[truth].mean() <= 0.06, "the estimate is the mark blended in"
     assert len(mark.used) == COUNT
     for picture in (preview.opacity, preview.colour, preview.placed):
-        assert picture.pixmap() is not None and not picture.pixmap().isNull()
+        assert not picture.pixmap().isNull()
     assert describe(mark) in preview.info.text()
     assert not out.exists(), "nothing is written before the user approves"
 

@@ -81,14 +81,17 @@ def shop(tmp_path):
 
 @pytest.fixture
 def fake_model(monkeypatch):
-    """The CLI's model loader returns a FakeInpainter (and counts the loads)."""
+    """The CLI's model loader (batch and remove) returns a FakeInpainter and counts the loads."""
     loads = []
 
     def open_inpainter(args):
         loads.append(args)
         return FakeInpainter()
 
+    # both commands that load a model: a test asserting ``not fake_model`` then
+    # fails if the command got as far as loading one, whichever it is
     monkeypatch.setattr("model.cli.batch.open_inpainter", open_inpainter)
+    monkeypatch.setattr("model.cli.remove.open_inpainter", open_inpainter)
     return loads
 
 
