@@ -45,10 +45,6 @@ class PhotoDocument:
         self.saved_version: int | None = self.version  # last saved or opened; None: no state matches the file
 
     @property
-    def is_open(self) -> bool:
-        return self.image is not None
-
-    @property
     def modified(self) -> bool:
         """True while the photo shown is not the one last saved (or opened)."""
         return self.version != self.saved_version

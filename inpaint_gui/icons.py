@@ -207,6 +207,3 @@ def icon(name: str) -> QIcon:
     painter.end()
     return QIcon(pixmap)
 
-
-NAMES = ("open", "save", "undo", "redo", "brush", "eraser", "rect", "lasso", "select", "zoom_in", "zoom_out",
-         "zoom_fit", "zoom_100", "remove", "cancel", "batch", "train", "settings", "mask_clear", "mask_invert")

@@ -146,11 +146,6 @@ class MaskItem(_PyramidItem):
         self._rebuild_table()
         self.update()
 
-    def set_colour(self, colour: QColor) -> None:
-        self._colour = QColor(colour)
-        self._rebuild_table()
-        self.update()
-
     def opacity_value(self) -> float:
         return self._opacity
 
@@ -262,9 +257,6 @@ class ZoomView(QGraphicsView):
         event.accept()
 
     # -------------------------------------------------------------- panning
-    def is_panning(self) -> bool:
-        return self._panning
-
     def _start_pan(self, pos: QPointF) -> None:
         self._panning = True
         self._pan_last = QPointF(pos)
