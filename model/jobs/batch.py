@@ -52,6 +52,7 @@ LOCK_NAME = ".inpaint-lock"  # held for the whole run: one batch per output fold
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)  # flock: another holder  # a symlink planted as the lock file is never followed
 NO_MASK = "no mask for this photo"
+MISSES_PHOTO = "the mask does not touch this photo"
 PREFETCH = 2  # decoded photos waiting for the model (each 12 MP photo is ~70 MB)
 
 
@@ -76,6 +77,11 @@ class BatchOptions:
     quality: int | None = option(None, "JPEG/WebP quality 1-100 (default: estimated from each JPEG)", parse=int)
     resume: bool = option(False, "skip the photos an earlier run finished (manifest + size)")
     report: Path | None = option(None, "write a per-file JSON report here", parse=Path)
+    # model/jobs/cluster.py (the optional Ray extra); the outputs are the same as a local run's
+    cluster: str | None = option(None, "clean on a Ray cluster: its address (HOST:PORT), or auto ($RAY_ADDRESS, "
+                                       "else a local cluster on this machine's cores)", parse=str)
+    workers: int | None = option(None, "with --cluster: CPU workers to start (default: one per CPU of the "
+                                       "cluster; with GPUs, one worker per GPU)", parse=int)
 
 
 @dataclass
@@ -87,6 +93,7 @@ class BatchProgress:
     # for code (the GUI's dialog), so nobody parses ``status``:
     outcome: str = ""  # done | copied | skipped | resumed | failed
     reason: str = ""
+    workers: int = 0  # a cluster run's workers at work now (0 for a local run)
 
 
 @dataclass
@@ -166,6 +173,10 @@ def validate_options(options: BatchOptions) -> Path:
         raise BatchError(f"unknown --missing {options.missing!r}; choose copy or skip")
     if options.quality is not None and not 1 <= int(options.quality) <= 100:
         raise BatchError(f"quality must be 1-100, got {options.quality}")
+    if options.workers is not None and options.cluster is None:
+        raise BatchError("--workers is for a cluster run: give --cluster ADDRESS (or auto) too")
+    if options.workers is not None and int(options.workers) < 1:
+        raise BatchError(f"--workers must be 1 or more, got {options.workers}")
     out = Path(options.output_dir) if options.output_dir is not None else cleaned_folder(src)
     for what, path in _inputs(options):
         relation = path_relation(out, path)
@@ -244,6 +255,69 @@ def fit_mask(hole: np.ndarray, height: int, width: int, rule: str) -> np.ndarray
     if y1 > y0 and x1 > x0:
         out[y0:y1, x0:x1] = hole[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
     return out
+
+
+class MaskFitter:
+    """Each photo's mask fitted to it by ``rule`` (``fit_mask``); the shared
+    mask (--mask) is fitted once per photo size."""
+
+    def __init__(self, shared_hole: np.ndarray | None, rule: str):
+        self.shared_hole, self.rule = shared_hole, rule
+        self.fitted: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, mask: Path | None, height: int, width: int) -> np.ndarray:
+        if self.shared_hole is None:
+            return fit_mask(read_mask(mask), height, width, self.rule)
+        if (height, width) not in self.fitted:
+            self.fitted[(height, width)] = fit_mask(self.shared_hole, height, width, self.rule)
+        return self.fitted[(height, width)]
+
+
+# ---------------------------------------------------- one photo's cleaning
+# What a local run and a cluster worker (model/jobs/cluster.py) both do for a
+# photo, so that their outputs are the same bytes.
+
+class PhotoError(Exception):
+    """This photo cannot be cleaned; the message is the reason listed for it."""
+
+
+@dataclass
+class Cleaned:
+    result: np.ndarray | None  # RGB uint8; None: the mask does not touch the photo (copy the source)
+    confidence: float | None  # model.confidence: low = review this result first
+    model_s: float
+
+
+def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, inpainter) -> Cleaned:
+    """Fit the mask to ``photo`` and run the model. Raises PhotoError."""
+    h, w = photo.rgb.shape[:2]
+    try:
+        hole = fit(mask, h, w)
+        check_hole_fraction(hole)
+    except (ValueError, ImageReadError) as exc:
+        raise PhotoError(str(exc)) from None
+    t0 = time.perf_counter()
+    try:
+        full = inpainter(photo.rgb, hole) if hole.any() else None
+        result = getattr(full, "refined", full)
+        confidence = None
+        if full is not None:
+            from ..confidence import fill_confidence
+            confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
+    except Exception as exc:  # out of memory on a huge photo etc.: this photo only
+        raise PhotoError(f"removal failed: {type(exc).__name__}: {exc}") from None
+    return Cleaned(result, confidence, time.perf_counter() - t0)
+
+
+def encode_result(result: np.ndarray, photo: Photo, out: Path, quality: int | None, token: str | None = None) -> None:
+    """Write ``result`` into ``photo``'s own pixels and save it to ``out`` like the source (atomically)."""
+    save_pixels(restore_like(result, photo), out, photo.meta, quality, token)
+
+
+@dataclass
+class Encoded:
+    """A result already encoded in its output's format (a cluster worker's answer)."""
+    data: bytes
 
 
 # --------------------------------------------------------------- manifest
@@ -581,6 +655,14 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
 
     ``progress`` is called after each file, from a writer thread; ``should_stop``
     is checked between photos (the current photo is finished first)."""
+    return run_locked(options, lambda out_dir, token: _BatchRun(options, inpainter, progress, out_dir, token),
+                      should_stop)
+
+
+def run_locked(options: BatchOptions, start: Callable[[Path, str], "_BatchRun"],
+               should_stop: Callable[[], bool] | None = None) -> BatchSummary:
+    """Validate, take the output folder's lock, remove a killed run's temps,
+    then run ``start(out_dir, token)`` (a local run, or model/jobs/cluster.py's)."""
     out_dir = validate_options(options)
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -590,7 +672,7 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
     try:
         _remove_stale_temps(out_dir, str(stale.get("token", "")), tuple(p for _, p in _inputs(options)),
                             options.report)
-        return _BatchRun(options, inpainter, progress, out_dir, token).run(should_stop, t_start)
+        return start(out_dir, token).run(should_stop, t_start)
     finally:
         out_lock.release()
 
@@ -611,7 +693,7 @@ class _BatchRun:
         self.summary.total = len(self.jobs)
         self.lock = threading.Lock()
         self.shared_hole = read_mask(options.mask) if options.mask is not None else None
-        self.fitted: dict[tuple[int, int], np.ndarray] = {}  # the shared mask per photo size
+        self.fit = MaskFitter(self.shared_hole, options.mask_fit)
         self.writes: queue.Queue = queue.Queue(maxsize=PREFETCH)
         self.writer_errors: list[BaseException] = []
 
@@ -641,14 +723,18 @@ class _BatchRun:
         """On the writer thread: encode, rename into place, record."""
         t0 = time.perf_counter()
         try:
-            if photo is None:
+            if isinstance(result, Encoded):  # encoded by a cluster worker
+                with atomic_target(job.out, self.token) as tmp:
+                    tmp.write_bytes(result.data)
+                status = "done"
+            elif photo is None:
                 copy_atomic(job.path, job.out, self.token)
                 status = "copied"
             elif result is None:  # the mask misses this photo: the original bytes are the best copy
                 copy_atomic(job.path, job.out, self.token)
-                status, job.reason = "copied", job.reason or "the mask does not touch this photo"
+                status, job.reason = "copied", job.reason or MISSES_PHOTO
             else:
-                save_pixels(restore_like(result, photo), job.out, photo.meta, self.options.quality, self.token)
+                encode_result(result, photo, job.out, self.options.quality, self.token)
                 status = "done"
             self.manifest.add(job.rel.as_posix(), job.path, job.out, job.mask, status)
         except Exception as exc:
@@ -664,34 +750,30 @@ class _BatchRun:
             except Exception as exc:  # e.g. a progress callback that raised: keep draining, re-raise later
                 self.writer_errors.append(exc)
 
-    def hole_for(self, job: _Job, height: int, width: int) -> np.ndarray:
-        """The job's mask fitted to its photo (the shared one is fitted once per size)."""
-        if self.shared_hole is None:
-            return fit_mask(read_mask(job.mask), height, width, self.options.mask_fit)
-        if (height, width) not in self.fitted:
-            self.fitted[(height, width)] = fit_mask(self.shared_hole, height, width, self.options.mask_fit)
-        return self.fitted[(height, width)]
-
     def clean(self, job: _Job, photo: Photo, decode_s: float) -> None:
         """Fit the mask and run the model for one decoded photo (main thread)."""
-        h, w = photo.rgb.shape[:2]
         try:
-            hole = self.hole_for(job, h, w)
-            check_hole_fraction(hole)
-        except (ValueError, ImageReadError) as exc:
+            cleaned = clean_photo(photo, job.mask, self.fit, self.inpainter)
+        except PhotoError as exc:
             self.finish(job, "failed", str(exc), decode_s=decode_s)
             return
-        t0 = time.perf_counter()
-        try:
-            full = self.inpainter(photo.rgb, hole) if hole.any() else None
-            result = getattr(full, "refined", full)
-            if full is not None:
-                from ..confidence import fill_confidence
-                job.confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
-        except Exception as exc:  # out of memory on a huge photo etc.: this photo only
-            self.finish(job, "failed", f"removal failed: {type(exc).__name__}: {exc}", decode_s=decode_s)
-            return
-        self.writes.put((job, photo, result, {"decode_s": decode_s, "model_s": time.perf_counter() - t0}))
+        job.confidence = cleaned.confidence
+        self.writes.put((job, photo, cleaned.result, {"decode_s": decode_s, "model_s": cleaned.model_s}))
+
+    def settle(self, job: _Job) -> bool:
+        """Record a job that needs no model (resumed, skipped, refused, or
+        copied: handed to the writer); False for a photo to clean."""
+        if job.action == "resumed":
+            self.finish(job, "resumed", job.reason)
+        elif job.action == "skip":
+            self.finish(job, "skipped", job.reason)
+        elif job.action == "fail":
+            self.finish(job, "failed", job.reason)
+        elif job.action == "copy":
+            self.writes.put((job, None, None, {}))
+        else:
+            return False
+        return True
 
     def run(self, should_stop: Callable[[], bool] | None, t_start: float) -> BatchSummary:
         summary, options = self.summary, self.options
@@ -705,14 +787,8 @@ class _BatchRun:
         try:
             while (item := decoded.get()) is not None:
                 job, photo, error, decode_s = item
-                if job.action == "resumed":
-                    self.finish(job, "resumed", job.reason)
-                elif job.action == "skip":
-                    self.finish(job, "skipped", job.reason)
-                elif job.action == "fail":
-                    self.finish(job, "failed", job.reason)
-                elif job.action == "copy":
-                    self.writes.put((job, None, None, {}))
+                if self.settle(job):
+                    pass
                 elif error is not None:
                     self.finish(job, "failed", error, decode_s=decode_s)
                 else:
