@@ -740,8 +740,9 @@ class _BatchRun:
         except Exception as exc:
             self.finish(job, "failed", f"cannot write {job.out}: {exc}", **times)
             return
-        self.finish(job, status, job.reason if status == "copied" else "", encode_s=time.perf_counter() - t0,
-                    **times)
+        times = dict(times)  # a cluster worker's encoding time comes in times
+        self.finish(job, status, job.reason if status == "copied" else "",
+                    encode_s=times.pop("encode_s", 0.0) + time.perf_counter() - t0, **times)
 
     def _writer(self) -> None:
         while (item := self.writes.get()) is not None:
