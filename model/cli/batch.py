@@ -99,9 +99,12 @@ def run(args: argparse.Namespace) -> int:
             return run_batch(options, inpainter, progress=progress, should_stop=should_stop)
 
     from tqdm import tqdm
-    bar = tqdm(total=0, unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    bars: list = []  # made at the first photo, so an error before it (an unreachable cluster) is one clean line
 
     def on_progress(p: BatchProgress) -> None:
+        if not bars:
+            bars.append(tqdm(total=p.total, unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1))
+        bar = bars[0]
         if bar.total != p.total:
             bar.total = p.total
         workers = f"{p.workers} worker{'s' if p.workers != 1 else ''}, " if p.workers else ""
@@ -124,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
         if on_main:
             signal.signal(signal.SIGINT, previous)
     print(format_summary(summary), file=sys.stderr)

@@ -224,6 +224,7 @@ def worker_plan(device: str, workers: int | None) -> tuple[int, dict, WorkerSpec
 
 @dataclass
 class _Worker:
+    number: int  # names it in tried_on
     handle: object
     started: object  # the ref of its ready() call
     ready: bool = False
@@ -250,7 +251,10 @@ class _ClusterRun(_BatchRun):
         self.restorer = restorer
         self.weights = weights
         self.workers: list[_Worker] = []
-        self.replacements = count  # workers started in place of dead ones, at most
+        self.started_workers = 0
+        # workers started in place of dead ones, at most (each death while working costs a photo a
+        # try, so a photo that kills every worker it meets stops after MAX_TRIES of them)
+        self.replacements = 2 * count + MAX_TRIES
         self.lost_reason = ""
         self.tries: dict[str, int] = {}  # rel -> tries so far
         self.tried_on: dict[str, set[int]] = {}  # rel -> ids of the workers it failed on
@@ -264,7 +268,8 @@ class _ClusterRun(_BatchRun):
         ray = _ray()
         actor = ray.remote(PhotoWorker).options(max_restarts=0, max_task_retries=0, **self.resources)
         handle = actor.remote(self.spec, self._weights_ref, self._hole_ref, self._restorer)
-        self.workers.append(_Worker(handle, handle.ready.remote()))
+        self.started_workers += 1
+        self.workers.append(_Worker(self.started_workers, handle, handle.ready.remote()))
 
     def _drop_worker(self, worker: _Worker, reason: str) -> None:
         """A worker died (or never started): its photos go back to the queue,
@@ -292,7 +297,7 @@ class _ClusterRun(_BatchRun):
         rel = job.rel.as_posix()
         if counted:
             self.tries[rel] = self.tries.get(rel, 0) + 1
-            self.tried_on.setdefault(rel, set()).add(id(worker))
+            self.tried_on.setdefault(rel, set()).add(worker.number)
         if self.tries.get(rel, 0) >= MAX_TRIES:
             self.finish(job, "failed", f"failed on {self.tries[rel]} tries: {reason}")
         elif not self.summary.stopped:
@@ -304,7 +309,7 @@ class _ClusterRun(_BatchRun):
         if not free:
             return None
         tried = self.tried_on.get(job.rel.as_posix(), set())
-        fresh = [w for w in free if id(w) not in tried]  # a retry goes to another worker when there is one
+        fresh = [w for w in free if w.number not in tried]  # a retry goes to another worker when there is one
         return min(fresh or free, key=lambda w: w.queued)
 
     def _hand_over(self) -> None:
