@@ -159,8 +159,8 @@ def _unreachable(address: str, timeout: float = 5.0) -> str | None:
     """Why ``address`` (HOST:PORT or ray://HOST:PORT) cannot be reached, or None."""
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, sep, port = hostport.rpartition(":")
-    if not sep:
-        host, port = hostport, str(DEFAULT_PORT)
+    if not sep:  # Ray's own defaults: the head's port, or its client server's
+        host, port = hostport, "10001" if address.startswith("ray://") else str(DEFAULT_PORT)
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except ValueError:
