@@ -241,3 +241,31 @@ def test_an_unreachable_cluster_is_one_line(tmp_path, shop):
     assert not (tmp_path / "out").exists() or not photos_in(tmp_path / "out")
     res = cli("batch", src, "--mask", base / "m.png", "-o", tmp_path / "out", "--workers", "2")
     assert res.returncode == 2 and "--workers is for a cluster run" in res.stderr
+
+
+def test_watermark_restoration_on_the_cluster_matches_a_local_run(cluster, tmp_path):
+    """--watermark: estimated once on the driver, sent to the workers; the notes
+    a worker's restorer makes (a photo of another size) reach the driver."""
+    from model.jobs.watermark_restore import prepare_batch
+    from test_watermark_restore import blend, random_photo, synthetic
+
+    _, marked, alpha, col = synthetic(12, h=120, w=300, opacity=0.5, seed=10)
+    src = tmp_path / "in"
+    for i, m in enumerate(marked):
+        save(src / f"p{i:02d}.png", m)
+    big_alpha, big_col = np.zeros((160, 360), np.float32), np.zeros((160, 360, 3), np.float32)
+    big_alpha[40:, 60:], big_col[40:, 60:] = alpha, col
+    save(src / "big.png", blend(random_photo(np.random.default_rng(11), 160, 360), big_alpha, big_col))
+    notes = {"local": [], "cluster": []}
+    for name, address in (("local", None), ("cluster", "auto")):
+        options, restorer = prepare_batch(BatchOptions(src, output_dir=tmp_path / name, mask_fit="anchor-bottomright",
+                                                       cluster=address), "auto", 40, note=notes[name].append)
+        if address is None:
+            summary = run_batch(options, restorer.bind(Inpainter(device="cpu", texture=False)))
+        else:
+            summary = run_cluster_batch(options, device="cpu", texture=False, restorer=restorer,
+                                        note=notes[name].append)
+        assert summary.done == 13 and not summary.failed
+    assert photo_hashes(tmp_path / "cluster") == photo_hashes(tmp_path / "local")
+    assert notes["local"] == ["360x160 photo: watermark anchor-bottomright"]
+    assert "360x160 photo: watermark anchor-bottomright" in notes["cluster"]
