@@ -1,5 +1,6 @@
 """``python main.py batch INPUT_DIR (--mask M | --masks DIR | --watermark auto|FILE) [-o OUT] ...``:
-a folder of photos (``model/jobs/batch.py``; the flags come from ``BatchOptions``)."""
+a folder of photos (``model/jobs/batch.py``; the flags come from ``BatchOptions``);
+with ``--cluster ADDRESS|auto`` on Ray workers (``model/jobs/cluster.py``, imported only then)."""
 from __future__ import annotations
 
 import argparse

@@ -79,9 +79,10 @@ class BatchOptions:
     report: Path | None = option(None, "write a per-file JSON report here", parse=Path)
     # model/jobs/cluster.py (the optional Ray extra); the outputs are the same as a local run's
     cluster: str | None = option(None, "clean on a Ray cluster: its address (HOST:PORT), or auto ($RAY_ADDRESS, "
-                                       "else a local cluster on this machine's cores)", parse=str)
+                                       "else a local cluster on this machine's cores)", parse=str,
+                                 metavar="ADDRESS")
     workers: int | None = option(None, "with --cluster: CPU workers to start (default: one per CPU of the "
-                                       "cluster; with GPUs, one worker per GPU)", parse=int)
+                                       "cluster; with GPUs, one worker per GPU)", parse=int, metavar="N")
 
 
 @dataclass
@@ -655,6 +656,8 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
 
     ``progress`` is called after each file, from a writer thread; ``should_stop``
     is checked between photos (the current photo is finished first)."""
+    if options.cluster:  # never silently run on this machine what was meant for a cluster
+        raise BatchError("options.cluster is set: run it with model.jobs.cluster.run_cluster_batch")
     return run_locked(options, lambda out_dir, token: _BatchRun(options, inpainter, progress, out_dir, token),
                       should_stop)
 

@@ -39,6 +39,7 @@ from .batch import (MISSES_PHOTO, BatchError, BatchOptions, BatchProgress, Batch
 MAX_TRIES = 3  # a photo is tried on up to this many workers
 QUEUED_PER_WORKER = 2  # photos handed to a worker at once: the next one is there when it finishes one
 POLL_S = 0.2  # how often the driver looks at should_stop while it waits
+START_TIMEOUT_S = 300.0  # no worker ready by then: the cluster has no room for one (or cannot load the model)
 DEFAULT_PORT = 6379  # `ray start --head`'s port
 
 
@@ -217,7 +218,7 @@ def worker_plan(device: str, workers: int | None) -> tuple[int, dict, WorkerSpec
         return count, {"num_gpus": 1, "num_cpus": 1}, WorkerSpec("cuda", threads)
     if cpus < 1:
         raise ClusterError("the cluster has no CPU to run a worker on")
-    count = workers or cpus
+    count = min(workers or cpus, cpus)  # one more would wait for a free CPU for ever
     threads = max(1, cpus // count)
     return count, {"num_cpus": threads}, WorkerSpec("cpu", threads)
 
@@ -257,7 +258,7 @@ class _ClusterRun(_BatchRun):
         self.replacements = 2 * count + MAX_TRIES
         self.lost_reason = ""
         self.tries: dict[str, int] = {}  # rel -> tries so far
-        self.tried_on: dict[str, set[int]] = {}  # rel -> ids of the workers it failed on
+        self.tried_on: dict[str, set[int]] = {}  # rel -> numbers of the workers it failed on
         self.handed: dict[object, _Try] = {}  # object ref -> the photo it answers
 
     def _with_workers(self, progress: Callable[[BatchProgress], None]) -> Callable[[BatchProgress], None]:
@@ -322,7 +323,10 @@ class _ClusterRun(_BatchRun):
             try:
                 check_regular_file(job.path)
                 photo_bytes = job.path.read_bytes()
-                mask_bytes = job.mask.read_bytes() if self.shared_hole is None else None
+                mask_bytes = None
+                if self.shared_hole is None:  # --masks: the photo's own mask goes with it
+                    check_regular_file(job.mask)
+                    mask_bytes = job.mask.read_bytes()
             except ImageReadError as exc:
                 self.finish(job, "failed", str(exc))
                 continue
@@ -401,7 +405,7 @@ class _ClusterRun(_BatchRun):
                 self._restorer = _detached(self.restorer)
                 for _ in range(min(self.count, len(self.todo))):
                     self._start_worker()
-            ever_ready = False
+            ever_ready, t_workers = False, time.monotonic()
             while self.todo or self.handed:
                 if not summary.stopped and should_stop is not None and should_stop():
                     summary.stopped = True  # the photos handed over are finished and written; no new ones
@@ -414,6 +418,9 @@ class _ClusterRun(_BatchRun):
                         self.finish(job, "failed", f"no worker left ({self.lost_reason})")
                     self.todo.clear()
                     break
+                if not ever_ready and time.monotonic() - t_workers > START_TIMEOUT_S:
+                    raise ClusterError(f"no worker started within {START_TIMEOUT_S:.0f} s; the cluster has "
+                                       f"{_free(ray)} free, each worker needs {self.resources}")
                 self._hand_over()
                 starting = {w.started: w for w in self.workers if not w.ready}
                 waiting = list(self.handed) + list(starting)
@@ -454,6 +461,10 @@ class _ClusterRun(_BatchRun):
         if self.writer_errors:
             raise self.writer_errors[0]
         return summary
+
+
+def _free(ray) -> dict:
+    return {k: v for k, v in ray.available_resources().items() if k in ("CPU", "GPU")}
 
 
 def _first_line(exc: BaseException, default: str = "") -> str:
