@@ -1,12 +1,19 @@
 """Batch throughput on 12 MP JPEGs with a corner watermark mask.
 
     python -m benchmarks.batch [--count 100] [--megapixels 12] [--device cpu] [--texture on|off] [--keep DIR]
+    python -m benchmarks.batch --cluster auto --workers N [...]    # on Ray (model/jobs/cluster.py)
 
 Generates ``count`` photo-like JPEGs (quality 90) in a temp folder, runs
 ``model.jobs.batch.run_batch`` (the code behind ``main.py batch``) and prints
 photos/s and where the time goes. Decode runs on a prefetch thread and
 encode on a writer thread while the model runs, so the per-stage times add
 up to more than the wall time when they overlap.
+
+With ``--cluster``, ``run_cluster_batch`` cleans them on Ray workers
+(``--cluster auto``: a local cluster on this machine's cores; ``--workers N``
+CPU workers, or one per GPU with ``--device auto``/``cuda`` on a machine with
+GPUs). Besides the whole run's rate (which includes starting the workers and
+loading their models) it prints the rate once every worker was ready.
 """
 from __future__ import annotations
 
@@ -22,7 +29,6 @@ from PIL import Image
 
 from model.jobs.batch import BatchOptions, run_batch
 from model.devices import describe
-from model.inference import Inpainter
 
 
 def photo(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -70,6 +76,10 @@ def main() -> None:
     parser.add_argument("--weights")
     parser.add_argument("--texture", choices=("on", "off"), default="on")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
+    parser.add_argument("--cluster", help="run on Ray: an address, or auto (a local cluster on this machine)")
+    parser.add_argument("--workers", type=int, help="with --cluster: CPU workers (default one per CPU)")
+    parser.add_argument("--cpus", type=int, help="with --cluster auto: the local cluster gets this many of the "
+                                                 "machine's CPUs (e.g. 1 worker on 1 core)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="inpaint-bench-") as tmp:
@@ -80,9 +90,14 @@ def main() -> None:
         with Image.open(next(src.iterdir())) as im:
             w, h = im.size
         print(f"generated {args.count} JPEGs of {w}x{h} ({size_in / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s")
-        inp = Inpainter(args.weights, args.device, texture=args.texture == "on")
-        print(f"device {describe(inp.device)}, torch threads {torch.get_num_threads()}, texture {args.texture}")
-        summary = run_batch(BatchOptions(src, output_dir=folder / "out", mask=mask), inp)
+        options = BatchOptions(src, output_dir=folder / "out", mask=mask, cluster=args.cluster, workers=args.workers)
+        if args.cluster:
+            summary, steady = run_on_cluster(options, args)
+        else:
+            from model.inference import Inpainter
+            inp = Inpainter(args.weights, args.device, texture=args.texture == "on")
+            print(f"device {describe(inp.device)}, torch threads {torch.get_num_threads()}, texture {args.texture}")
+            summary, steady = run_batch(options, inp), None
         assert summary.done == args.count and not summary.failed, summary.failed
         out_size = sum(p.stat().st_size for p in (folder / "out").glob("*.jpg"))
         done = [r for r in summary.records if r.status == "done"]
@@ -90,12 +105,42 @@ def main() -> None:
         total = sum(stages.values())
         print(f"{summary.done} photos in {summary.seconds:.1f} s: {summary.done / summary.seconds:.2f} photos/s "
               f"({summary.seconds / summary.done:.2f} s per photo, wall)")
+        if steady is not None:
+            print(steady)
         print("time per photo by stage (threads overlap): " + ", ".join(
             f"{k} {v / len(done):.2f} s ({100 * v / total:.0f} %)" for k, v in stages.items()))
         print(f"decode + encode share: {100 * (stages['decode'] + stages['encode']) / total:.0f} %, "
               f"model share: {100 * stages['model'] / total:.0f} %")
         print(f"output size {out_size / 1e6:.0f} MB for {size_in / 1e6:.0f} MB of input "
               f"({out_size / size_in:.2f}x)")
+
+
+def run_on_cluster(options: BatchOptions, args: argparse.Namespace):
+    """``run_cluster_batch``; returns the summary and a line with the rate
+    once every worker had loaded its model (the whole run's rate includes that start)."""
+    from model.jobs.cluster import run_cluster_batch
+
+    if args.cpus:
+        import ray
+        ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ready: list[float] = []  # when each worker was ready
+    finished: list[float] = []  # when each photo was written
+
+    def note(message: str) -> None:
+        print(message)
+        if message.startswith("worker ready"):
+            ready.append(time.perf_counter())
+
+    summary = run_cluster_batch(options, args.weights, args.device, args.texture == "on", note=note,
+                                progress=lambda p: finished.append(time.perf_counter()))
+    if not ready:
+        return summary, "no worker was ready"
+    after = [t for t in finished if t > ready[-1]]
+    if len(after) < 2:
+        return summary, f"too few photos after the last worker was ready ({len(after)}) for a steady rate"
+    rate = (len(after) - 1) / (after[-1] - after[0])
+    return summary, (f"with all {len(ready)} workers ready: {rate:.2f} photos/s "
+                     f"({len(after)} photos finished after the last worker was ready)")
 
 
 if __name__ == "__main__":

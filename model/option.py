@@ -14,7 +14,8 @@ def option(default: Any, help: str, **cli: Any) -> Any:
     """A dataclass field with its command-line description: ``help``, and
     optionally ``flag`` (a list of names instead of --field-name),
     ``choices``, ``parse`` (text -> value: for tuples and None defaults),
-    ``shown`` (the default as the user writes it), ``group`` (mutually
+    ``shown`` (the default as the user writes it), ``metavar`` (the value's
+    name in the help), ``group`` (mutually
     exclusive flags), ``positional`` and ``cli=False`` (no flag)."""
     return field(default=default, metadata={"help": help, **cli})
 

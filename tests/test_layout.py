@@ -5,7 +5,9 @@ so imports inside functions count too):
 * nothing in model/ outside model/cli/ imports model.cli (commands sit on top);
 * argparse is imported only by model/cli/ in model/, main.py and inpaint_gui/
   (the scripts of benchmarks/ and scripts/ are their own small programs and
-  parse their own arguments)."""
+  parse their own arguments);
+* Ray (the optional cluster extra) is imported only by model/jobs/cluster.py:
+  the app and the plain command line never load it."""
 import ast
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 QT = ("PySide6", "shiboken6", "PyQt5", "PyQt6", "inpaint_gui")
+RAY_MODULE = "model/jobs/cluster.py"  # the one module that may import ray
 
 
 def imported_modules(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
@@ -52,6 +55,8 @@ def contract_violations(root: Path = ROOT) -> list[str]:
                 problems.setdefault((rel, line, "cli"), f"{rel}:{line}: only model/cli/ may import {module}")
             if top == "argparse" and not in_cli:
                 problems.setdefault((rel, line, "argparse"), f"{rel}:{line}: argparse outside model/cli/")
+            if top == "ray" and rel != RAY_MODULE:
+                problems.setdefault((rel, line, "ray"), f"{rel}:{line}: only {RAY_MODULE} may import {module}")
     return list(problems.values())
 
 
@@ -65,10 +70,13 @@ def test_import_contracts_hold():
     ("    from ..cli.common import open_inpainter", "model/jobs/batch.py"),
     ("    from .. import cli", "model/training/trainer.py"),
     ("    import argparse", "model/evaluation/report.py"),
+    ("    import ray", "model/jobs/batch.py"),
+    ("    from ray.exceptions import RayError", "model/cli/batch.py"),
+    ("    import ray", "main.py"),
 ])
 def test_a_violation_inside_a_function_is_caught(tmp_path, line, where):
     """The check itself: the same tree with one offending import (inside a function) fails it."""
-    for path in (ROOT / "model").rglob("*.py"):
+    for path in [*(ROOT / "model").rglob("*.py"), ROOT / "main.py"]:
         target = tmp_path / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
@@ -85,6 +93,34 @@ def test_importing_every_core_module_loads_no_qt():
     code = ("import importlib, sys\n"
             f"for m in {modules!r}: importlib.import_module(m)\n"
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken6', 'PyQt', 'inpaint_gui'))]\n"
-            "assert not bad, bad\n")
+            "assert not bad, bad\n"
+            "assert 'ray' not in sys.modules, 'a core module imported ray'\n")  # cluster.py imports it in functions
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_the_app_and_a_plain_batch_never_load_ray(tmp_path):
+    """The app's modules and a whole local ``batch`` run (the CLI in-process)
+    leave ray unloaded, whether or not it is installed."""
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    Image.fromarray(np.full((24, 32, 3), 120, np.uint8)).save(photos / "a.png")
+    mask = np.zeros((24, 32), np.uint8)
+    mask[4:8, 4:8] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    gui = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                 for p in (ROOT / "inpaint_gui").rglob("*.py") if p.name != "__main__.py")
+    code = ("import importlib, sys\n"
+            f"for m in {gui!r}: importlib.import_module(m)\n"
+            "import model.cli\n"
+            f"code = model.cli.main(['batch', {str(photos)!r}, '--mask', {str(tmp_path / 'm.png')!r}, '-o', "
+            f"{str(tmp_path / 'out')!r}, '--device', 'cpu', '--texture', 'off'])\n"
+            "assert code == 0, code\n"
+            "assert 'ray' not in sys.modules, 'ray was imported'\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out" / "a.png").is_file()

@@ -210,8 +210,10 @@ def test_batch_with_different_sizes_and_mask_fit(tmp_path):
     assert psnr(out[box], big_clean[box]) > psnr(read_image(src / "big.png")[box], big_clean[box]) + 8
     assert (tmp_path / "out" / ".inpaint-watermark" / "watermark_alpha.png").is_file()
     # the saved estimate is reused as is (--watermark FILE) and keys --resume
-    again, _ = prepare_batch(BatchOptions(src, output_dir=tmp_path / "out2"),
-                             tmp_path / "out" / ".inpaint-watermark" / "watermark.png")
+    again, again_restorer = prepare_batch(BatchOptions(src, output_dir=tmp_path / "out2"),
+                                          tmp_path / "out" / ".inpaint-watermark" / "watermark.png")
+    assert not (tmp_path / "out2").exists()  # written by the run, under its lock
+    again_restorer.prepare_output(tmp_path / "out2")
     assert again.mask.read_bytes() == options.mask.read_bytes()
     with pytest.raises(BatchError, match="replaces"):
         prepare_batch(BatchOptions(src, output_dir=tmp_path / "o3", mask=options.mask), "auto")

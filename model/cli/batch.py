@@ -1,5 +1,6 @@
 """``python main.py batch INPUT_DIR (--mask M | --masks DIR | --watermark auto|FILE) [-o OUT] ...``:
-a folder of photos (``model/jobs/batch.py``; the flags come from ``BatchOptions``)."""
+a folder of photos (``model/jobs/batch.py``; the flags come from ``BatchOptions``);
+with ``--cluster ADDRESS|auto`` on Ray workers (``model/jobs/cluster.py``, imported only then)."""
 from __future__ import annotations
 
 import argparse
@@ -80,19 +81,35 @@ def run(args: argparse.Namespace) -> int:
     except BatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    inpainter = open_inpainter(args)
-    if inpainter is None:
-        return 2
-    if restorer is not None:
-        inpainter = restorer.bind(inpainter)
+    if options.cluster is not None:  # model/jobs/cluster.py: the workers load the model
+        if not _weights_usable(args):
+            return 2
+
+        def start(progress, should_stop):
+            from ..jobs.cluster import run_cluster_batch
+            return run_cluster_batch(options, args.weights, args.device, args.texture == "on", restorer,
+                                     progress=progress, should_stop=should_stop, note=_note)
+    else:
+        inpainter = open_inpainter(args)
+        if inpainter is None:
+            return 2
+        if restorer is not None:
+            inpainter = restorer.bind(inpainter)
+
+        def start(progress, should_stop):
+            return run_batch(options, inpainter, progress=progress, should_stop=should_stop)
 
     from tqdm import tqdm
-    bar = tqdm(total=0, unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    bars: list = []  # made at the first photo, so an error before it (an unreachable cluster) is one clean line
 
     def on_progress(p: BatchProgress) -> None:
+        if not bars:
+            bars.append(tqdm(total=p.total, unit="photo", file=sys.stderr, dynamic_ncols=True, smoothing=0.1))
+        bar = bars[0]
         if bar.total != p.total:
             bar.total = p.total
-        bar.set_postfix_str(Path(p.path).name[-30:], refresh=False)
+        workers = f"{p.workers} worker{'s' if p.workers != 1 else ''}, " if p.workers else ""
+        bar.set_postfix_str(workers + Path(p.path).name[-30:], refresh=False)
         bar.update(1)
         if p.outcome == "failed":
             bar.write(f"failed: {p.path}: {p.reason}", file=sys.stderr)
@@ -103,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, stopper.handle) if on_main else None
     try:
-        summary = run_batch(options, inpainter, progress=on_progress, should_stop=stopper)
+        summary = start(on_progress, stopper)
     except BatchError as exc:  # e.g. another run took the output folder meanwhile
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -111,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
         if on_main:
             signal.signal(signal.SIGINT, previous)
     print(format_summary(summary), file=sys.stderr)
@@ -121,6 +139,20 @@ def run(args: argparse.Namespace) -> int:
     if summary.stopped:
         return 130
     return 1 if summary.failed or summary.report_error else 0
+
+
+def _weights_usable(args: argparse.Namespace) -> bool:
+    """For a cluster run: the weights load here (on the CPU) before they are
+    sent to the workers; else False after printing why (the caller exits with 2)."""
+    from ..checkpoint import load_network
+    from ..paths import resolve_weights
+
+    try:
+        load_network(resolve_weights(args.weights))
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def format_summary(summary) -> str:

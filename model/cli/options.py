@@ -65,7 +65,7 @@ def add_option_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str
                 kwargs["choices"] = meta["choices"]
         names = meta.get("flag") or ("--" + f.name.replace("_", "-"),)
         if "action" not in kwargs and "choices" not in kwargs:
-            kwargs["metavar"] = names[-1].lstrip("-").upper().replace("-", "_")
+            kwargs["metavar"] = meta.get("metavar") or names[-1].lstrip("-").upper().replace("-", "_")
         target = parser
         if "group" in meta:
             name = meta["group"]

@@ -37,7 +37,7 @@ from ..paths import is_inside, link_inside, path_relation, real_path
 from ..photos.atomic import TEMP_SUFFIX, atomic_target, copy_atomic
 from ..photos.files import cleaned_folder, entry_problem, is_image_file, list_photos, walk_photos
 from ..photos.imageio import ImageReadError, Photo, read_mask, read_photo
-from ..photos.savefile import restore_like, save_pixels
+from ..photos.savefile import restore_like, save_pixels, write_encoded
 
 try:  # POSIX: the kernel drops the lock when the process dies, so a stale lock never blocks
     import fcntl
@@ -52,6 +52,7 @@ LOCK_NAME = ".inpaint-lock"  # held for the whole run: one batch per output fold
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)  # flock: another holder  # a symlink planted as the lock file is never followed
 NO_MASK = "no mask for this photo"
+MISSES_PHOTO = "the mask does not touch this photo"
 PREFETCH = 2  # decoded photos waiting for the model (each 12 MP photo is ~70 MB)
 
 
@@ -76,6 +77,12 @@ class BatchOptions:
     quality: int | None = option(None, "JPEG/WebP quality 1-100 (default: estimated from each JPEG)", parse=int)
     resume: bool = option(False, "skip the photos an earlier run finished (manifest + size)")
     report: Path | None = option(None, "write a per-file JSON report here", parse=Path)
+    # model/jobs/cluster.py (the optional Ray extra); the outputs are the same as a local run's
+    cluster: str | None = option(None, "clean on a Ray cluster: its address (HOST:PORT), or auto ($RAY_ADDRESS, "
+                                       "else a local cluster on this machine's cores)", parse=str,
+                                 metavar="ADDRESS")
+    workers: int | None = option(None, "with --cluster: CPU workers to start (default: one per CPU of the "
+                                       "cluster; with GPUs, one worker per GPU)", parse=int, metavar="N")
 
 
 @dataclass
@@ -87,6 +94,7 @@ class BatchProgress:
     # for code (the GUI's dialog), so nobody parses ``status``:
     outcome: str = ""  # done | copied | skipped | resumed | failed
     reason: str = ""
+    workers: int = 0  # a cluster run's workers at work now (0 for a local run)
 
 
 @dataclass
@@ -166,6 +174,10 @@ def validate_options(options: BatchOptions) -> Path:
         raise BatchError(f"unknown --missing {options.missing!r}; choose copy or skip")
     if options.quality is not None and not 1 <= int(options.quality) <= 100:
         raise BatchError(f"quality must be 1-100, got {options.quality}")
+    if options.workers is not None and options.cluster is None:
+        raise BatchError("--workers is for a cluster run: give --cluster ADDRESS (or auto) too")
+    if options.workers is not None and int(options.workers) < 1:
+        raise BatchError(f"--workers must be 1 or more, got {options.workers}")
     out = Path(options.output_dir) if options.output_dir is not None else cleaned_folder(src)
     for what, path in _inputs(options):
         relation = path_relation(out, path)
@@ -261,6 +273,69 @@ def fit_mask(hole: np.ndarray, height: int, width: int, rule: str) -> np.ndarray
     if y1 > y0 and x1 > x0:
         out[y0:y1, x0:x1] = hole[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
     return out
+
+
+class MaskFitter:
+    """Each photo's mask fitted to it by ``rule`` (``fit_mask``); the shared
+    mask (--mask) is fitted once per photo size."""
+
+    def __init__(self, shared_hole: np.ndarray | None, rule: str):
+        self.shared_hole, self.rule = shared_hole, rule
+        self.fitted: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, mask: Path | None, height: int, width: int) -> np.ndarray:
+        if self.shared_hole is None:
+            return fit_mask(read_mask(mask), height, width, self.rule)
+        if (height, width) not in self.fitted:
+            self.fitted[(height, width)] = fit_mask(self.shared_hole, height, width, self.rule)
+        return self.fitted[(height, width)]
+
+
+# ---------------------------------------------------- one photo's cleaning
+# What a local run and a cluster worker (model/jobs/cluster.py) both do for a
+# photo, so that their outputs are the same bytes.
+
+class PhotoError(Exception):
+    """This photo cannot be cleaned; the message is the reason listed for it."""
+
+
+@dataclass
+class Cleaned:
+    result: np.ndarray | None  # RGB uint8; None: the mask does not touch the photo (copy the source)
+    confidence: float | None  # model.confidence: low = review this result first
+    model_s: float
+
+
+def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, inpainter) -> Cleaned:
+    """Fit the mask to ``photo`` and run the model. Raises PhotoError."""
+    h, w = photo.rgb.shape[:2]
+    try:
+        hole = fit(mask, h, w)
+        check_hole_fraction(hole)
+    except (ValueError, ImageReadError) as exc:
+        raise PhotoError(str(exc)) from None
+    t0 = time.perf_counter()
+    try:
+        full = inpainter(photo.rgb, hole) if hole.any() else None
+        result = getattr(full, "refined", full)
+        confidence = None
+        if full is not None:
+            from ..confidence import fill_confidence
+            confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
+    except Exception as exc:  # out of memory on a huge photo etc.: this photo only
+        raise PhotoError(f"removal failed: {type(exc).__name__}: {exc}") from None
+    return Cleaned(result, confidence, time.perf_counter() - t0)
+
+
+def encode_result(result: np.ndarray, photo: Photo, out: Path, quality: int | None, token: str | None = None) -> None:
+    """Write ``result`` into ``photo``'s own pixels and save it to ``out`` like the source (atomically)."""
+    save_pixels(restore_like(result, photo), out, photo.meta, quality, token)
+
+
+@dataclass
+class Encoded:
+    """A result already encoded in its output's format (a cluster worker's answer)."""
+    data: bytes
 
 
 # --------------------------------------------------------------- manifest
@@ -601,6 +676,19 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
     inpainter with files of its own for the output folder (the watermark
     restorer's estimate) writes them in ``prepare_output(out_dir)``, called
     once the lock is held, so a refused run writes nothing."""
+    if options.cluster:  # never silently run on this machine what was meant for a cluster
+        raise BatchError("options.cluster is set: run it with model.jobs.cluster.run_cluster_batch")
+    return run_locked(options, lambda out_dir, token: _BatchRun(options, inpainter, progress, out_dir, token),
+                      should_stop, getattr(inpainter, "prepare_output", None))
+
+
+def run_locked(options: BatchOptions, start: Callable[[Path, str], "_BatchRun"],
+               should_stop: Callable[[], bool] | None = None,
+               prepare_output: Callable[[Path], None] | None = None) -> BatchSummary:
+    """Validate, take the output folder's lock, remove a killed run's temps,
+    let ``prepare_output(out_dir)`` write the run's own files (only now, so a
+    refused run writes nothing), then run ``start(out_dir, token)`` (a local
+    run, or model/jobs/cluster.py's)."""
     out_dir = validate_options(options)
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -610,10 +698,9 @@ def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgres
     try:
         _remove_stale_temps(out_dir, str(stale.get("token", "")), tuple(p for _, p in _inputs(options)),
                             options.report)
-        prepare_output = getattr(inpainter, "prepare_output", None)
         if prepare_output is not None:
             prepare_output(out_dir)
-        return _BatchRun(options, inpainter, progress, out_dir, token).run(should_stop, t_start)
+        return start(out_dir, token).run(should_stop, t_start)
     finally:
         out_lock.release()
 
@@ -635,7 +722,7 @@ class _BatchRun:
         self.summary.total = len(self.jobs)
         self.lock = threading.Lock()
         self.shared_hole = read_mask(options.mask) if options.mask is not None else None
-        self.fitted: dict[tuple[int, int], np.ndarray] = {}  # the shared mask per photo size
+        self.fit = MaskFitter(self.shared_hole, options.mask_fit)
         self.writes: queue.Queue = queue.Queue(maxsize=PREFETCH)
         self.writer_errors: list[BaseException] = []
 
@@ -669,21 +756,25 @@ class _BatchRun:
             if link is not None:  # e.g. out/sub -> ../elsewhere: writing there would leave the output folder
                 raise OSError(f"{link} is a symbolic link inside the output folder; results are never "
                               "written through one")
-            if photo is None:
+            if isinstance(result, Encoded):  # encoded by a cluster worker: checked on the way to the disk
+                write_encoded(result.data, job.out, self.token)
+                status = "done"
+            elif photo is None:
                 copy_atomic(job.path, job.out, self.token)
                 status = "copied"
             elif result is None:  # the mask misses this photo: the original bytes are the best copy
                 copy_atomic(job.path, job.out, self.token)
-                status, job.reason = "copied", job.reason or "the mask does not touch this photo"
+                status, job.reason = "copied", job.reason or MISSES_PHOTO
             else:
-                save_pixels(restore_like(result, photo), job.out, photo.meta, self.options.quality, self.token)
+                encode_result(result, photo, job.out, self.options.quality, self.token)
                 status = "done"
             self.manifest.add(job.rel.as_posix(), job.path, job.out, job.mask, status)
         except Exception as exc:
             self.finish(job, "failed", f"cannot write {job.out}: {exc}", **times)
             return
-        self.finish(job, status, job.reason if status == "copied" else "", encode_s=time.perf_counter() - t0,
-                    **times)
+        times = dict(times)  # a cluster worker's encoding time comes in times
+        self.finish(job, status, job.reason if status == "copied" else "",
+                    encode_s=times.pop("encode_s", 0.0) + time.perf_counter() - t0, **times)
 
     def _writer(self) -> None:
         while (item := self.writes.get()) is not None:
@@ -692,34 +783,30 @@ class _BatchRun:
             except Exception as exc:  # e.g. a progress callback that raised: keep draining, re-raise later
                 self.writer_errors.append(exc)
 
-    def hole_for(self, job: _Job, height: int, width: int) -> np.ndarray:
-        """The job's mask fitted to its photo (the shared one is fitted once per size)."""
-        if self.shared_hole is None:
-            return fit_mask(read_mask(job.mask), height, width, self.options.mask_fit)
-        if (height, width) not in self.fitted:
-            self.fitted[(height, width)] = fit_mask(self.shared_hole, height, width, self.options.mask_fit)
-        return self.fitted[(height, width)]
-
     def clean(self, job: _Job, photo: Photo, decode_s: float) -> None:
         """Fit the mask and run the model for one decoded photo (main thread)."""
-        h, w = photo.rgb.shape[:2]
         try:
-            hole = self.hole_for(job, h, w)
-            check_hole_fraction(hole)
-        except (ValueError, ImageReadError) as exc:
+            cleaned = clean_photo(photo, job.mask, self.fit, self.inpainter)
+        except PhotoError as exc:
             self.finish(job, "failed", str(exc), decode_s=decode_s)
             return
-        t0 = time.perf_counter()
-        try:
-            full = self.inpainter(photo.rgb, hole) if hole.any() else None
-            result = getattr(full, "refined", full)
-            if full is not None:
-                from ..confidence import fill_confidence
-                job.confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
-        except Exception as exc:  # out of memory on a huge photo etc.: this photo only
-            self.finish(job, "failed", f"removal failed: {type(exc).__name__}: {exc}", decode_s=decode_s)
-            return
-        self.writes.put((job, photo, result, {"decode_s": decode_s, "model_s": time.perf_counter() - t0}))
+        job.confidence = cleaned.confidence
+        self.writes.put((job, photo, cleaned.result, {"decode_s": decode_s, "model_s": cleaned.model_s}))
+
+    def settle(self, job: _Job) -> bool:
+        """Record a job that needs no model (resumed, skipped, refused, or
+        copied: handed to the writer); False for a photo to clean."""
+        if job.action == "resumed":
+            self.finish(job, "resumed", job.reason)
+        elif job.action == "skip":
+            self.finish(job, "skipped", job.reason)
+        elif job.action == "fail":
+            self.finish(job, "failed", job.reason)
+        elif job.action == "copy":
+            self.writes.put((job, None, None, {}))
+        else:
+            return False
+        return True
 
     def run(self, should_stop: Callable[[], bool] | None, t_start: float) -> BatchSummary:
         summary, options = self.summary, self.options
@@ -733,14 +820,8 @@ class _BatchRun:
         try:
             while (item := decoded.get()) is not None:
                 job, photo, error, decode_s = item
-                if job.action == "resumed":
-                    self.finish(job, "resumed", job.reason)
-                elif job.action == "skip":
-                    self.finish(job, "skipped", job.reason)
-                elif job.action == "fail":
-                    self.finish(job, "failed", job.reason)
-                elif job.action == "copy":
-                    self.writes.put((job, None, None, {}))
+                if self.settle(job):
+                    pass
                 elif error is not None:
                     self.finish(job, "failed", error, decode_s=decode_s)
                 else:

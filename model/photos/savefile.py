@@ -169,12 +169,23 @@ def save_pixels(pixels: Pixels, out: str | os.PathLike, meta: PhotoMeta | None =
     disk never leaves a truncated photo under the result's name."""
     fmt = output_format(out)
     if isinstance(pixels, np.ndarray):
-        data, size = _encode_deep(pixels, fmt, meta), (pixels.shape[1], pixels.shape[0])
+        data = _encode_deep(pixels, fmt, meta)
     else:
         im = _storable(pixels, fmt)
         buffer = io.BytesIO()
         im.save(buffer, fmt, **_save_options(im, fmt, meta, quality))
-        data, size = buffer.getvalue(), im.size
+        data = buffer.getvalue()
+
+    write_encoded(data, out, token)
+
+
+def write_encoded(data: bytes, out: str | os.PathLike, token: str | None = None) -> None:
+    """Write an already encoded image file atomically (``write_bytes_atomic``)
+    and read its header back from the disk: it must be the format ``out``
+    names, of the size the bytes in memory say."""
+    fmt = output_format(out)
+    with Image.open(io.BytesIO(data)) as im:
+        size = im.size
 
     def check(tmp: Path) -> None:
         try:
