@@ -23,7 +23,7 @@ WORK_PIXELS = 400_000  # GrabCut's first pass runs on about this many pixels
 REFINE_PIXELS = 4_000_000  # the edge pass runs at full resolution up to this crop size
 ITERATIONS = 5
 SPAN = 0.8  # a box's object reaches about this far across it, both ways (a snug box: 0.85 and more)
-ADDED_EDGE = 1.6  # an outline a second cut adds lies on edges this many times the box's median
+ADDED_EDGE = 2.2  # an outline a second cut adds lies on edges this many times the box's median
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in photo pixels
 
