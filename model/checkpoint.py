@@ -11,7 +11,8 @@ from typing import Any
 
 import torch
 
-from .network import ConfigError, InpaintNet, NetConfig
+from .netconfig import ConfigError
+from .network import InpaintNet, NetConfig
 from .photos.atomic import atomic_target
 
 FORMAT = "region-inpaint/1"

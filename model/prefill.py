@@ -6,7 +6,6 @@ import numpy as np
 import torch
 
 TELEA_RADIUS = 5
-PREFILLS = ("zero", "telea", "ns")  # what a network's hole may hold on input (NetConfig.prefill)
 
 
 def classical_fill(image: np.ndarray, hole: np.ndarray, method: str = "telea",

@@ -22,6 +22,8 @@ import numpy as np
 WORK_PIXELS = 400_000  # GrabCut's first pass runs on about this many pixels
 REFINE_PIXELS = 4_000_000  # the edge pass runs at full resolution up to this crop size
 ITERATIONS = 5
+SPAN = 0.8  # a box's object reaches about this far across it, both ways (a snug box: 0.85 and more)
+ADDED_EDGE = 2.2  # an outline a second cut adds lies on edges this many times the box's median
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in photo pixels
 
@@ -113,6 +115,71 @@ def _background_like(image: np.ndarray, seeds: np.ndarray) -> None:
     seeds[ys[like], xs[like]] = cv2.GC_PR_BGD
 
 
+def _span(mask: np.ndarray, box: np.ndarray) -> float:
+    """How far ``mask`` reaches across ``box`` (both bool maps): its extent
+    over the box's, in the narrower of the two directions (0 when empty)."""
+    inside = mask & box
+    if not inside.any():
+        return 0.0
+    ys, xs = np.nonzero(inside)
+    bys, bxs = np.nonzero(box)
+    return min((np.ptp(ys) + 1) / (np.ptp(bys) + 1), (np.ptp(xs) + 1) / (np.ptp(bxs) + 1))
+
+
+def _edge_strength(image: np.ndarray) -> np.ndarray:
+    """Colour edge strength: the gradient magnitude of the lightly smoothed
+    Lab image (lightness and colour edges alike)."""
+    lab = cv2.cvtColor(cv2.GaussianBlur(image, (0, 0), 1.0), cv2.COLOR_RGB2LAB).astype(np.float32)
+    gx, gy = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
+    return np.sqrt((gx ** 2 + gy ** 2).sum(axis=2))
+
+
+def _outline(mask: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """``mask``'s outline inside the box, leaving out where the box's own
+    border cuts the mask (no outline of the object's there)."""
+    inside = (mask & box).astype(np.uint8)
+    ring = inside.astype(bool) & ~cv2.erode(inside, np.ones((3, 3), np.uint8)).astype(bool)
+    return ring & cv2.erode(box.astype(np.uint8), np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                            borderValue=0).astype(bool)
+
+
+def _whole_object(image: np.ndarray, first: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The object inside a box, from the first cut ``first``. A box is drawn
+    around its object, so the object reaches nearly across it both ways; a
+    first cut that does not (it stopped at a strong light/shade edge inside
+    a half-lit object, or took one tone of a two-coloured one) is compared
+    with cuts that can take the object's other tones: GrabCut from the plain
+    box (no background-like start), and a second pass seeded by the first
+    cut (its pixels sure object, the rest of the box maybe object). A cut is
+    a candidate when it reaches clearly further across the box and the
+    outline it adds follows real edges (well above the box's median edge
+    strength: an outline through the background's texture means it took
+    background). Of
+    the candidates, the one whose outline follows the strongest edges is
+    kept; without any, the first cut."""
+    reach = _span(first, box)
+    if reach >= SPAN:
+        return first
+    plain = _grabcut(image, np.where(box, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8), ITERATIONS)
+    seeds = np.where(box, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    seeds[first & box] = cv2.GC_FGD
+    grown = _grabcut(image, seeds, ITERATIONS)
+    # the strength of an edge found within a pixel of an outline
+    edges = cv2.dilate(_edge_strength(image), np.ones((3, 3), np.uint8))
+    texture = float(np.median(edges[box])) + 1e-3
+    near_first = cv2.dilate(_outline(first, box).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    best, best_strength = first, -1.0
+    for candidate in (plain, grown):
+        outline = _outline(candidate, box)
+        added = outline & ~near_first
+        if _span(candidate, box) < reach + 0.1 or added.sum() < 8 or edges[added].mean() < ADDED_EDGE * texture:
+            continue
+        strength = float(edges[outline].mean())
+        if strength > best_strength:
+            best, best_strength = candidate, strength
+    return best
+
+
 def _keep_touching(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     """The connected parts of ``mask`` that overlap ``seed``, without specks."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -188,6 +255,8 @@ def select_object(image: np.ndarray, box: Box | None = None, scribble: np.ndarra
     if not (seeds != cv2.GC_BGD).any():
         return np.zeros((h, w), bool)
     coarse = _grabcut(small, seeds, ITERATIONS)
+    if box is not None:
+        coarse = _whole_object(small, coarse, seeds_from_box((sh, sw), tuple(v * s for v in box)) != cv2.GC_BGD)
     if s < 1:
         coarse = cv2.resize(coarse.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR).astype(bool)
     band = max(2, int(round(1.5 / s)))  # the upscaled edge is uncertain by about a work pixel

@@ -14,7 +14,7 @@ $PY main.py fetch-data debian-photos data/debian-photos
 # 2. stage A: from scratch (Telea prefill + zero-initialised residual, so step 0 equals Telea),
 #    128 px crops, plain L1, holes 0-50 %, lr 2e-4; stop whenever the budget runs out
 $PY main.py train data/debian-photos --scratch --config default --size 128 --batch-size 8 \
-    --lr 2e-4 --steps 20000 --lambda-corr 0 --lambda-style 0 --hole-area 0-50 \
+    --lr 2e-4 --lr-schedule constant --steps 20000 --lambda-corr 0 --lambda-style 0 --hole-area 0-50 \
     --val-every 250 --checkpoint-every 100 --out runs/default-a "$@"   # bundled: stopped at step 3700 ...
 # ... then the same line with --lr 1e-4 --resume (bundled: best.pt at step 4750)
 

@@ -55,6 +55,64 @@ def test_usage_error_exit_code():
     assert run("no-such-command").returncode == 2
 
 
+def test_every_command_and_argument_says_what_it_is():
+    import argparse
+
+    from model.cli import build_parser
+
+    def walk(parser, name):
+        assert parser.description, f"{name} has no description"
+        for action in parser._actions:
+            label = f"{name} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help and action.help != argparse.SUPPRESS, f"{label} has no help text"
+            if isinstance(action, argparse._SubParsersAction):
+                for command, sub in action.choices.items():
+                    yield command
+                    yield from walk(sub, f"{name} {command}")
+
+    commands = list(walk(build_parser(), "main.py"))
+    assert {"remove", "batch", "watermark-mask", "train", "eval", "fetch-data"} <= set(commands)
+
+
+# What one command line loads: a real process, since this test process has long imported torch.
+LOADED = """import json, sys
+sys.argv = ["main.py", *sys.argv[1:]]
+import main
+try:
+    code = main.main()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "loaded": [m for m in ("torch", "numpy", "cv2") if m in sys.modules]}),
+      file=sys.stderr)
+"""
+
+
+def loaded_by(*args):
+    import json
+
+    res = subprocess.run([sys.executable, "-c", LOADED, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    return res.stdout, json.loads(res.stderr.strip().splitlines()[-1])
+
+
+def test_help_answers_without_loading_torch():
+    # torch (seconds to import) and numpy/OpenCV are loaded by a command's run, never to print its help
+    for args in (["--help"], ["remove", "--help"], ["batch", "--help"], ["train", "--help"], ["eval", "--help"],
+                 ["watermark-mask", "--help"]):
+        out, state = loaded_by(*args)
+        assert state == {"code": 0, "loaded": []}, (args, state)
+        assert out.startswith("usage: python main.py"), out
+    out, _ = loaded_by("--help")
+    assert all(command in out for command in ("remove", "batch", "watermark-mask", "train", "eval", "fetch-data"))
+
+
+def test_usage_errors_answer_without_loading_torch(tmp_path):
+    for args in (["remove"], ["remove", "a.png"], ["train", str(tmp_path), "--lr", "fast"], ["batch", str(tmp_path)],
+                 ["eval"], ["eval", "--builtin", "--bins", "ten"], ["no-such-command"]):
+        _, state = loaded_by(*args)
+        assert state["code"] == 2 and "torch" not in state["loaded"], (args, state)
+
+
 
 def main_in_process(capsys, monkeypatch, *args, argv0="/somewhere/main.py"):
     """``python main.py ARGS`` in this process (no torch start-up per call): (exit code, stderr)."""

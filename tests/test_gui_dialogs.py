@@ -107,12 +107,16 @@ def _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps):
 
 
 def test_finetune_dialog_runs_with_the_measured_recipe(qtbot, settings, tiny_photos, tmp_path, recorder):
-    from inpaint_gui.dialogs.finetune import RECIPE
+    from PySide6.QtWidgets import QLabel
+
+    from model.option import default_of
+    from model.training.options import TrainOptions
     recorder.answer = Button.Yes
     dialog = _finetune_dialog(qtbot, settings, tiny_photos, tmp_path, steps=3)
     opts = dialog.options()
-    assert opts.lambda_corr == 0 and opts.lambda_style == 0 and opts.lr == RECIPE["lr"] == 2e-5
-    assert opts.lr_schedule == "cosine"
+    for name in ("lr", "lr_schedule", "lr_min", "lambda_corr", "lambda_style"):  # one recipe: the CLI's defaults
+        assert getattr(opts, name) == default_of(TrainOptions, name), name
+    assert any(f"learning rate {opts.lr:g}" in label.text() for label in dialog.findChildren(QLabel))
     chosen = []
     dialog.weights_ready.connect(chosen.append)
     dialog.start()

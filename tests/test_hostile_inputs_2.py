@@ -219,7 +219,7 @@ def test_r6_bad_config_values_are_one_line_before_building(bundled, tmp_path, ca
 
 
 def test_r6_memory_estimate_refuses_a_huge_plan_and_passes_the_real_ones():
-    from model.network import CONFIGS, ConfigError, NetConfig
+    from model.netconfig import CONFIGS, ConfigError, NetConfig
 
     for cfg in CONFIGS.values():
         NetConfig.from_dict(cfg.to_dict())  # both shipped plans pass

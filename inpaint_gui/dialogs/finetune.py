@@ -22,12 +22,15 @@ from .settings import device_combo
 
 Button = messages.Button
 
-# The dialog's recipe: plain L1 (the correlation and style losses at the
-# paper's weights lowered quality here, see the README), a small learning rate
-# decaying on a cosine, so a short fine-tune nudges the bundled model instead
-# of undoing it. Measured: docs/gui.md, "Fine-tune".
-RECIPE = dict(lr=2e-5, lr_schedule="cosine", lr_min=1e-6, lambda_corr=0.0, lambda_style=0.0)
-RECIPE_TEXT = "plain L1, learning rate 2e-5 decaying (cosine); the weights are kept only if validation improves"
+def recipe_text() -> str:
+    """The recipe the dialog runs: TrainOptions' defaults, the same as ``main.py train``'s."""
+    lr, schedule = default_of(TrainOptions, "lr"), default_of(TrainOptions, "lr_schedule")
+    extra = default_of(TrainOptions, "lambda_corr") or default_of(TrainOptions, "lambda_style")
+    return (f"{'L1 + correlation + style losses' if extra else 'plain L1'}, learning rate {lr:g}"
+            f"{' decaying (cosine)' if schedule == 'cosine' else ''}; the weights are kept only if "
+            f"validation improves")
+
+
 MIN_GAIN_DB = 0.01  # validation gain (dB) below which the new weights are not offered
 
 
@@ -201,7 +204,7 @@ class FinetuneDialog(JobDialog):
         numbers.addStretch(1)
         form.addRow(numbers)
         form.addRow("Device:", self.device)
-        recipe = QLabel(RECIPE_TEXT)
+        recipe = QLabel(recipe_text())
         recipe.setStyleSheet("color: #666;")
         recipe.setWordWrap(True)
         form.addRow("Recipe:", recipe)
@@ -246,7 +249,7 @@ class FinetuneDialog(JobDialog):
         return TrainOptions(data_dir=Path(self.data_dir.text().strip()), out_dir=Path(self.out_dir.text().strip()),
                             steps=self.steps.value(), batch_size=self.batch_size.value(), size=self.size.value(),
                             device=self.device.currentData(), init=Path(self.settings.weights)
-                            if self.settings.weights else None, **RECIPE)
+                            if self.settings.weights else None)
 
     def prepare(self) -> Job | None:
         if not self.data_dir.text().strip() or not Path(self.data_dir.text().strip()).is_dir():

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=program_name(), description="Remove objects from photos (region-wise coarse-to-fine inpainting).",
         epilog="The desktop app: python main.py [gui] [PHOTO], or inpaint-gui.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (COMMAND --help: its options)")
     for module in COMMANDS:
         module.add_command(sub)
     return parser

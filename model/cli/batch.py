@@ -14,7 +14,7 @@ from .options import add_option_flags, options_from_args
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
-    from ..jobs.batch import BatchOptions
+    from ..jobs.options import BatchOptions
 
     p = sub.add_parser("batch", help="remove a region (one mask or per-photo masks) from a folder of photos",
                        description="Clean every photo of a folder (recursively). Results keep the relative "

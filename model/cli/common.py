@@ -15,6 +15,8 @@ def valid_devices() -> list[str]:
 
 def check_device(name: str) -> str | None:
     """None when ``--device name`` can be used here, else the message to print."""
+    if name in ("auto", "cpu"):  # always valid: no need to load torch to say so (usage errors answer at once)
+        return None
     valid = valid_devices()
     if name in valid:
         return None

@@ -18,21 +18,18 @@ import sys
 import time
 from pathlib import Path
 
-from ..evaluation.baselines import BASELINES, HIRES_BASELINES, available_baselines
-from ..evaluation.cases import (DEFAULT_BINS, EVAL_KINDS, EVAL_SIZE, HIRES_AREA, builtin_eval_images,
-                                cases_from_masks, folder_images, folder_masks, held_out_images, held_out_paths,
-                                hires_case, make_cases)
-from ..evaluation.report import evaluate_cases, evaluate_hires, format_hires, format_paired, format_table, write_json
-from ..evaluation.sheets import HIRES_COLUMNS, SHEET_COLUMNS, comparison_sheet, hires_sheet, sheet_rows
-from ..masks import area_bins
-from ..network import parse_scales
-from ..photos.files import readable_photos
-from ..photos.imageio import ImageReadError, read_image
+from ..netconfig import parse_scales
 from .common import add_device_weights, open_inpainter
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="compare the model with classical fills (PSNR, SSIM, L1 per hole-area bin)")
+    from ..evaluation.defaults import BASELINES, DEFAULT_BINS, EVAL_SIZE, HIRES_BASELINES
+
+    p = sub.add_parser("eval", help="compare the model with classical fills (PSNR, SSIM, L1 per hole-area bin)",
+                       description="Score the model against classical fills (Telea, Navier-Stokes, PatchMatch, "
+                                   "biharmonic) on photos with seeded holes in each hole-area bin: PSNR, SSIM, "
+                                   "L1 and a deep-feature distance per bin, optionally a comparison sheet. "
+                                   "--hires: full-size photos, one object-shaped hole each (docs/eval.md).")
     p.add_argument("images", nargs="?", type=Path, help="folder of photos (or use --builtin)")
     p.add_argument("--builtin", action="store_true",
                    help="use the photos bundled with scikit-image, scikit-learn and matplotlib")
@@ -94,6 +91,13 @@ def _weights_info(inpainter) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..evaluation.baselines import BASELINES, HIRES_BASELINES, available_baselines
+    from ..evaluation.cases import (EVAL_KINDS, builtin_eval_images, cases_from_masks, folder_images, folder_masks,
+                                    held_out_images, make_cases)
+    from ..evaluation.report import evaluate_cases, format_paired, format_table, write_json
+    from ..evaluation.sheets import SHEET_COLUMNS, comparison_sheet, sheet_rows
+    from ..masks import area_bins
+
     if (args.images is None) == (not args.builtin):
         print("error: give a folder of photos or --builtin (one of them)", file=sys.stderr)
         return 2
@@ -175,6 +179,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_hires(args: argparse.Namespace, baselines: list[str], notes: list[str]) -> int:
     """``eval DIR --hires [--held-out]``: the high-resolution check."""
+    from ..evaluation.baselines import BASELINES
+    from ..evaluation.cases import HIRES_AREA, held_out_paths, hires_case
+    from ..evaluation.report import evaluate_hires, format_hires, write_json
+    from ..evaluation.sheets import HIRES_COLUMNS, hires_sheet
+    from ..photos.files import readable_photos
+    from ..photos.imageio import ImageReadError, read_image
+
     if args.held_out:
         paths, skipped = held_out_paths(args.images)
     else:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fetch-data", help="fetch the default training photos (Debian packages)")
-    p.add_argument("source", choices=["debian-photos"])
+    p = sub.add_parser("fetch-data", help="fetch the default training photos (Debian packages)",
+                       description="Download the photographs the bundled model was trained on (from the Debian "
+                                   "packages listed in resources/debian_photos.txt) into a folder.")
+    p.add_argument("source", choices=["debian-photos"], help="which photos: debian-photos (the only source)")
     p.add_argument("out", type=Path, help="folder to write the photos to")
     p.set_defaults(func=run)
 

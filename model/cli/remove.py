@@ -10,8 +10,10 @@ from .common import add_device_weights, open_inpainter
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
-    rm = sub.add_parser("remove", help="remove the masked region of one photo")
-    rm.add_argument("image", type=Path)
+    rm = sub.add_parser("remove", help="remove the masked region of one photo",
+                        description="Fill the masked region of one photo (white = remove) and write the result "
+                                    "in the photo's own format with its metadata; the input is never modified.")
+    rm.add_argument("image", type=Path, help="the photo (JPEG, PNG, TIFF, WebP, ...)")
     rm.add_argument("--mask", type=Path, required=True, help="mask image: white (non-zero) = remove")
     rm.add_argument("-o", "--out", type=Path, help="refined result (default: IMAGE_cleaned.EXT)")
     rm.add_argument("--coarse", type=Path, help="also write the coarse (stage-1) result here")

@@ -6,14 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 
 def add_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("watermark-mask", help="estimate the watermark shared by a folder of photos",
                        description="Find what is the same at the same place in many photos (a watermark) "
                                    "and write it as a mask (white = remove) for `batch --mask`.")
-    p.add_argument("input_dir", type=Path)
+    p.add_argument("input_dir", type=Path, help="folder of photos that share the watermark")
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="mask file to write (PNG); its opacity and colour go to MASK_alpha.png and MASK_colour.png")
     p.add_argument("--sample", type=int, default=40,
@@ -22,6 +20,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..jobs.watermark import MIN_PHOTOS
     from ..jobs.watermark_restore import NoWatermarkError, companion_paths, watermark_from_folder
     from ..paths import is_inside, output_file_problem

@@ -9,10 +9,9 @@ from typing import Iterable
 import numpy as np
 
 from .. import texture
-from ..prefill import classical_fill
 from .cases import context_box
+from .defaults import BASELINES, HIRES_BASELINES  # noqa: F401 (re-exported)
 
-BASELINES = ("telea", "ns", "patchmatch", "biharmonic")
 PATCHMATCH_PATCH = 3  # pypatchmatch's patch radius (7x7 patches), as in its examples
 PATCHMATCH_NOTE = "PatchMatch baseline left out: the pypatchmatch library is not available here"
 BIHARMONIC_NOTE = "biharmonic baseline left out: scikit-image is not installed (the optional eval extra)"
@@ -66,6 +65,8 @@ def available_baselines(names: Iterable[str]) -> tuple[list[str], list[str]]:
 def run_baseline(name: str, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Fill ``hole`` with a classical method; known pixels stay as they are."""
     if name in ("telea", "ns"):
+        from ..prefill import classical_fill  # here, not above: prefill loads torch, and eval checks its flags first
+
         return classical_fill(image, hole, name, radius=5)
     if name == "patchmatch":
         if not texture.available():
@@ -74,7 +75,6 @@ def run_baseline(name: str, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     if name == "biharmonic":
         return biharmonic_fill(image, hole)
     raise ValueError(f"unknown baseline {name!r}; choose from {list(BASELINES)}")
-HIRES_BASELINES = ("telea", "patchmatch")
 
 
 def run_hires_baseline(name: str, image: np.ndarray, hole: np.ndarray) -> np.ndarray:

@@ -14,9 +14,8 @@ import numpy as np
 from ..masks import area_bins, random_mask
 from ..photos.files import readable_photos
 from ..photos.imageio import ImageReadError, read_image, read_mask
+from .defaults import DEFAULT_BINS, EVAL_SIZE  # noqa: F401 (re-exported)
 
-EVAL_SIZE = 512
-DEFAULT_BINS = "10-20,20-30,30-40,40-50"
 # Free-form brush strokes and object silhouettes, mixed within each mask:
 # the two kinds of hole a user paints when removing something.
 EVAL_KINDS = ("strokes", "blobs")

@@ -32,21 +32,18 @@ import cv2
 import numpy as np
 
 from ..masks import check_hole_fraction
-from ..option import option
 from ..paths import is_inside, link_inside, path_relation, real_path
 from ..photos.atomic import TEMP_SUFFIX, atomic_target, copy_atomic
 from ..photos.files import cleaned_folder, entry_problem, is_image_file, list_photos, walk_photos
 from ..photos.imageio import ImageReadError, Photo, read_mask, read_photo
 from ..photos.savefile import restore_like, save_pixels, write_encoded
+from .options import MASK_FITS, MISSING, BatchOptions  # noqa: F401 (re-exported)
 
 try:  # POSIX: the kernel drops the lock when the process dies, so a stale lock never blocks
     import fcntl
 except ImportError:  # Windows: the pid in the lock file tells a live run from a stale lock
     fcntl = None
 
-MASK_FITS = ("error", "stretch", "anchor-topleft", "anchor-topright", "anchor-bottomleft",
-             "anchor-bottomright", "anchor-center")
-MISSING = ("copy", "skip")
 MANIFEST_NAME = ".inpaint-manifest.jsonl"
 LOCK_NAME = ".inpaint-lock"  # held for the whole run: one batch per output folder
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -58,31 +55,6 @@ PREFETCH = 2  # decoded photos waiting for the model (each 12 MP photo is ~70 MB
 
 class BatchError(ValueError):
     """A usage problem: bad options, folders that overlap, a missing mask."""
-
-
-@dataclass
-class BatchOptions:
-    input_dir: Path = field(metadata={"help": "folder of photos (searched recursively)", "positional": True})
-    output_dir: Path | None = option(None, "output folder (default: INPUT_DIR_cleaned next to the input)",
-                                     flag=("-o", "--output"), parse=Path)
-    mask: Path | None = option(None, "one mask for every photo (white = remove)", group="mask", parse=Path)
-    # True when ``mask`` is the run's own file in the output folder (the
-    # watermark estimate of --watermark), not one the user gave
-    mask_is_generated: bool = option(False, "", cli=False)
-    masks_dir: Path | None = option(None, "a folder of masks matched by relative path and stem "
-                                          "(a.jpg <-> MASKS/a.png)", flag=("--masks",), group="mask", parse=Path)
-    mask_fit: str = option("error", "a mask of another size than the photo: fail the photo (error), stretch "
-                                    "it, or keep its size pinned to a corner or the centre", choices=MASK_FITS)
-    missing: str = option("copy", "photos without a mask in --masks: copy unchanged or skip", choices=MISSING)
-    quality: int | None = option(None, "JPEG/WebP quality 1-100 (default: estimated from each JPEG)", parse=int)
-    resume: bool = option(False, "skip the photos an earlier run finished (manifest + size)")
-    report: Path | None = option(None, "write a per-file JSON report here", parse=Path)
-    # model/jobs/cluster.py (the optional Ray extra); the outputs are the same as a local run's
-    cluster: str | None = option(None, "clean on a Ray cluster: its address (HOST:PORT), or auto ($RAY_ADDRESS, "
-                                       "else a local cluster on this machine's cores)", parse=str,
-                                 metavar="ADDRESS")
-    workers: int | None = option(None, "with --cluster: CPU workers to start (default: one per CPU of the "
-                                       "cluster; with GPUs, one worker per GPU)", parse=int, metavar="N")
 
 
 @dataclass
