@@ -115,7 +115,9 @@ class MainWindow(QMainWindow):
         c.brush_size_changed.connect(self.dock.show_brush_size)
         self.dock.show_brush_size(c.brush_size)
         self.dock.opacity_slider.valueChanged.connect(self._set_opacity)
-        c.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
+        # the label shows the active view's zoom, read from it (not the zoom a hidden view last reported)
+        c.zoom_changed.connect(self._show_zoom)
+        self.stack.currentChanged.connect(self._show_zoom)
         c.cursor_moved.connect(self._show_position)
         c.files_dropped.connect(self._open_dropped)
         c.selection_drawn.connect(self.select_object)
@@ -134,13 +136,18 @@ class MainWindow(QMainWindow):
         r.selection_failed.connect(lambda exc: self.error("Select object failed", str(exc)))
         r.jobs_changed.connect(self._update_actions)
         for v in self.result_view.views:
-            v.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
+            v.zoom_changed.connect(self._show_zoom)
+            v.view_changed.connect(self._show_zoom)  # a pane that follows another's zoom says nothing itself
 
     # ================================================================ helpers
     def _view(self):
         if self.stack.currentIndex() == PAGE_RESULT:
             return self.result_view.panels["refined"].view
         return self.canvas
+
+    def _show_zoom(self, *_) -> None:
+        page = self.stack.currentIndex()
+        self.status_zoom.setText(f"{self._view().zoom() * 100:.0f} %" if page != PAGE_WELCOME else "")
 
     def _set_opacity(self, value: int) -> None:
         self.canvas.mask_item.set_opacity(value / 100)

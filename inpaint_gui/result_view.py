@@ -46,6 +46,27 @@ def best_grid(area_w: int, area_h: int, photo_w: int, photo_h: int) -> str:
     return best if scales[best] > 1.1 * scales["row"] else "row"
 
 
+def hole_frame(hole: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Where a new result opens (x0, y0, x1, y1): the holes' bounding box with
+    a margin of half its size (at least 48 px), at least a quarter of the
+    photo's shorter side wide and tall (a speck is not blown up to 6400 %);
+    None (fit the photo) when that spans most of the photo."""
+    ys, xs = np.nonzero(hole)
+    if ys.size == 0:
+        return None
+    h, w = hole.shape
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    margin = max(48, max(x1 - x0, y1 - y0) // 2)
+    side = min(h, w) // 4
+    bw, bh = max(x1 - x0 + 2 * margin, side), max(y1 - y0 + 2 * margin, side)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    x0, x1 = max(0, int(cx - bw / 2)), min(w, int(cx + bw / 2))
+    y0, y1 = max(0, int(cy - bh / 2)), min(h, int(cy + bh / 2))
+    if (x1 - x0) >= 0.7 * w and (y1 - y0) >= 0.7 * h:
+        return None
+    return x0, y0, x1, y1
+
+
 def mask_overlay(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """The input with the removed region tinted red (the mask pane)."""
     out = image.copy()
@@ -118,6 +139,7 @@ class ResultView(QWidget):
         self.hole: np.ndarray | None = None
         self._mask_image: np.ndarray | None = None
         self._syncing = False
+        self.opened_on: QRectF | None = None  # what a new result opens on (None: the whole photo)
 
         self.panels = {name: _Panel(name) for name in PANELS + (MASK_PANEL,)}
         self.views = [p.view for p in self.panels.values()]
@@ -202,9 +224,11 @@ class ResultView(QWidget):
         self._mask_image: np.ndarray | None = None
         self.show_before.setChecked(False)
         self._update_mode()
+        # every pane, shown yet or not, opens on this removal's holes (never on the last result's zoom)
+        box = hole_frame(hole)
+        self.opened_on = None if box is None else QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1])
         for view in self.views:
-            if view.isVisible():
-                view.fit()
+            view.frame(self.opened_on)
 
     def heatmap_image(self) -> np.ndarray:
         if self._heat is None:
@@ -260,8 +284,7 @@ class ResultView(QWidget):
         if grid != self.grid_name:
             self._arrange(grid)
             for view in self.views:
-                if view._fit_mode:
-                    view.fit()
+                view.refit()
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
@@ -308,7 +331,7 @@ class ResultView(QWidget):
                 if view is source:
                     continue
                 view.setTransform(source.transform())
-                view._fit_mode = source._fit_mode
+                view._fit_mode, view._fit_target = source._fit_mode, source._fit_target
                 view.horizontalScrollBar().setValue(source.horizontalScrollBar().value())
                 view.verticalScrollBar().setValue(source.verticalScrollBar().value())
         finally:

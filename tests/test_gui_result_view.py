@@ -118,3 +118,88 @@ def test_heatmap_legend_matches_the_colour_map(qtbot):
     assert view.legend_high.text().startswith("130")
     view.heatmap.setChecked(False)
     assert not view.legend.isVisible()
+
+
+# ------------------------------------------------ through the window, as a user
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
+from inpaint_gui.main_window import PAGE_EDIT, PAGE_RESULT  # noqa: E402
+
+from test_gui import dialogs, make_photo, stroke, window  # noqa: E402,F401 - fixtures
+
+
+def shown_rect(view):
+    """The part of the photo (scene) a view shows."""
+    return view.mapToScene(view.viewport().rect()).boundingRect()
+
+
+def zoom_label(win) -> str:
+    return win.status_zoom.text()
+
+
+def test_each_result_opens_on_its_own_holes_and_the_zoom_label_is_the_active_views(qtbot, window, tmp_path):
+    win = window
+    path = tmp_path / "wide.png"
+    Image.fromarray(make_photo(900, 1350, seed=3)).save(path)
+    assert win.open_photo(path)
+    qtbot.wait(50)
+    assert zoom_label(win) == f"{win.canvas.zoom() * 100:.0f} %"
+    # object A, top left: paint it, Enter
+    win.canvas.set_brush_size(24)
+    stroke(qtbot, win.canvas, [(150, 165), (195, 180), (225, 195)])
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: win.stack.currentIndex() == PAGE_RESULT, timeout=60000)
+    qtbot.wait(100)
+    refined = win.result_view.panels["refined"].view
+    a = shown_rect(refined)
+    assert a.contains(190, 180) and a.width() < 900, f"result A opens framed on its hole: {a}"
+    assert zoom_label(win) == f"{refined.zoom() * 100:.0f} %"
+    # 100 % (Ctrl+1) and pan in the input pane by dragging: every pane and the label follow
+    qtbot.keyClick(win.result_view, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert refined.zoom() == pytest.approx(1.0)
+    assert zoom_label(win) == "100 %"
+    pane = win.result_view.panels["input"].view
+    centre = pane.viewport().rect().center()
+    qtbot.mousePress(pane.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseMove(pane.viewport(), centre + type(centre)(-60, -40))
+    qtbot.mouseRelease(pane.viewport(), Qt.MouseButton.LeftButton, pos=centre + type(centre)(-60, -40))
+    wheel_zoom = refined.zoom()
+    assert zoom_label(win) == f"{wheel_zoom * 100:.0f} %"
+    # accept (Enter): the label is the editor's zoom again
+    qtbot.keyClick(win.result_view, Qt.Key.Key_Return)
+    assert win.stack.currentIndex() == PAGE_EDIT
+    qtbot.wait(100)
+    assert zoom_label(win) == f"{win.canvas.zoom() * 100:.0f} %"
+    assert abs(win.canvas.zoom() - 1.0) > 0.05, "the editor is not at the result's 100 %"
+    # object B, bottom right: its result opens on B, not at A's zoom and place
+    win.canvas.fit()
+    stroke(qtbot, win.canvas, [(1140, 705), (1185, 720), (1215, 735)])
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: win.stack.currentIndex() == PAGE_RESULT, timeout=60000)
+    qtbot.wait(100)
+    for name in ("input", "coarse", "refined"):
+        b = shown_rect(win.result_view.panels[name].view)
+        assert b.contains(1180, 720), f"{name} shows {b}, not the new hole"
+        assert not b.contains(190, 180), f"{name} still shows A's place"
+    assert zoom_label(win) == f"{refined.zoom() * 100:.0f} %"
+    # Fit (Ctrl+0) shows the whole photo
+    qtbot.keyClick(win.result_view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    whole = shown_rect(refined)
+    assert whole.width() >= 1349 or whole.height() >= 899
+    assert zoom_label(win) == f"{refined.zoom() * 100:.0f} %"
+
+
+def test_a_hole_across_the_photo_opens_fitted():
+    from inpaint_gui.result_view import hole_frame
+    hole = np.zeros((600, 900), bool)
+    hole[100:120, 20:880] = True
+    hole[300:560, 400:420] = True
+    assert hole_frame(hole) is None
+    speck = np.zeros((600, 900), bool)
+    speck[300:303, 450:453] = True
+    x0, y0, x1, y1 = hole_frame(speck)
+    assert x0 <= 450 and x1 >= 453 and y0 <= 300 and y1 >= 303
+    assert min(x1 - x0, y1 - y0) >= 150, "a speck is shown with context, not blown up"
