@@ -29,7 +29,8 @@ from .canvas import Canvas, Tool
 from .document import IMAGE_FILTER, PhotoDocument
 from .icons import icon
 from .mask_model import Box, MaskModel
-from .removal import Removal, RemovalController, is_device_unavailable, is_out_of_memory
+from .removal import (STEP_NAMES, Removal, RemovalController, is_device_unavailable, is_out_of_memory,
+                      progress_text)
 from .result_view import ResultView
 from .settings import Settings
 from .tool_dock import ToolDock
@@ -92,7 +93,8 @@ class MainWindow(QMainWindow):
         sb = self.statusBar()
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # indeterminate
-        self.busy.setMaximumWidth(160)
+        self.busy.setMaximumWidth(200)
+        self.busy.setTextVisible(True)
         self.busy.setMaximumHeight(16)
         self.busy_cancel = QToolButton()
         self.busy_cancel.setDefaultAction(self.acts.cancel)
@@ -132,6 +134,7 @@ class MainWindow(QMainWindow):
         r.removed.connect(self.show_removal)
         r.removal_failed.connect(self._remove_failed)
         r.removal_cancelled.connect(lambda: self.statusBar().showMessage("Removal cancelled", 4000))
+        r.removal_progress.connect(self._show_removal_progress)
         r.selected.connect(self._selected)
         r.selection_failed.connect(lambda exc: self.error("Select object failed", str(exc)))
         r.jobs_changed.connect(self._update_actions)
@@ -447,6 +450,7 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("Select object: drag a box around the object, or scribble over it",
                                              5000)
                 return
+        self.busy.setRange(0, 0)
         self.removal.select(self.image, pts, scribble, max(3.0, self.canvas.brush_size / 4), value)
         self.statusBar().showMessage("Finding the object's outline…")
 
@@ -470,8 +474,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Paint over the object to remove first", 4000)
             return
         waits = self.inpainter is None
+        self.busy.setRange(0, 0)  # busy, until the model reports its steps
         self.removal.remove(self.image, self.mask_model.hole())
         self.statusBar().showMessage("Waiting for the model…" if waits else "Removing…")
+
+    def _show_removal_progress(self, step: str, fraction: float, elapsed: float) -> None:
+        self.busy.setRange(0, 100)
+        self.busy.setValue(int(round(fraction * 100)))
+        self.busy.setFormat(f"{STEP_NAMES.get(step, step)} %p %")
+        if not self.removal.is_cancelling():
+            self.statusBar().showMessage(progress_text(step, fraction, elapsed))
 
     def cancel_remove(self) -> None:
         r = self.removal
