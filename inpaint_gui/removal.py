@@ -212,9 +212,14 @@ class RemovalController(QObject):
             self.pending_remove = False
             self.jobs_changed.emit()
 
-    def shutdown(self, wait_ms: int = 30000) -> None:
-        """Cancel every job and wait for its thread (the app is closing)."""
-        for worker in (self._remove_worker, self._load_worker, self._select_worker):
-            if worker is not None:
-                worker.cancel()
-                worker.wait(wait_ms)
+    def shutdown(self, grace_s: float = 1.0) -> None:
+        """The app is closing: cancel every job and give them ``grace_s`` in
+        all to stop; never more (a step that cannot be interrupted, such as
+        importing torch or a running patch search, ends with the process)."""
+        workers = [w for w in (self._remove_worker, self._load_worker, self._select_worker) if w is not None]
+        for worker in workers:
+            worker.cancel()
+        self.pending_remove = False
+        deadline = time.monotonic() + grace_s
+        for worker in workers:
+            worker.wait(max(0, int((deadline - time.monotonic()) * 1000)))

@@ -508,5 +508,5 @@ class BatchDialog(JobDialog):
         for worker in (self.estimate_worker, self.review_worker):
             if worker is not None:
                 worker.cancel()
-                worker.wait(60000)
+                worker.wait(self.close_wait_ms)
         self._tmp.cleanup()

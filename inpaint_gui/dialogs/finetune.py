@@ -362,6 +362,9 @@ class FinetuneDialog(JobDialog):
                              "More steps or more photos may help; the run is saved in\n"
                              f"{result.last_path.parent}")
 
+    # stopping saves what was learnt (the user was told so): that may take its time
+    close_wait_ms = 60000
+
     def confirm_stop(self) -> bool:
         answer = messages.message(self, messages.QUESTION, "Stop fine-tuning?",
                                   "Training is running. Stop it (what was learnt so far is saved)?",
