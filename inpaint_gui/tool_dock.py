@@ -21,8 +21,10 @@ class ToolDock(QDockWidget):
                  clear: QAction, invert: QAction, remove: QAction, mask_opacity: float):
         super().__init__("Tool settings", parent)
         self.setObjectName("tool_dock")
+        # closable: View ▸ Tool settings (its toggle action) is enabled only then
         self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         panel = QWidget()
         layout = QVBoxLayout(panel)
 
