@@ -2,7 +2,9 @@
 
 The panes are laid out to use the window: in a row for tall photos, in a
 column or a 2 x 2 grid (with a fourth pane showing the mask over the input)
-for wide ones, whichever shows the photo largest (``best_grid``).
+for wide ones, whichever shows the photo largest; where all of these leave
+it small (a 4:3 photo in a 16:10 window), the refined pane takes two
+thirds of the width, input and coarse stacked beside it (``best_grid``).
 
 Options: flick between before and after in one large view (B), and a
 difference heatmap of coarse vs refined inside the mask in place of the
@@ -21,29 +23,38 @@ from .views import ImageItem, ZoomView
 
 PANELS = ("input", "coarse", "refined")
 MASK_PANEL = "mask"  # the input with the mask over it: the fourth pane of the 2 x 2 grid
-# (rows, columns, positions of input, coarse, refined[, mask]) tried for each window and photo
+# (rows, columns, places of input, coarse, refined[, mask]) tried for each window and photo;
+# a place is (row, column[, rows spanned, columns spanned])
 GRIDS = {
     "row": (1, 3, ((0, 0), (0, 1), (0, 2))),
     "column": (3, 1, ((0, 0), (1, 0), (2, 0))),
     "grid": (2, 2, ((0, 0), (0, 1), (1, 1), (1, 0))),
+    # the refined pane large (two thirds of the width), input and coarse stacked beside it
+    "focus": (2, 3, ((0, 2), (1, 2), (0, 0, 2, 2))),
 }
+EQUAL_GRIDS = ("row", "column", "grid")
 TITLE_HEIGHT = 22  # pixels each pane's title takes
 GAP = 4
+FOCUS_GAIN = 1.5  # the large refined pane is chosen when it shows the photo this much larger
 
 
 def pane_scale(grid: str, area_w: int, area_h: int, photo_w: int, photo_h: int) -> float:
-    """How large (screen pixels per photo pixel) the photo shows in each pane of ``grid``."""
-    rows, cols, _ = GRIDS[grid]
-    pane_w = (area_w - GAP * (cols - 1)) / cols
-    pane_h = (area_h - GAP * (rows - 1)) / rows - TITLE_HEIGHT
+    """How large (screen pixels per photo pixel) the photo shows in the refined pane of ``grid``."""
+    rows, cols, places = GRIDS[grid]
+    _, _, row_span, col_span = (*places[2], 1, 1)[:4]
+    pane_w = (area_w - GAP * (cols - 1)) / cols * col_span + GAP * (col_span - 1)
+    pane_h = (area_h - GAP * (rows - 1)) / rows * row_span + GAP * (row_span - 1) - TITLE_HEIGHT
     return max(0.0, min(pane_w / max(1, photo_w), pane_h / max(1, photo_h)))
 
 
 def best_grid(area_w: int, area_h: int, photo_w: int, photo_h: int) -> str:
-    """The layout that shows the photo largest; a row unless another is clearly (>10 %) larger."""
+    """The layout that shows the photo largest: of the equal panes, a row
+    unless another is clearly (>10 %) larger; the large refined pane when
+    every equal layout leaves the photo small (a 4:3 photo in a 16:10 window)."""
     scales = {g: pane_scale(g, area_w, area_h, photo_w, photo_h) for g in GRIDS}
-    best = max(scales, key=scales.get)
-    return best if scales[best] > 1.1 * scales["row"] else "row"
+    best = max(EQUAL_GRIDS, key=scales.get)
+    best = best if scales[best] > 1.1 * scales["row"] else "row"
+    return "focus" if scales["focus"] > FOCUS_GAIN * scales[best] else best
 
 
 def hole_frame(hole: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -256,8 +267,8 @@ class ResultView(QWidget):
         for i in range(3):
             self.grid.setRowStretch(i, 1 if i < rows else 0)
             self.grid.setColumnStretch(i, 1 if i < cols else 0)
-        for name, (r, c) in zip(PANELS + (MASK_PANEL,), places):
-            self.grid.addWidget(self.panels[name], r, c)
+        for name, place in zip(PANELS + (MASK_PANEL,), places):
+            self.grid.addWidget(self.panels[name], *place)
         self._set_visibility()
 
     def _set_visibility(self) -> None:
@@ -322,17 +333,23 @@ class ResultView(QWidget):
         self._relayout()
 
     def _sync_from(self, source: ZoomView) -> None:
-        """Copy zoom and scroll position to the other views (same-size scenes)."""
+        """Show the same part of the photo in the other views (same-size
+        scenes): a pane of the same size takes the zoom and scroll position;
+        one of another size (the large refined pane) shows the same region."""
         if self._syncing or not source.isVisible():
             return  # a hidden pane (e.g. the mask pane outside the grid) has another size: never lead
         self._syncing = True
         try:
+            shown = source.mapToScene(source.viewport().rect()).boundingRect()
             for view in self.views:
                 if view is source:
                     continue
-                view.setTransform(source.transform())
+                if view.viewport().size() == source.viewport().size():
+                    view.setTransform(source.transform())
+                    view.horizontalScrollBar().setValue(source.horizontalScrollBar().value())
+                    view.verticalScrollBar().setValue(source.verticalScrollBar().value())
+                else:
+                    view.fitInView(shown, Qt.AspectRatioMode.KeepAspectRatio)
                 view._fit_mode, view._fit_target = source._fit_mode, source._fit_target
-                view.horizontalScrollBar().setValue(source.horizontalScrollBar().value())
-                view.verticalScrollBar().setValue(source.verticalScrollBar().value())
         finally:
             self._syncing = False

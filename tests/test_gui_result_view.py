@@ -34,9 +34,10 @@ def covered_fraction(view: ResultView) -> float:
 def test_best_grid_uses_the_window_for_wide_and_tall_photos():
     assert best_grid(1270, 700, 2000, 3000) == "row"  # portrait: side by side
     wide = best_grid(1270, 700, 3000, 2000)  # landscape 3:2 in a 16:9 window
-    assert wide in ("grid", "column")
+    assert wide in ("grid", "column", "focus")
     assert pane_scale(wide, 1270, 700, 3000, 2000) > 1.1 * pane_scale("row", 1270, 700, 3000, 2000)
     assert best_grid(1270, 700, 4000, 1000) in ("grid", "column")  # a panorama
+    assert best_grid(1270, 690, 4000, 3000) == "focus"  # 4:3 in the default window: 13 % per pane otherwise
 
 
 @pytest.mark.parametrize("size", [(300, 600), (400, 600), (600, 400)])
@@ -63,13 +64,18 @@ def test_landscape_photo_fills_the_window_and_zoom_stays_in_sync(qtbot, size):
     if w > h:
         assert chosen > 1.1 * view.panels["refined"].view.zoom()
     view._relayout()
-    # zoom and pan follow across every visible pane
+    # zoom and pan follow across every visible pane: the same part of the photo in each
     views = [p.view for p in view.panels.values() if p.isVisible()]
     views[1].set_zoom(2.5)
     views[1].horizontalScrollBar().setValue(views[1].horizontalScrollBar().maximum() // 3)
+    lead = shown_rect(views[1])
     for v in views:
-        assert v.zoom() == pytest.approx(2.5)
-        assert v.horizontalScrollBar().value() == views[1].horizontalScrollBar().value()
+        if v.viewport().size() == views[1].viewport().size():
+            assert v.zoom() == pytest.approx(2.5)
+            assert v.horizontalScrollBar().value() == views[1].horizontalScrollBar().value()
+        rect = shown_rect(v)
+        assert abs(rect.center().x() - lead.center().x()) < 3 and abs(rect.center().y() - lead.center().y()) < 3
+        assert rect.width() >= lead.width() - 3 or rect.height() >= lead.height() - 3  # all of it, at least one way
 
 
 def test_flick_mode_shows_one_large_view(qtbot):
@@ -203,3 +209,42 @@ def test_a_hole_across_the_photo_opens_fitted():
     x0, y0, x1, y1 = hole_frame(speck)
     assert x0 <= 450 and x1 >= 453 and y0 <= 300 and y1 >= 303
     assert min(x1 - x0, y1 - y0) >= 150, "a speck is shown with context, not blown up"
+
+
+def test_a_4_3_photo_in_the_default_window_gets_a_large_refined_pane(qtbot, window, tmp_path):
+    """The default 1280 x 820 window, a 4:3 photo: the refined pane shows it
+    at least 1.5 x larger than three equal panes would; input and coarse
+    beside it show the same place, also while zooming with the wheel."""
+    from inpaint_gui.result_view import EQUAL_GRIDS, pane_scale
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+    win = window
+    win.resize(1280, 820)
+    path = tmp_path / "four_three.png"
+    Image.fromarray(make_photo(1200, 1600, seed=4)).save(path)
+    assert win.open_photo(path)
+    win.canvas.set_brush_size(30)
+    stroke(qtbot, win.canvas, [(200, 200), (1400, 1000)])  # spans the photo: the result opens fitted
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: win.stack.currentIndex() == PAGE_RESULT, timeout=60000)
+    qtbot.wait(100)
+    rv = win.result_view
+    area = rv.pane_area.size()
+    equal = max(pane_scale(g, area.width(), area.height(), 1600, 1200) for g in EQUAL_GRIDS)
+    refined = rv.panels["refined"].view
+    assert refined.zoom() > 1.5 * equal, f"{rv.grid_name}: {refined.zoom():.3f} vs {equal:.3f} in equal panes"
+    assert rv.panels["input"].isVisible() and rv.panels["coarse"].isVisible()
+    # the wheel on the small input pane: the large pane shows the same place
+    small = rv.panels["input"].view
+    port = small.viewport()
+    at = port.rect().center()
+    event = QWheelEvent(at.toPointF(), port.mapToGlobal(at).toPointF(), QPoint(0, 0), QPoint(0, 480),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    from PySide6.QtWidgets import QApplication
+    QApplication.sendEvent(port, event)
+    assert small.zoom() > refined.zoom() * 0.3
+    a, b = shown_rect(small), shown_rect(refined)
+    assert abs(a.center().x() - b.center().x()) < 4 and abs(a.center().y() - b.center().y()) < 4
+    assert b.width() == pytest.approx(a.width(), rel=0.05) or b.height() == pytest.approx(a.height(), rel=0.05)
+    assert zoom_label(win) == f"{refined.zoom() * 100:.0f} %"
