@@ -29,6 +29,7 @@ from .canvas import Canvas, Tool
 from .document import IMAGE_FILTER, PhotoDocument
 from .icons import icon
 from .mask_model import Box, MaskModel
+from .navigator import Navigator
 from .removal import (STEP_NAMES, Removal, RemovalController, is_device_unavailable, is_out_of_memory,
                       progress_text)
 from .result_view import ResultView
@@ -84,7 +85,9 @@ class MainWindow(QMainWindow):
     def _make_dock(self) -> None:
         self.dock = ToolDock(self, self.tool_actions(), grow=self.acts.grow, shrink=self.acts.shrink,
                              clear=self.acts.clear, invert=self.acts.invert, remove=self.acts.remove,
-                             mask_opacity=self.settings.mask_opacity)
+                             mask_opacity=self.settings.mask_opacity,
+                             navigator=Navigator(self.canvas, self.mask_model))
+        self.navigator = self.dock.navigator
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.dock.toggleViewAction())

@@ -40,3 +40,34 @@ def test_a_click_on_the_preview_sheet_opens_it_full_size(qtbot, settings, tmp_pa
     assert np.array_equal(viewer.item.image(), sheet)
     assert "preview_step10.png" in viewer.windowTitle()
     viewer.close()
+
+
+def test_the_side_panel_navigator_uses_its_room_and_moves_the_editor(qtbot, window, tmp_path):
+    from test_gui import make_photo, stroke
+    win = window
+    path = tmp_path / "p.png"
+    Image.fromarray(make_photo(800, 1200, seed=2)).save(path)
+    assert win.open_photo(path)
+    nav = win.navigator
+    assert nav.isVisible()
+    panel = win.dock.widget()
+    assert nav.height() > 0.3 * panel.height(), f"the navigator takes {nav.height()} of {panel.height()} px"
+    free = panel.height() - panel.layout().sizeHint().height()
+    assert free < 0.1 * panel.height(), f"{free} px of the panel stay empty"
+    # the mask painted in the editor shows in the navigator
+    win.canvas.set_brush_size(60)
+    stroke(qtbot, win.canvas, [(900, 600), (1000, 650)])
+    shot = nav.grab().toImage()
+    rect = nav.photo_rect()
+    scale = rect.width() / 1200
+    colour = shot.pixelColor(int(rect.left() + 950 * scale), int(rect.top() + 625 * scale))
+    assert colour.red() > colour.green() + 60, "the mask is tinted in the navigator"
+    # zoom in (Ctrl++), then a click in the navigator's bottom-right: the editor shows that place
+    for _ in range(6):
+        qtbot.keyClick(win.canvas, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    assert win.canvas.zoom() > 1.5
+    target = rect.topLeft() + type(rect.topLeft())(1000 * scale, 700 * scale)
+    qtbot.mouseClick(nav, Qt.MouseButton.LeftButton, pos=target.toPoint())
+    c = win.canvas
+    centre = c.mapToScene(c.viewport().rect().center())
+    assert abs(centre.x() - 1000) < 30 and abs(centre.y() - 700) < 30, centre
