@@ -29,7 +29,9 @@ from .canvas import Canvas, Tool
 from .document import IMAGE_FILTER, PhotoDocument
 from .icons import icon
 from .mask_model import Box, MaskModel
-from .removal import Removal, RemovalController, is_device_unavailable, is_out_of_memory
+from .navigator import Navigator
+from .removal import (STEP_NAMES, Removal, RemovalController, is_device_unavailable, is_out_of_memory,
+                      progress_text)
 from .result_view import ResultView
 from .settings import Settings
 from .tool_dock import ToolDock
@@ -83,7 +85,9 @@ class MainWindow(QMainWindow):
     def _make_dock(self) -> None:
         self.dock = ToolDock(self, self.tool_actions(), grow=self.acts.grow, shrink=self.acts.shrink,
                              clear=self.acts.clear, invert=self.acts.invert, remove=self.acts.remove,
-                             mask_opacity=self.settings.mask_opacity)
+                             mask_opacity=self.settings.mask_opacity,
+                             navigator=Navigator(self.canvas, self.mask_model))
+        self.navigator = self.dock.navigator
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.dock.toggleViewAction())
@@ -92,7 +96,8 @@ class MainWindow(QMainWindow):
         sb = self.statusBar()
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # indeterminate
-        self.busy.setMaximumWidth(160)
+        self.busy.setMaximumWidth(200)
+        self.busy.setTextVisible(True)
         self.busy.setMaximumHeight(16)
         self.busy_cancel = QToolButton()
         self.busy_cancel.setDefaultAction(self.acts.cancel)
@@ -115,7 +120,9 @@ class MainWindow(QMainWindow):
         c.brush_size_changed.connect(self.dock.show_brush_size)
         self.dock.show_brush_size(c.brush_size)
         self.dock.opacity_slider.valueChanged.connect(self._set_opacity)
-        c.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
+        # the label shows the active view's zoom, read from it (not the zoom a hidden view last reported)
+        c.zoom_changed.connect(self._show_zoom)
+        self.stack.currentChanged.connect(self._show_zoom)
         c.cursor_moved.connect(self._show_position)
         c.files_dropped.connect(self._open_dropped)
         c.selection_drawn.connect(self.select_object)
@@ -130,17 +137,23 @@ class MainWindow(QMainWindow):
         r.removed.connect(self.show_removal)
         r.removal_failed.connect(self._remove_failed)
         r.removal_cancelled.connect(lambda: self.statusBar().showMessage("Removal cancelled", 4000))
+        r.removal_progress.connect(self._show_removal_progress)
         r.selected.connect(self._selected)
         r.selection_failed.connect(lambda exc: self.error("Select object failed", str(exc)))
         r.jobs_changed.connect(self._update_actions)
         for v in self.result_view.views:
-            v.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f} %"))
+            v.zoom_changed.connect(self._show_zoom)
+            v.view_changed.connect(self._show_zoom)  # a pane that follows another's zoom says nothing itself
 
     # ================================================================ helpers
     def _view(self):
         if self.stack.currentIndex() == PAGE_RESULT:
             return self.result_view.panels["refined"].view
         return self.canvas
+
+    def _show_zoom(self, *_) -> None:
+        page = self.stack.currentIndex()
+        self.status_zoom.setText(f"{self._view().zoom() * 100:.0f} %" if page != PAGE_WELCOME else "")
 
     def _set_opacity(self, value: int) -> None:
         self.canvas.mask_item.set_opacity(value / 100)
@@ -440,6 +453,7 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("Select object: drag a box around the object, or scribble over it",
                                              5000)
                 return
+        self.busy.setRange(0, 0)
         self.removal.select(self.image, pts, scribble, max(3.0, self.canvas.brush_size / 4), value)
         self.statusBar().showMessage("Finding the object's outline…")
 
@@ -463,8 +477,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Paint over the object to remove first", 4000)
             return
         waits = self.inpainter is None
+        self.busy.setRange(0, 0)  # busy, until the model reports its steps
         self.removal.remove(self.image, self.mask_model.hole())
         self.statusBar().showMessage("Waiting for the model…" if waits else "Removing…")
+
+    def _show_removal_progress(self, step: str, fraction: float, elapsed: float) -> None:
+        self.busy.setRange(0, 100)
+        self.busy.setValue(int(round(fraction * 100)))
+        self.busy.setFormat(f"{STEP_NAMES.get(step, step)} %p %")
+        if not self.removal.is_cancelling():
+            self.statusBar().showMessage(progress_text(step, fraction, elapsed))
 
     def cancel_remove(self) -> None:
         r = self.removal

@@ -7,6 +7,7 @@ signals and never shows a widget, so the window decides what the user sees.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,21 @@ def is_device_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DeviceUnavailable)
 
 
+STEP_NAMES = {"regions": "finding the regions", "network": "network", "texture": "texture"}
+
+
+def progress_text(step: str, fraction: float, elapsed: float) -> str:
+    """What the status bar says while a removal runs: the step, the share
+    done and, once it can be guessed, the time left."""
+    from model.inference import seconds_left  # torch: loaded by the model that reports
+
+    text = f"Removing: {STEP_NAMES.get(step, step)}, {fraction * 100:.0f} %"
+    left = seconds_left(elapsed, fraction)
+    if left is not None:
+        text += f", about {left:.0f} s left" if left < 90 else f", about {left / 60:.0f} min left"
+    return text
+
+
 @dataclass
 class Removal:
     """A finished removal: the photo and hole it ran on, and the model's
@@ -53,6 +69,7 @@ class RemovalController(QObject):
     removed = Signal(object)  # a Removal
     removal_failed = Signal(object)  # the exception
     removal_cancelled = Signal()
+    removal_progress = Signal(str, float, float)  # step, fraction done, seconds since the removal started
     selected = Signal(object, int)  # (bool object mask, 1 add / 0 take out)
     selection_failed = Signal(object)  # the exception
     jobs_changed = Signal()  # a job started or ended (what the window enables depends on it)
@@ -77,6 +94,10 @@ class RemovalController(QObject):
 
     def is_selecting(self) -> bool:
         return self._select_worker is not None
+
+    def is_cancelling(self) -> bool:
+        """Cancel was asked for and the removal has not stopped yet."""
+        return self._remove_worker is not None and self._remove_worker.is_cancelling()
 
     def is_busy(self) -> bool:
         """A removal or a selection runs (loading the model does not block editing)."""
@@ -136,12 +157,19 @@ class RemovalController(QObject):
             self.jobs_changed.emit()
             return
         inpainter = self.inpainter
+        started = time.monotonic()
 
         def job(report, should_stop):
-            return Removal(image, hole, inpainter(image, hole, should_stop=should_stop))
+            return Removal(image, hole, inpainter(image, hole, should_stop=should_stop,
+                                                  progress=lambda step, fraction: report((step, fraction))))
 
-        self._remove_worker = Worker(job, self, finished=self.removed.emit, failed=self.removal_failed.emit,
-                                     cancelled=self.removal_cancelled.emit, done=self._remove_done).start()
+        def progress(value) -> None:
+            step, fraction = value
+            self.removal_progress.emit(step, fraction, time.monotonic() - started)
+
+        self._remove_worker = Worker(job, self, progress=progress, finished=self.removed.emit,
+                                     failed=self.removal_failed.emit, cancelled=self.removal_cancelled.emit,
+                                     done=self._remove_done).start()
         self.jobs_changed.emit()
 
     def _remove_done(self) -> None:
@@ -184,9 +212,14 @@ class RemovalController(QObject):
             self.pending_remove = False
             self.jobs_changed.emit()
 
-    def shutdown(self, wait_ms: int = 30000) -> None:
-        """Cancel every job and wait for its thread (the app is closing)."""
-        for worker in (self._remove_worker, self._load_worker, self._select_worker):
-            if worker is not None:
-                worker.cancel()
-                worker.wait(wait_ms)
+    def shutdown(self, grace_s: float = 1.0) -> None:
+        """The app is closing: cancel every job and give them ``grace_s`` in
+        all to stop; never more (a step that cannot be interrupted, such as
+        importing torch or a running patch search, ends with the process)."""
+        workers = [w for w in (self._remove_worker, self._load_worker, self._select_worker) if w is not None]
+        for worker in workers:
+            worker.cancel()
+        self.pending_remove = False
+        deadline = time.monotonic() + grace_s
+        for worker in workers:
+            worker.wait(max(0, int((deadline - time.monotonic()) * 1000)))

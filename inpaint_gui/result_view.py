@@ -2,7 +2,9 @@
 
 The panes are laid out to use the window: in a row for tall photos, in a
 column or a 2 x 2 grid (with a fourth pane showing the mask over the input)
-for wide ones, whichever shows the photo largest (``best_grid``).
+for wide ones, whichever shows the photo largest; where all of these leave
+it small (a 4:3 photo in a 16:10 window), the refined pane takes two
+thirds of the width, input and coarse stacked beside it (``best_grid``).
 
 Options: flick between before and after in one large view (B), and a
 difference heatmap of coarse vs refined inside the mask in place of the
@@ -21,29 +23,59 @@ from .views import ImageItem, ZoomView
 
 PANELS = ("input", "coarse", "refined")
 MASK_PANEL = "mask"  # the input with the mask over it: the fourth pane of the 2 x 2 grid
-# (rows, columns, positions of input, coarse, refined[, mask]) tried for each window and photo
+# (rows, columns, places of input, coarse, refined[, mask]) tried for each window and photo;
+# a place is (row, column[, rows spanned, columns spanned])
 GRIDS = {
     "row": (1, 3, ((0, 0), (0, 1), (0, 2))),
     "column": (3, 1, ((0, 0), (1, 0), (2, 0))),
     "grid": (2, 2, ((0, 0), (0, 1), (1, 1), (1, 0))),
+    # the refined pane large (two thirds of the width), input and coarse stacked beside it
+    "focus": (2, 3, ((0, 2), (1, 2), (0, 0, 2, 2))),
 }
+EQUAL_GRIDS = ("row", "column", "grid")
 TITLE_HEIGHT = 22  # pixels each pane's title takes
 GAP = 4
+FOCUS_GAIN = 1.5  # the large refined pane is chosen when it shows the photo this much larger
 
 
 def pane_scale(grid: str, area_w: int, area_h: int, photo_w: int, photo_h: int) -> float:
-    """How large (screen pixels per photo pixel) the photo shows in each pane of ``grid``."""
-    rows, cols, _ = GRIDS[grid]
-    pane_w = (area_w - GAP * (cols - 1)) / cols
-    pane_h = (area_h - GAP * (rows - 1)) / rows - TITLE_HEIGHT
+    """How large (screen pixels per photo pixel) the photo shows in the refined pane of ``grid``."""
+    rows, cols, places = GRIDS[grid]
+    _, _, row_span, col_span = (*places[2], 1, 1)[:4]
+    pane_w = (area_w - GAP * (cols - 1)) / cols * col_span + GAP * (col_span - 1)
+    pane_h = (area_h - GAP * (rows - 1)) / rows * row_span + GAP * (row_span - 1) - TITLE_HEIGHT
     return max(0.0, min(pane_w / max(1, photo_w), pane_h / max(1, photo_h)))
 
 
 def best_grid(area_w: int, area_h: int, photo_w: int, photo_h: int) -> str:
-    """The layout that shows the photo largest; a row unless another is clearly (>10 %) larger."""
+    """The layout that shows the photo largest: of the equal panes, a row
+    unless another is clearly (>10 %) larger; the large refined pane when
+    every equal layout leaves the photo small (a 4:3 photo in a 16:10 window)."""
     scales = {g: pane_scale(g, area_w, area_h, photo_w, photo_h) for g in GRIDS}
-    best = max(scales, key=scales.get)
-    return best if scales[best] > 1.1 * scales["row"] else "row"
+    best = max(EQUAL_GRIDS, key=scales.get)
+    best = best if scales[best] > 1.1 * scales["row"] else "row"
+    return "focus" if scales["focus"] > FOCUS_GAIN * scales[best] else best
+
+
+def hole_frame(hole: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Where a new result opens (x0, y0, x1, y1): the holes' bounding box with
+    a margin of half its size (at least 48 px), at least a quarter of the
+    photo's shorter side wide and tall (a speck is not blown up to 6400 %);
+    None (fit the photo) when that spans most of the photo."""
+    ys, xs = np.nonzero(hole)
+    if ys.size == 0:
+        return None
+    h, w = hole.shape
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    margin = max(48, max(x1 - x0, y1 - y0) // 2)
+    side = min(h, w) // 4
+    bw, bh = max(x1 - x0 + 2 * margin, side), max(y1 - y0 + 2 * margin, side)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    x0, x1 = max(0, int(cx - bw / 2)), min(w, int(cx + bw / 2))
+    y0, y1 = max(0, int(cy - bh / 2)), min(h, int(cy + bh / 2))
+    if (x1 - x0) >= 0.7 * w and (y1 - y0) >= 0.7 * h:
+        return None
+    return x0, y0, x1, y1
 
 
 def mask_overlay(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -118,6 +150,7 @@ class ResultView(QWidget):
         self.hole: np.ndarray | None = None
         self._mask_image: np.ndarray | None = None
         self._syncing = False
+        self.opened_on: QRectF | None = None  # what a new result opens on (None: the whole photo)
 
         self.panels = {name: _Panel(name) for name in PANELS + (MASK_PANEL,)}
         self.views = [p.view for p in self.panels.values()]
@@ -202,9 +235,11 @@ class ResultView(QWidget):
         self._mask_image: np.ndarray | None = None
         self.show_before.setChecked(False)
         self._update_mode()
+        # every pane, shown yet or not, opens on this removal's holes (never on the last result's zoom)
+        box = hole_frame(hole)
+        self.opened_on = None if box is None else QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1])
         for view in self.views:
-            if view.isVisible():
-                view.fit()
+            view.frame(self.opened_on)
 
     def heatmap_image(self) -> np.ndarray:
         if self._heat is None:
@@ -232,8 +267,8 @@ class ResultView(QWidget):
         for i in range(3):
             self.grid.setRowStretch(i, 1 if i < rows else 0)
             self.grid.setColumnStretch(i, 1 if i < cols else 0)
-        for name, (r, c) in zip(PANELS + (MASK_PANEL,), places):
-            self.grid.addWidget(self.panels[name], r, c)
+        for name, place in zip(PANELS + (MASK_PANEL,), places):
+            self.grid.addWidget(self.panels[name], *place)
         self._set_visibility()
 
     def _set_visibility(self) -> None:
@@ -260,8 +295,7 @@ class ResultView(QWidget):
         if grid != self.grid_name:
             self._arrange(grid)
             for view in self.views:
-                if view._fit_mode:
-                    view.fit()
+                view.refit()
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
@@ -299,17 +333,23 @@ class ResultView(QWidget):
         self._relayout()
 
     def _sync_from(self, source: ZoomView) -> None:
-        """Copy zoom and scroll position to the other views (same-size scenes)."""
+        """Show the same part of the photo in the other views (same-size
+        scenes): a pane of the same size takes the zoom and scroll position;
+        one of another size (the large refined pane) shows the same region."""
         if self._syncing or not source.isVisible():
             return  # a hidden pane (e.g. the mask pane outside the grid) has another size: never lead
         self._syncing = True
         try:
+            shown = source.mapToScene(source.viewport().rect()).boundingRect()
             for view in self.views:
                 if view is source:
                     continue
-                view.setTransform(source.transform())
-                view._fit_mode = source._fit_mode
-                view.horizontalScrollBar().setValue(source.horizontalScrollBar().value())
-                view.verticalScrollBar().setValue(source.verticalScrollBar().value())
+                if view.viewport().size() == source.viewport().size():
+                    view.setTransform(source.transform())
+                    view.horizontalScrollBar().setValue(source.horizontalScrollBar().value())
+                    view.verticalScrollBar().setValue(source.verticalScrollBar().value())
+                else:
+                    view.fitInView(shown, Qt.AspectRatioMode.KeepAspectRatio)
+                view._fit_mode, view._fit_target = source._fit_mode, source._fit_target
         finally:
             self._syncing = False

@@ -108,8 +108,7 @@ def main(argv: list[str]) -> int:
         photo = tmp / "kite.jpg"
         im.save(photo, quality=95)
 
-    win = MainWindow(settings)
-    win.resize(1400, 860)
+    win = MainWindow(settings)  # at its default size (1280 x 820), as a user first sees it
     win.show()
     wait_until(app, lambda: win.inpainter is not None or win.model_error)
     win.open_photo(photo)
@@ -159,14 +158,12 @@ def main(argv: list[str]) -> int:
 
     batch_hole = m.hole()  # the kite and its string: the region the batch shot removes from every photo
     win.remove()
-    settle(app, 0.3)
+    # the status bar once the model reports its steps (percentage, then the time left)
+    wait_until(app, lambda: not win.is_busy() or (win.busy.maximum() == 100 and win.busy.value() > 0))
     save_grab(win, "removing.png") if win.is_busy() else None
     wait_until(app, lambda: win.stack.currentIndex() == 2)
-    settle(app, 0.5)  # let the views take the room of the hidden dock first
+    settle(app, 0.8)  # let the views take the room of the hidden dock first; the result opens on its holes
     rv = win.result_view
-    rv.views[0].set_zoom(0.9)
-    rv.views[0].centerOn(760, 230)
-    settle(app, 0.8)
     save_grab(win, "result.png")
     rv.heatmap.setChecked(True)
     settle(app, 0.5)
@@ -174,6 +171,25 @@ def main(argv: list[str]) -> int:
     rv.heatmap.setChecked(False)
     win.accept_result("refined")
     settle(app)
+
+    # a 4:3 photo in the default window: the refined pane large, input and coarse beside it
+    # (the kite photo cut to 4:3 around the kite, 1600 x 1200; the kite removed)
+    win.modified = False
+    im = Image.open(photo).convert("RGB")
+    left = 100 * im.width // 1280
+    im = im.crop((left, 0, left + im.height * 4 // 3, im.height)).resize((1600, 1200), Image.Resampling.LANCZOS)
+    four_three = tmp / "kite_4_3.jpg"
+    im.save(four_three, quality=95)
+    if win.open_photo(four_three):
+        f = 1200 / 800
+        m.fill_polygon([((x - 100) * f, y * f) for x, y in
+                        [(820, 236), (920, 258), (906, 280), (836, 334), (818, 300)]], 1)
+        m.grow(8)
+        win.remove()
+        wait_until(app, lambda: win.stack.currentIndex() == 2)
+        settle(app, 0.8)
+        save_grab(win, "result_4_3.png")
+        win.back_to_edit()
 
     # batch dialog: a folder of different photos (the same region removed from each), one broken file;
     # the review list shows the least confident results first
@@ -185,10 +201,9 @@ def main(argv: list[str]) -> int:
         im = Image.open(src).convert("RGB").resize((1280, 800))
         im.save(folder / f"IMG_{1040 + i}.jpg", quality=90)
     (folder / "IMG_1099.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    batch = BatchDialog(win, lambda: win.inpainter, batch_hole, settings)
+    batch = BatchDialog(win, lambda: win.inpainter, batch_hole, settings)  # at its default size
     batch.input_dir.setText(str(folder))
     batch.output_dir.setText(str(tmp / "batch_out"))
-    batch.resize(820, 760)
     batch.show()
     batch.start()
     grab_finished_batch(app, batch, "batch.png")
@@ -219,7 +234,6 @@ def main(argv: list[str]) -> int:
     rs.input_dir.setText(str(shop))
     rs.output_dir.setText(str(tmp / "shop_restored"))
     rs.use_restore.setChecked(True)
-    rs.resize(820, 760)
     rs.show()
     rs.start()  # without an approved mark this estimates it and shows it first
     wait_until(app, lambda: rs.restore_preview is not None and rs.restore_preview.isVisible())
@@ -253,6 +267,11 @@ def main(argv: list[str]) -> int:
     wait_until(app, lambda: ft.last_progress is not None and ft.last_progress.step >= 22, timeout=900)
     settle(app, 0.5)
     save_grab(ft, "finetune.png")
+    if ft.preview_path is not None:  # a click on the preview sheet opens it full size
+        ft.open_preview()
+        settle(app, 0.5)
+        save_grab(ft.preview_window, "finetune_sheet.png")
+        ft.preview_window.close()
     ft.cancel()
     wait_until(app, lambda: not ft.is_running(), timeout=300)
     win.modified = False

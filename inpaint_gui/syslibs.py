@@ -143,10 +143,25 @@ def uses_xcb(env=os.environ, platform: str = sys.platform) -> bool:
     return bool(env.get("DISPLAY"))
 
 
-def startup_problem(env=os.environ) -> str | None:
-    """The message to print (and exit 2) when the app would crash in Qt for
-    lack of system libraries; None when it can start."""
-    if not uses_xcb(env) or xcb_plugin() is None:
+NO_DISPLAY = ("error: no display (DISPLAY and WAYLAND_DISPLAY are not set): run the app on a desktop, "
+              "or use the commands: python main.py --help")
+
+
+def has_display(env=os.environ, platform: str = sys.platform) -> bool:
+    """Can Qt show a window? On Linux only with an X or Wayland display, or a
+    platform asked for by name (offscreen, vnc...); elsewhere always."""
+    if not platform.startswith("linux"):
+        return True
+    return bool(env.get("QT_QPA_PLATFORM", "").strip() or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def startup_problem(env=os.environ, platform: str = sys.platform) -> str | None:
+    """The message to print (and exit 2) when the app would abort in Qt: no
+    display (Qt's xcb plugin aborts with exit 134), or missing system
+    libraries; None when it can start."""
+    if not has_display(env, platform):
+        return NO_DISPLAY
+    if not uses_xcb(env, platform) or xcb_plugin() is None:
         return None
     missing = missing_libraries()
     return report(missing) if missing else None

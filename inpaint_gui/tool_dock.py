@@ -18,11 +18,15 @@ class ToolDock(QDockWidget):
     brush_size_picked = Signal(int)  # the user moved the size slider or spin box
 
     def __init__(self, parent: QWidget | None, tool_actions: Sequence[QAction], *, grow: QAction, shrink: QAction,
-                 clear: QAction, invert: QAction, remove: QAction, mask_opacity: float):
+                 clear: QAction, invert: QAction, remove: QAction, mask_opacity: float,
+                 navigator: QWidget | None = None):
         super().__init__("Tool settings", parent)
         self.setObjectName("tool_dock")
+        # closable: View ▸ Tool settings (its toggle action) is enabled only then
         self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.navigator = navigator
         panel = QWidget()
         layout = QVBoxLayout(panel)
 
@@ -92,7 +96,14 @@ class ToolDock(QDockWidget):
         hints.setStyleSheet("color: #777;")
         hints.setWordWrap(True)
         layout.addWidget(hints)
-        layout.addStretch(1)
+        if navigator is not None:  # the whole photo, in the panel's free height
+            box = QGroupBox("Navigator")
+            box_layout = QVBoxLayout(box)
+            box_layout.setContentsMargins(4, 4, 4, 4)
+            box_layout.addWidget(navigator)
+            layout.addWidget(box, 1)
+        else:
+            layout.addStretch(1)
         self.setWidget(panel)
         self.setMinimumWidth(250)
 

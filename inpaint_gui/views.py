@@ -203,7 +203,8 @@ class ZoomView(QGraphicsView):
         self.setBackgroundBrush(QColor(48, 48, 52))
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self._fit_mode = True
+        self._fit_mode = True  # keep _fit_target framed as the view is resized, until the user zooms
+        self._fit_target: QRectF | None = None  # None: the whole scene
         self._panning = False
         self._space_down = False
         self._pan_last = QPointF()
@@ -236,18 +237,29 @@ class ZoomView(QGraphicsView):
         self.set_zoom(1.0)
 
     def fit(self) -> None:
-        rect = self.sceneRect()
-        if rect.isEmpty():
+        """Show the whole scene, as large as it fits."""
+        self.frame(None)
+
+    def frame(self, rect: QRectF | None) -> None:
+        """Show ``rect`` of the scene (None: all of it) as large as it fits,
+        and keep it so as the view is resized, until the user zooms."""
+        self._fit_target = QRectF(rect) if rect is not None else None
+        target = self._fit_target or self.sceneRect()
+        if target.isEmpty():
             return
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self.fitInView(target, Qt.AspectRatioMode.KeepAspectRatio)
         self._fit_mode = True
         self.zoom_changed.emit(self.zoom())
         self.view_changed.emit()
 
+    def refit(self) -> None:
+        """Frame again what the view was framing (after a resize or a new layout)."""
+        if self._fit_mode:
+            self.frame(self._fit_target)
+
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
-        if self._fit_mode:
-            self.fit()
+        self.refit()
 
     def wheelEvent(self, event) -> None:  # noqa: N802
         delta = event.angleDelta().y()

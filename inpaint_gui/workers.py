@@ -1,6 +1,6 @@
 """One worker class for every long job (model loading, Remove, batch, training).
 
-``Worker(fn)`` runs ``fn(report, should_stop)`` on its own QThread:
+``Worker(fn)`` runs ``fn(report, should_stop)`` on its own thread:
 ``report(value)`` sends a progress value to the GUI, ``should_stop()`` is
 True once ``cancel()`` was called. Exactly one of ``finished(result)``,
 ``failed(exception)`` or ``cancelled()`` follows, then ``done()``.
@@ -9,6 +9,11 @@ All public signals are emitted on the GUI thread: the job thread only emits
 the private ``_relay`` signal, which is connected with a queued connection to
 a slot of this object (which lives on the GUI thread). So any slot, lambdas
 included, runs on the GUI thread and may touch widgets.
+
+The thread is a daemon: quitting the app never waits for a job, nor aborts
+as Qt does when a running QThread is destroyed. The app cancels its jobs
+when it closes and gives them a moment to stop (``wait``); a job still in
+a step that cannot be interrupted then ends with the process.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 Report = Callable[[Any], None]
 StopCheck = Callable[[], bool]
@@ -29,15 +34,6 @@ def _is_cancellation(exc: BaseException) -> bool:
     # has loaded it already
     from model.inference import Cancelled
     return isinstance(exc, Cancelled)
-
-
-class _Thread(QThread):
-    def __init__(self, job: Callable[[], None]):
-        super().__init__()
-        self._job = job
-
-    def run(self) -> None:  # noqa: D401 - Qt override
-        self._job()
 
 
 class Worker(QObject):
@@ -55,7 +51,8 @@ class Worker(QObject):
         super().__init__(parent)
         self._fn = fn
         self._stop = threading.Event()
-        self._thread = _Thread(self._execute)
+        self._thread = threading.Thread(target=self._execute, name=f"worker-{getattr(fn, '__name__', 'job')}",
+                                        daemon=True)
         self._relay.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
         self._running = False
         self.traceback_text = ""
@@ -78,8 +75,14 @@ class Worker(QObject):
         return self._stop.is_set()
 
     def wait(self, ms: int = 30000) -> bool:
-        """Block until the thread ends (only for shutdown)."""
-        return self._thread.wait(ms)
+        """Block until the thread ends, at most ``ms`` (only for shutdown); True if it ended."""
+        if self._thread.ident is not None:
+            self._thread.join(ms / 1000)
+        return not self._thread.is_alive()
+
+    def is_alive(self) -> bool:
+        """The job's thread still runs (it may have been cancelled and not reached a check yet)."""
+        return self._thread.is_alive()
 
     @Slot(str, object)
     def _dispatch(self, kind: str, value: object) -> None:
@@ -88,7 +91,7 @@ class Worker(QObject):
                 self.progress.emit(value)
             return
         self._running = False
-        self._thread.wait()  # the job has returned; let the thread finish
+        self._thread.join()  # the job has returned; let the thread finish
         if kind == "finished":
             self.finished.emit(value)
         elif kind == "failed":
@@ -99,14 +102,20 @@ class Worker(QObject):
         self.deleteLater()  # one job per Worker; free the QThread once everyone has heard
 
     # ---------------------------------------------------------- job thread
+    def _send(self, kind: str, value: object) -> None:
+        try:
+            self._relay.emit(kind, value)
+        except RuntimeError:  # the app has closed and deleted this object: nobody listens any more
+            pass
+
     def _execute(self) -> None:
         try:
-            result = self._fn(lambda value: self._relay.emit("progress", value), self._stop.is_set)
+            result = self._fn(lambda value: self._send("progress", value), self._stop.is_set)
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never raised there
             if self._stop.is_set() and _is_cancellation(exc):
-                self._relay.emit("cancelled", None)
+                self._send("cancelled", None)
             else:
                 self.traceback_text = traceback.format_exc()
-                self._relay.emit("failed", exc)
+                self._send("failed", exc)
             return
-        self._relay.emit("cancelled" if self._stop.is_set() and result is None else "finished", result)
+        self._send("cancelled" if self._stop.is_set() and result is None else "finished", result)

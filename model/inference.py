@@ -53,6 +53,33 @@ class Cancelled(Exception):
     """Raised when a caller's cancel check says stop."""
 
 
+Progress = Callable[[str, float], None]  # (step, fraction of the whole removal done)
+
+
+def seconds_left(elapsed: float, fraction: float) -> float | None:
+    """The time a removal has left at its pace so far; None until that can be
+    guessed (5 % and 2 s in) or once it is done."""
+    if fraction < 0.05 or elapsed < 2.0 or fraction >= 1.0:
+        return None
+    return elapsed * (1.0 - fraction) / fraction
+
+
+class _StepCounter:
+    """Counts a removal's units of work (network batches, texture searches)
+    and tells ``progress`` the step and the fraction done."""
+
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+
+    def report(self, step: str) -> None:
+        if self.progress is not None:
+            self.progress(step, min(1.0, self.done / max(1, self.total)))
+
+    def advance(self, step: str, units: int = 1) -> None:
+        self.done += units
+        self.report(step)
+
+
 class Inpainter:
     """``Inpainter(weights=None, device="auto")(image, mask)`` -> InpaintResult.
 
@@ -110,7 +137,11 @@ class Inpainter:
 
     # ------------------------------------------------------------------ api
     def __call__(self, image: np.ndarray, mask: np.ndarray,
-                 should_stop: Callable[[], bool] | None = None) -> InpaintResult:
+                 should_stop: Callable[[], bool] | None = None,
+                 progress: Progress | None = None) -> InpaintResult:
+        """``progress(step, fraction)``, if given, hears each step as it goes
+        ("regions", "network", "texture") with the fraction of the whole
+        removal done (network batches and texture searches counted alike)."""
         image = _check_image(image)
         hole = hole_from_user_mask(mask)
         if hole.shape != image.shape[:2]:
@@ -123,6 +154,8 @@ class Inpainter:
 
         paste = _dilate(hole, self.dilate)
         alpha = _feather_alpha(hole, paste, self.dilate if self.feather else 0)
+        if progress is not None:
+            progress("regions", 0.0)
         boxes = self.region_boxes(paste)
         # The texture step's patch search needs only the photo, not the
         # network's fill: it runs on worker threads while the network runs
@@ -139,7 +172,8 @@ class Inpainter:
                                                             hole[tile.search], opts.patch_radius, opts.seed,
                                                             opts.source_focus))
                                          for tile in _texture_tiles(hole, tb)])
-            crops = self._run_crops(image, hole, boxes, should_stop)
+            steps = _StepCounter(progress, sum(len(jobs) for _, jobs in details.values()))
+            crops = self._run_crops(image, hole, boxes, should_stop, steps)
             for crop in crops:
                 if should_stop is not None and should_stop():
                     raise Cancelled()
@@ -150,11 +184,13 @@ class Inpainter:
                     for fill in (crop.coarse, crop.refined))
                 if self.texture:
                     tb, jobs = details.get(box, (_texture_box(hole, box), []))
+                    steps.report("texture")
                     local = (slice(tb[0].start - y0, tb[0].stop - y0), slice(tb[1].start - x0, tb[1].stop - x0))
                     sigma = self.texture_options.keep_low * max(size) / max(crop.refined.shape[:2])
                     refined_fill = refined_fill.copy()
                     refined_fill[local] = texture_step.merge_detail(
                         image[tb], hole[tb], _assemble_detail(image, tb, jobs), refined_fill[local], sigma)
+                    steps.advance("texture", len(jobs))
                 _paste(coarse[y0:y1, x0:x1], coarse_fill, alpha[y0:y1, x0:x1])
                 _paste(refined[y0:y1, x0:x1], refined_fill, alpha[y0:y1, x0:x1])
             finished = True
@@ -180,7 +216,8 @@ class Inpainter:
 
     # ------------------------------------------------------------ internals
     def _run_crops(self, image: np.ndarray, hole: np.ndarray, boxes: list[Box],
-                   should_stop: Callable[[], bool] | None = None) -> list[CropResult]:
+                   should_stop: Callable[[], bool] | None = None,
+                   steps: "_StepCounter | None" = None) -> list[CropResult]:
         """Fill each crop at the run resolution (and at each coarser scale,
         averaging the fills inside the hole); results at the run resolution.
         Crops of the same size go through the network in one batch."""
@@ -189,6 +226,9 @@ class Inpainter:
             base = min(1.0, self.run_size / max(y1 - y0, x1 - x0))
             prepared.append(_resize_crop(image[y0:y1, x0:x1], hole[y0:y1, x0:x1], base))
         sums = [[0.0, 0.0] for _ in prepared]  # coarse, refined per crop
+        if steps is not None:  # one unit of progress per batch: one per crop size and scale
+            steps.total += sum(len({_scaled_size(crop.shape[:2], scale) for crop, _ in prepared})
+                               for scale in self.scales)
         for scale in self.scales:
             small = [_resize_crop(crop, crop_hole, scale) for crop, crop_hole in prepared]
             groups: dict[tuple[int, int], list[int]] = {}
@@ -197,7 +237,11 @@ class Inpainter:
             for members in groups.values():
                 if should_stop is not None and should_stop():
                     raise Cancelled()
+                if steps is not None:
+                    steps.report("network")
                 outputs = self._run_network([small[i][0] for i in members], [small[i][1] for i in members])
+                if steps is not None:
+                    steps.advance("network")
                 for i, fills in zip(members, outputs):
                     shape = prepared[i][0].shape
                     for k, fill in enumerate(fills):
@@ -345,11 +389,18 @@ def _assemble_detail(image: np.ndarray, tb: Window, jobs: list) -> np.ndarray | 
 def _resize_crop(crop: np.ndarray, crop_hole: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
     if scale >= 1.0:
         return crop, crop_hole
-    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    size = _scaled_size(crop.shape[:2], scale)
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     # Any hole pixel under a model pixel makes it missing (never leak the object).
     small_hole = cv2.resize(crop_hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
     return small, small_hole
+
+
+def _scaled_size(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    """(width, height) of an image of ``shape`` (rows, columns) at ``scale`` (at most 1)."""
+    if scale >= 1.0:
+        return shape[1], shape[0]
+    return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:

@@ -286,13 +286,13 @@ def test_event_loop_keeps_running_during_remove_and_cancel(qtbot, window, photo_
         device = real.device
         weights_path = real.weights_path
 
-        def __call__(self, image, hole, should_stop=None):
+        def __call__(self, image, hole, should_stop=None, progress=None):
             from model.inference import Cancelled
             for _ in range(40):
                 if should_stop and should_stop():
                     raise Cancelled()
                 time.sleep(0.02)
-            return real(image, hole, should_stop=should_stop)
+            return real(image, hole, should_stop=should_stop, progress=progress)
 
     win.inpainter = Slow()
     ticks = []

@@ -19,10 +19,13 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout
 from model.jobs.batch import MASK_FITS
 from model.jobs.batch import BatchError
 from model.jobs.batch import BatchOptions
+from model.jobs.batch import fit_mask
 from model.jobs.batch import BatchProgress
 from model.jobs.batch import run_batch
 from model.jobs.batch import validate_options
+from model.photos.imageio import ImageReadError
 from model.photos.imageio import read_image
+from model.photos.imageio import read_mask
 from model.photos.imageio import write_mask
 from model.jobs.watermark import MIN_PHOTOS
 from model.jobs.watermark import watermark_mask_from_folder
@@ -66,19 +69,30 @@ def is_failure(progress: BatchProgress) -> bool:
 
 
 REVIEW_LIMIT = 100  # the least confident results get a row (with thumbnails) in the review list
-THUMB = 96  # thumbnail height in pixels
+THUMB = 88  # thumbnail height in pixels
+OUTLINE = (255, 40, 80)  # the mask's outline on the before thumbnail: the editor's mask colour
+REVIEW_HINT = "Review, least confident first: after a run, click one to fix it in the editor"
 
 
-def review_thumbnails(before_path: str, after_path: str, height: int = THUMB) -> np.ndarray:
-    """before | after of the changed region (RGB), ``height`` px tall: the
-    region is where the two differ (the removal), with context around it."""
+def review_thumbnails(before_path: str, after_path: str,
+                      mask_for: Callable[[int, int], np.ndarray | None] | None = None,
+                      height: int = THUMB) -> np.ndarray:
+    """before | after of the removed region (RGB), ``height`` px tall, with
+    the mask's outline drawn on the before side (a thin stroke shrunk to a
+    thumbnail is otherwise hard to find). ``mask_for(height, width)``: the
+    mask as applied to a photo of that size; without one (or None), where
+    the two differ (the removal)."""
     before, after = read_image(before_path), read_image(after_path)
     if before.shape != after.shape:
         after = cv2.resize(after, (before.shape[1], before.shape[0]), interpolation=cv2.INTER_AREA)
-    changed = np.abs(before.astype(np.int16) - after.astype(np.int16)).max(axis=2) > 24
-    h, w = changed.shape
-    ys, xs = np.nonzero(changed)
-    if len(xs) > 20:
+    h, w = before.shape[:2]
+    hole = mask_for(h, w) if mask_for is not None else None
+    if hole is None or hole.shape != (h, w):
+        changed = np.abs(before.astype(np.int16) - after.astype(np.int16)).max(axis=2) > 24
+        hole = cv2.dilate(changed.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) \
+            if changed.sum() > 20 else np.zeros((h, w), bool)
+    ys, xs = np.nonzero(hole)
+    if len(xs) > 0:
         x0, x1 = np.percentile(xs, [0.5, 99.5]).astype(int)
         y0, y1 = np.percentile(ys, [0.5, 99.5]).astype(int)
         side = max(x1 - x0, y1 - y0, 32) * 1.6  # square-ish, with context
@@ -92,8 +106,24 @@ def review_thumbnails(before_path: str, after_path: str, height: int = THUMB) ->
         crop = im[y0:y1, x0:x1]
         scale = height / crop.shape[0]
         tiles.append(cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), height), interpolation=cv2.INTER_AREA))
+    # the outline at thumbnail scale: any covered thumbnail pixel is inside, so a 1 px line stays
+    small = cv2.resize(hole[y0:y1, x0:x1].astype(np.float32), tiles[0].shape[1::-1], interpolation=cv2.INTER_AREA)
+    contours, _ = cv2.findContours((small > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    tiles[0] = np.ascontiguousarray(tiles[0])
+    cv2.drawContours(tiles[0], contours, -1, OUTLINE, 1)
     gap = np.full((height, 4, 3), 255, np.uint8)
     return np.ascontiguousarray(np.concatenate([tiles[0], gap, tiles[1]], axis=1))
+
+
+def review_mask(opts: BatchOptions | None, height: int, width: int) -> np.ndarray | None:
+    """The run's one mask fitted to a photo of this size, as the batch applied
+    it; None for per-photo masks, a restoration, or a photo it did not fit."""
+    if opts is None or opts.mask is None:
+        return None
+    try:
+        return fit_mask(read_mask(opts.mask), height, width, opts.mask_fit)
+    except (ImageReadError, ValueError):
+        return None
 
 
 def review_order(records) -> list:
@@ -218,29 +248,37 @@ class BatchDialog(JobDialog):
         self.errors_label = QLabel("Problems:")
         self.errors = QListWidget()
         self.errors.setMinimumHeight(90)
-        self.review_label = QLabel("Review, least confident first (click one to fix it in the editor):")
+        self.review_label = QLabel(REVIEW_HINT)
+        self.review_label.setWordWrap(True)
         self.review = QListWidget()
         self.review.setIconSize(QSize(3 * THUMB, THUMB))
-        self.review.setMinimumHeight(THUMB + 24)
-        self.review.setToolTip("before | after of each removal, the results the model is least sure of first")
+        self.review.setMinimumWidth(3 * THUMB + 140)
+        self.review.setToolTip("before (the mask outlined) | after of each removal, the results the model is "
+                               "least sure of first")
         self.review.itemActivated.connect(self._open_reviewed)
         self.review.itemClicked.connect(self._open_reviewed)
-        self.review_label.hide()
-        self.review.hide()
         self.review_worker: Worker | None = None
+        self.run_options: BatchOptions | None = None  # the options of the run the review shows
         self.locked_while_running.append(self.close_button)
 
+        # the form and the run's progress on the left; the review gets the whole height on the right
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(masks)
+        left.addWidget(self.progress)
+        left.addWidget(self.status)
+        left.addWidget(self.errors_label)
+        left.addWidget(self.errors, 1)
+        right = QVBoxLayout()
+        right.addWidget(self.review_label)
+        right.addWidget(self.review, 1)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 3)
+        columns.addLayout(right, 2)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(masks)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.errors_label)
-        layout.addWidget(self.errors, 1)
-        layout.addWidget(self.review_label)
-        layout.addWidget(self.review, 3)
+        layout.addLayout(columns, 1)
         layout.addLayout(self.buttons)
-        self.resize(760, 600)
+        self.resize(1180, 680)
 
     # ------------------------------------------------------------------ run
     def options(self) -> BatchOptions:
@@ -282,6 +320,8 @@ class BatchDialog(JobDialog):
         self.errors.clear()
         self.notes = []
         self.summary = None
+        self._clear_review()  # the last run's review is not this run's
+        self.run_options = opts if restorer is None else None
         self.progress.setFormat("%v / %m photos")
         self.progress.setRange(0, 0)  # until the first report tells the total
         self.status.setText("Starting…")
@@ -453,14 +493,20 @@ class BatchDialog(JobDialog):
         self.start()
 
     # --------------------------------------------------------------- review
+    def _clear_review(self) -> None:
+        if self.review_worker is not None:
+            self.review_worker.cancel()
+            self.review_worker = None
+        self.review.clear()
+        self.review_label.setText(REVIEW_HINT)
+
     def show_review(self, records) -> None:
         """List the cleaned photos least confident first; thumbnails are made
         on a worker and arrive row by row."""
-        self.review.clear()
+        self._clear_review()
         order = review_order(records)
         if not order:
-            self.review_label.hide()
-            self.review.hide()
+            self.review_label.setText("Review: no cleaned photo in this run")
             return
         shown = order[:REVIEW_LIMIT]
         more = f" (the {len(shown)} least confident of {len(order)})" if len(order) > len(shown) else ""
@@ -470,23 +516,23 @@ class BatchDialog(JobDialog):
             item.setData(Qt.ItemDataRole.UserRole, (record.output, record.path))
             item.setToolTip(f"confidence {record.confidence:.3f} (low: look at it)\n{record.path}\n→ {record.output}")
             self.review.addItem(item)
-        self.review_label.show()
-        self.review.show()
-        if self.review_worker is not None:
-            self.review_worker.cancel()
         pairs = [(r.path, r.output) for r in shown]
+        opts = self.run_options
 
         def job(report, should_stop):
             for row, (before, after) in enumerate(pairs):
                 if should_stop():
                     return None
                 try:
-                    report((row, review_thumbnails(before, after)))
+                    report((row, review_thumbnails(before, after, lambda h, w: review_mask(opts, h, w))))
                 except Exception:  # noqa: BLE001 - a photo that cannot be read just has no thumbnail
                     continue
             return len(pairs)
 
-        worker = Worker(job, self, progress=self._thumbnail_ready)
+        worker = Worker(job, self)
+        # a cleared review's late thumbnails are dropped
+        worker.progress.connect(lambda value, w=worker: self._thumbnail_ready(value) if self.review_worker is w
+                                else None)
         worker.done.connect(lambda w=worker: self._review_done(w))
         self.review_worker = worker.start()
 
@@ -508,5 +554,5 @@ class BatchDialog(JobDialog):
         for worker in (self.estimate_worker, self.review_worker):
             if worker is not None:
                 worker.cancel()
-                worker.wait(60000)
+                worker.wait(self.close_wait_ms)
         self._tmp.cleanup()

@@ -8,15 +8,17 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QPushButton, QSizePolicy,
-                               QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDialog, QFormLayout, QGraphicsScene, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+                               QPushButton, QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from model.option import default_of
+from model.photos.imageio import read_image
 from model.paths import user_data_dir
 from model.training.options import TrainOptions
 
 from .. import messages
 from ..settings import Settings
+from ..views import ImageItem, ZoomView
 from .job import Job, JobDialog
 from .settings import device_combo
 
@@ -32,6 +34,42 @@ def recipe_text() -> str:
 
 
 MIN_GAIN_DB = 0.01  # validation gain (dB) below which the new weights are not offered
+
+
+class ClickableLabel(QLabel):
+    clicked = Signal()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+
+class SheetWindow(QDialog):
+    """A preview sheet at 100 % (as large as the screen allows), in a view
+    that pans and zooms like the editor's."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = ZoomView()
+        self.view.setDragMode(ZoomView.DragMode.ScrollHandDrag)
+        self.view.setScene(QGraphicsScene(self))
+        self.item = ImageItem()
+        self.view.scene().addItem(self.item)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+
+    def show_sheet(self, path: Path) -> None:
+        image = read_image(path)
+        h, w = image.shape[:2]
+        self.item.set_image(image)
+        self.view.scene().setSceneRect(QRectF(0, 0, w, h))
+        self.setWindowTitle(f"Preview sheet: {path.name} (input | mask | coarse | refined | truth)")
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        limit_w, limit_h = (screen.width() - 40, screen.height() - 80) if screen is not None else (w, h)
+        self.resize(min(w + 4, limit_w), min(h + 4, limit_h))
+        self.view.actual_size()
 
 
 class LossPlot(QWidget):
@@ -212,12 +250,14 @@ class FinetuneDialog(JobDialog):
         self.progress.setFormat("%v / %m steps")
         self.status.setText("Choose a folder of photos and press Start.")
         self.plot = LossPlot()
-        self.preview = QLabel("the latest preview sheet appears here\n(input | mask | coarse | refined | truth)")
+        self.preview = ClickableLabel("the latest preview sheet appears here\n(input | mask | coarse | refined | truth)")
+        self.preview.clicked.connect(self.open_preview)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(300, 200)
         self.preview.setStyleSheet("color: #888; background: #f4f4f6;")
         self._preview_pixmap: QPixmap | None = None
         self.preview_path: Path | None = None
+        self.preview_window: SheetWindow | None = None
         self.skipped = QListWidget()
         self.skipped.setMaximumHeight(70)
         self.skipped.hide()
@@ -314,6 +354,20 @@ class FinetuneDialog(JobDialog):
         self.preview_path = path
         self._preview_pixmap = pixmap
         self._fit_preview()
+        self.preview.setToolTip(f"{path.name}: click to open it full size")
+        self.preview.setCursor(Qt.CursorShape.PointingHandCursor)
+        if self.preview_window is not None and self.preview_window.isVisible():
+            self.preview_window.show_sheet(path)
+
+    def open_preview(self) -> None:
+        """The preview sheet in its own window, at full size (pan by dragging, zoom with the wheel)."""
+        if self.preview_path is None:
+            return
+        if self.preview_window is None:
+            self.preview_window = SheetWindow(self)
+        self.preview_window.show_sheet(self.preview_path)
+        self.preview_window.show()
+        self.preview_window.raise_()
 
     def _fit_preview(self) -> None:
         if self._preview_pixmap is not None:
@@ -364,6 +418,9 @@ class FinetuneDialog(JobDialog):
                              + ", so the app keeps the weights it uses.\n\n"
                              "More steps or more photos may help; the run is saved in\n"
                              f"{result.last_path.parent}")
+
+    # stopping saves what was learnt (the user was told so): that may take its time
+    close_wait_ms = 60000
 
     def confirm_stop(self) -> bool:
         answer = messages.message(self, messages.QUESTION, "Stop fine-tuning?",

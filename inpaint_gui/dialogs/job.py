@@ -22,6 +22,9 @@ class JobDialog(QDialog):
     cancelling_text = "Cancelling…"  # the status line once Cancel is pressed
     failed_status = "Failed"  # the status line's word for a failed job
     failed_title = "Failed"  # the message box's title
+    # closing while the job runs: how long the job gets to stop after Cancel
+    # (a batch keeps every photo written so far; --resume carries on)
+    close_wait_ms = 1000
 
     def __init__(self, parent: QWidget | None, title: str, cancel_label: str = "Cancel"):
         super().__init__(parent)
@@ -107,6 +110,6 @@ class JobDialog(QDialog):
                 event.ignore()
                 return
             self.worker.cancel()
-            self.worker.wait(60000)
+            self.worker.wait(self.close_wait_ms)
         self.shutdown()
         event.accept()

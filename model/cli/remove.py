@@ -21,6 +21,24 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     rm.set_defaults(func=run)
 
 
+def terminal_progress(stream):
+    """A progress callback that rewrites one line on ``stream`` (step, %,
+    time left); None when ``stream`` is not a terminal (logs and pipes stay quiet)."""
+    if not stream.isatty():
+        return None
+    import time
+
+    from ..inference import seconds_left
+    start = time.monotonic()
+
+    def show(step: str, fraction: float) -> None:
+        left = seconds_left(time.monotonic() - start, fraction)
+        line = f"removing: {step} {fraction * 100:3.0f} %" + (f", about {left:.0f} s left" if left is not None else "")
+        stream.write("\r" + line.ljust(48))
+        stream.flush()
+    return show
+
+
 def run(args: argparse.Namespace) -> int:
     from ..masks import check_hole_fraction
     from ..photos.files import cleaned_path
@@ -68,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
     inpainter = open_inpainter(args)
     if inpainter is None:
         return 2
-    result = inpainter(image, hole)
+    progress = terminal_progress(sys.stderr)
+    result = inpainter(image, hole, progress=progress)
+    if progress is not None:
+        print(file=sys.stderr)  # end the progress line
     for (_, target), pixels in zip(targets, (result.refined, result.coarse)):
         try:
             save_like(pixels, target, args.image)
