@@ -269,3 +269,10 @@ def test_watermark_restoration_on_the_cluster_matches_a_local_run(cluster, tmp_p
     assert photo_hashes(tmp_path / "cluster") == photo_hashes(tmp_path / "local")
     assert notes["local"] == ["360x160 photo: watermark anchor-bottomright"]
     assert "360x160 photo: watermark anchor-bottomright" in notes["cluster"]
+
+
+def test_a_local_run_refuses_options_meant_for_a_cluster(shop, tmp_path):
+    from model.jobs.batch import BatchError
+    with pytest.raises(BatchError, match="run_cluster_batch"):
+        run_batch(options_for(shop, "never"), Inpainter(device="cpu", texture=False))
+    assert not (shop[0] / "never").exists()
