@@ -171,6 +171,10 @@ def _unreachable(address: str, timeout: float = 5.0) -> str | None:
     return None
 
 
+# A cluster started on this machine talks over loopback only. Ray turns
+# "127.0.0.1" into the machine's network address, so another loopback address.
+LOCAL_NODE_IP = "127.0.0.2"
+
 def connect(address: str) -> bool:
     """Connect this process to the cluster at ``address`` (``auto``: $RAY_ADDRESS,
     else a new local cluster on this machine's cores). Returns True when this
@@ -191,7 +195,7 @@ def connect(address: str) -> bool:
             raise ClusterError(why)
     settings = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address == "local":
-        settings.update(num_cpus=os.cpu_count() or 1, include_dashboard=False)
+        settings.update(num_cpus=os.cpu_count() or 1, include_dashboard=False, _node_ip_address=LOCAL_NODE_IP)
     try:
         ray.init(address=address, **settings)
     except Exception as exc:  # version mismatch, a port that is not Ray's, ...
