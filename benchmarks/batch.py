@@ -122,7 +122,10 @@ def run_on_cluster(options: BatchOptions, args: argparse.Namespace):
 
     if args.cpus:
         import ray
-        ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+
+        from model.jobs.cluster import LOCAL_NODE_IP
+        ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                 _node_ip_address=LOCAL_NODE_IP)  # loopback only
     ready: list[float] = []  # when each worker was ready
     finished: list[float] = []  # when each photo was written
 

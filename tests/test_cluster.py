@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ ray = pytest.importorskip("ray")
 from conftest import smooth_photo  # noqa: E402
 from model.inference import Inpainter  # noqa: E402
 from model.jobs.batch import MANIFEST_NAME, BatchOptions, run_batch  # noqa: E402
-from model.jobs.cluster import MAX_TRIES, run_cluster_batch  # noqa: E402
+from model.jobs.cluster import LOCAL_NODE_IP, MAX_TRIES, run_cluster_batch  # noqa: E402
 from model.photos.atomic import TEMP_SUFFIX  # noqa: E402
 from test_batch import corner_mask, photo_hashes, photos_in, save, tree_hashes  # noqa: E402
 
@@ -34,7 +33,8 @@ def cluster():
     """A local Ray cluster of 2 CPUs for the module (the workers find the
     project through PYTHONPATH, as on a machine where it is installed)."""
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             _node_ip_address=LOCAL_NODE_IP)  # loopback only
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
@@ -269,3 +269,10 @@ def test_watermark_restoration_on_the_cluster_matches_a_local_run(cluster, tmp_p
     assert photo_hashes(tmp_path / "cluster") == photo_hashes(tmp_path / "local")
     assert notes["local"] == ["360x160 photo: watermark anchor-bottomright"]
     assert "360x160 photo: watermark anchor-bottomright" in notes["cluster"]
+
+
+def test_a_local_run_refuses_options_meant_for_a_cluster(shop, tmp_path):
+    from model.jobs.batch import BatchError
+    with pytest.raises(BatchError, match="run_cluster_batch"):
+        run_batch(options_for(shop, "never"), Inpainter(device="cpu", texture=False))
+    assert not (shop[0] / "never").exists()

@@ -124,3 +124,25 @@ def test_the_app_and_a_plain_batch_never_load_ray(tmp_path):
                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_cluster_without_ray_installed_is_one_line(tmp_path):
+    """``batch --cluster`` where Ray is missing: exit 2 with the install line, no traceback."""
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.full((24, 32, 3), 120, np.uint8)).save(tmp_path / "in" / "a.png")
+    mask = np.zeros((24, 32), np.uint8)
+    mask[4:8, 4:8] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    code = ("import sys\n"
+            "sys.modules['ray'] = None  # import ray now raises ImportError, as where it is not installed\n"
+            "import model.cli\n"
+            f"sys.exit(model.cli.main(['batch', {str(tmp_path / 'in')!r}, '--mask', {str(tmp_path / 'm.png')!r}, "
+            f"'-o', {str(tmp_path / 'out')!r}, '--cluster', 'auto']))\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "error: --cluster needs Ray: pip install 'region-inpaint[cluster]' (or pip install ray) on this machine "
+        "and on every machine of the cluster"], res.stderr

@@ -171,6 +171,10 @@ def _unreachable(address: str, timeout: float = 5.0) -> str | None:
     return None
 
 
+# A cluster started on this machine talks over loopback only. Ray turns
+# "127.0.0.1" into the machine's network address, so another loopback address.
+LOCAL_NODE_IP = "127.0.0.2"
+
 def connect(address: str) -> bool:
     """Connect this process to the cluster at ``address`` (``auto``: $RAY_ADDRESS,
     else a new local cluster on this machine's cores). Returns True when this
@@ -191,7 +195,7 @@ def connect(address: str) -> bool:
             raise ClusterError(why)
     settings = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address == "local":
-        settings.update(num_cpus=os.cpu_count() or 1, include_dashboard=False)
+        settings.update(num_cpus=os.cpu_count() or 1, include_dashboard=False, _node_ip_address=LOCAL_NODE_IP)
     try:
         ray.init(address=address, **settings)
     except Exception as exc:  # version mismatch, a port that is not Ray's, ...
@@ -284,10 +288,17 @@ class _ClusterRun(_BatchRun):
             ray.kill(worker.handle)
         except Exception:
             pass
-        mine = sorted((t for t in self.handed.values() if t.worker is worker), key=lambda t: t.seq)
-        for ref in [r for r, t in self.handed.items() if t.worker is worker]:
+        mine = sorted(((r, t) for r, t in self.handed.items() if t.worker is worker), key=lambda rt: rt[1].seq)
+        lost = []
+        for ref, attempt in mine:
             del self.handed[ref]
-        for i, attempt in reversed(list(enumerate(mine))):
+            try:  # answered before it died (not yet looked at): keep the answer
+                answer = ray.get(ref, timeout=0)
+            except Exception:
+                lost.append(attempt)
+                continue
+            self._use(attempt.job, answer)
+        for i, attempt in reversed(list(enumerate(lost))):  # it was working on the first one lost
             self._retry(attempt.job, worker, f"worker lost ({reason})", counted=i == 0)
         if worker.ready and self.replacements > 0 and not self.summary.stopped:
             self.replacements -= 1
@@ -341,7 +352,7 @@ class _ClusterRun(_BatchRun):
 
     def _answered(self, ref) -> None:
         ray = _ray()
-        from ray.exceptions import RayActorError, RayError, RayTaskError
+        from ray.exceptions import RayError, RayTaskError
 
         attempt = self.handed.pop(ref, None)
         if attempt is None:  # its worker was dropped meanwhile
@@ -350,17 +361,18 @@ class _ClusterRun(_BatchRun):
         worker.queued -= 1
         try:
             answer = ray.get(ref)
-        except RayActorError as exc:
-            self.handed[ref] = attempt  # _drop_worker re-queues it with the worker's other photos
-            self._drop_worker(worker, _first_line(exc, "the worker process died"))
-            return
-        except RayTaskError as exc:  # a bug or a crash inside the worker: try elsewhere
+        except RayTaskError as exc:  # an exception the worker's code did not catch: try elsewhere
             cause = exc.cause or exc
             self._retry(job, worker, f"{type(cause).__name__}: {_first_line(cause)}")
             return
-        except RayError as exc:  # the answer was lost (its node went away)
-            self._retry(job, worker, _first_line(exc))
+        except RayError as exc:  # the worker died, or its machine went away with the answer
+            self.handed[ref] = attempt  # _drop_worker re-queues it with the worker's other photos
+            self._drop_worker(worker, _first_line(exc, "the worker process died"))
             return
+        self._use(job, answer)
+
+    def _use(self, job: _Job, answer: dict) -> None:
+        """A worker's answer: the result to write, a copy, or the reason it failed."""
         for message in answer.get("notes") or ():
             self.note(message)
         times = {k: answer[k] for k in ("decode_s", "model_s", "encode_s") if answer.get(k)}
