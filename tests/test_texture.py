@@ -86,17 +86,20 @@ def test_busy_surroundings_give_a_busy_fill_next_to_a_flat_region():
     assert _gradient_energy(out, hole) > 0.7 * _gradient_energy(texture, hole)
 
 
-def test_without_the_patchmatch_library_the_guide_is_returned(monkeypatch):
+def test_without_the_patchmatch_library_the_torch_search_fills(monkeypatch):
     import model.texture as texture
 
     monkeypatch.setattr(texture, "_patchmatch", lambda: None)
-    image = _tiled(40, 40)
-    hole = np.zeros((40, 40), bool)
-    hole[10:30, 10:30] = True
-    guide = np.full((40, 40, 3), 77, np.uint8)
-    out = texture.synthesize(image, hole, guide)
-    assert not texture.available()
-    assert (out[hole] == 77).all() and np.array_equal(out[~hole], image[~hole])
+    image = _tiled(64, 64)
+    hole = np.zeros((64, 64), bool)
+    hole[20:44, 20:44] = True
+    guide = np.full((64, 64, 3), 77, np.uint8)
+    assert texture.search_for(TextureOptions(), "cpu") == "torch"
+    with pytest.raises(RuntimeError, match="pypatchmatch"):
+        texture.search_for(TextureOptions(search="pypatchmatch"), "cpu")
+    out = texture.synthesize(image, hole, guide, TextureOptions(keep_low=0))
+    assert np.array_equal(out[~hole], image[~hole])
+    assert np.abs(out[hole].astype(int) - image[hole]).mean() < 5  # the periodic texture, rebuilt
 
 
 @pytest.mark.parametrize("texture", [True, False])
