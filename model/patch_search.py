@@ -35,6 +35,10 @@ MIN_LEVEL_SIDE = 16  # the pyramid stops before an image's shorter side would go
 BATCH_PIXELS = {"cuda": 64_000_000, "mps": 16_000_000, "cpu": 8_000_000}  # padded pixels per call
 
 
+CHANNELS = 3  # a patch is compared on its colour (adding its x and y gradients, as pypatchmatch does,
+# measured worse here: deep 2.09 vs 2.00 on six eval cases)
+
+
 class Cancelled(Exception):
     """Raised when a caller's cancel check says stop."""
 
@@ -131,6 +135,8 @@ def _any_pool(mask: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(mask[:, None].float(), 2)[:, 0] > 0
 
 
+
+
 def _dilate(mask: torch.Tensor, r: int, outside: float) -> torch.Tensor:
     """Square dilation by ``r`` of a (B, H, W) bool mask; positions beyond
     the border count as ``outside`` (1: set)."""
@@ -163,16 +169,24 @@ class _Search:
             num = F.avg_pool2d((img * known).permute(0, 3, 1, 2), 2)
             den = F.avg_pool2d(known.permute(0, 3, 1, 2), 2)
             coarse = (num / den.clamp_min(1e-6)).permute(0, 2, 3, 1).contiguous()
-            pyramid.append((coarse, _any_pool(hole), _any_pool(inside), _any_pool(nosrc), (sizes + 1) // 2))
-        estimate = nnf = None
+            # A coarse pixel is known where any of its four is (their mean),
+            # as in pypatchmatch: the hole shrinks level by level, so the
+            # coarsest levels settle the structure from the surroundings.
+            # (The finest level alone puts pixels into the result, and there
+            # every source patch is wholly allowed.)
+            pyramid.append((coarse, ~_any_pool(~hole), _any_pool(inside), ~_any_pool(~nosrc) | _any_pool(~inside),
+                            (sizes + 1) // 2))
+        estimate = nnf = targets = None
         for level in range(levels - 1, -1, -1):
             img, hole, inside, nosrc, sizes = pyramid[level]
             # more search where the image is small (cheap) and the structure is decided
-            em, pm = (2, 2) if level == 0 else (3, 3) if level == 1 else (4, 4)
-            estimate, nnf = self.level(img, hole, inside, nosrc, sizes, estimate, nnf, em, pm)
+            # pypatchmatch's schedule: many iterations where the image is small, few at full size
+            em, pm = 1 + 2 * level, min(7, 1 + level)
+            estimate, nnf, targets = self.level(img, hole, inside, nosrc, sizes, estimate, nnf, targets, em, pm)
         return estimate
 
-    def level(self, img, hole, inside, nosrc, sizes, coarse_img, coarse_nnf, em_iterations, pm_iterations):
+    def level(self, img, hole, inside, nosrc, sizes, coarse_img, coarse_nnf, coarse_targets, em_iterations,
+              pm_iterations):
         r, dev = self.r, self.device
         radii = max(1, int(np.ceil(np.log2(max(img.shape[1:3])))))  # window halvings down to one pixel
         b, h, w, _ = img.shape
@@ -187,12 +201,24 @@ class _Search:
         counts = torch.bincount(sources // hw, minlength=b)
         starts = torch.cumsum(counts, 0) - counts
 
+        def random_sources(n_idx: torch.Tensor) -> torch.Tensor:
+            """A random valid source in the image of each of ``n_idx`` (image indices)."""
+            if sources.numel() == 0:
+                return torch.zeros_like(n_idx)  # no image here has a source: none of its targets is searched
+            pick = (self.rand(n_idx.numel()) * counts[n_idx]).long().clamp_max(counts[n_idx] - 1)
+            return sources[(starts[n_idx] + pick).clamp(0, sources.numel() - 1)]
+
         # the image's first guess in the hole: the coarser level's result, else the mean of its known pixels
         img = img.clone()
         if coarse_img is None:
+            # random existing pixels: a first guess with texture (a flat one
+            # would be matched to the flattest sources and stay flat)
             known = (inside & ~hole).float()[..., None]
             mean = (img * known).sum((1, 2)) / known.sum((1, 2)).clamp_min(1)
             img = torch.where(hole[..., None], mean[:, None, None, :], img)
+            hb = hole_idx // hw
+            pick = torch.where(counts[hb] > 0, random_sources(hb), hole_idx)
+            img = img.reshape(-1, 3).index_put((hole_idx,), img.reshape(-1, 3)[pick]).view(b, h, w, 3)
         else:
             up = F.interpolate(coarse_img.permute(0, 3, 1, 2), scale_factor=2, mode="bilinear",
                                align_corners=False).permute(0, 2, 3, 1)
@@ -201,11 +227,6 @@ class _Search:
         ty, tx = (targets % hw) // w, targets % w
         th, tw = sizes[tb, 0], sizes[tb, 1]
         base = tb * hw
-
-        def random_sources(n_idx: torch.Tensor) -> torch.Tensor:
-            pick = (self.rand(n_idx.numel()) * counts[n_idx]).long().clamp_max(counts[n_idx] - 1)
-            return sources[(starts[n_idx] + pick).clamp(0, max(0, sources.numel() - 1))]
-
         if coarse_nnf is None:
             nnf = random_sources(tb)
         else:
@@ -216,11 +237,18 @@ class _Search:
             ny = torch.minimum(2 * sy + ty % 2, th - 1)
             nx = torch.minimum(2 * sx + tx % 2, tw - 1)
             nnf = base + ny * w + nx
-            nnf = torch.where(valid_flat[nnf], nnf, random_sources(tb))
+            # only a coarse target's match is worth keeping: a position that
+            # was known at the coarser level starts from its upsampled value
+            inherited = coarse_targets[tb, cy, cx] & valid_flat[nnf]
+            nnf = torch.where(inherited, nnf, random_sources(tb))
 
         grid = torch.arange(b * hw, device=dev)  # the field over every position: identity off the targets
         radius0 = torch.maximum(th, tw).float()
         basis = self.basis(img, sources)
+        if coarse_nnf is not None:
+            # the finer level's first guess: the coarse field's matches voted
+            # at this resolution (sharp), rather than the coarse result upsampled
+            img = self.vote(img, hole_idx, targets, nnf, torch.where(inherited, 0.0, float("inf")), tb, sizes, b, h, w)
         for _ in range(em_iterations):
             self.check()
             feats = self.features(img, basis)  # (B*H*W, D)
@@ -258,7 +286,7 @@ class _Search:
                 new = random_sources(tb)
                 consider((new % hw) // w, new % w)
             img = self.vote(img, hole_idx, targets, nnf, best, tb, sizes, b, h, w)
-        return img, grid.index_put((targets,), nnf).view(b, h, w)
+        return img, grid.index_put((targets,), nnf).view(b, h, w), target_mask
 
     def basis(self, img: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
         """Conv weights (D, 3, k, k) projecting a patch on the first D
@@ -267,17 +295,18 @@ class _Search:
         b, h, w, _ = img.shape
         n = min(4096, sources.numel())
         if n < 2:
-            return torch.eye(3 * k * k, device=self.device)[:FEATURES].view(-1, k, k, 3).permute(0, 3, 1, 2).contiguous()
+            return torch.eye(CHANNELS * k * k, device=self.device)[:FEATURES].view(-1, k, k, CHANNELS).permute(0, 3, 1, 2).contiguous()
         pick = sources[(self.rand(n) * sources.numel()).long().clamp_max(sources.numel() - 1)]
         dy, dx = torch.meshgrid(torch.arange(-r, r + 1, device=self.device),
                                 torch.arange(-r, r + 1, device=self.device), indexing="ij")
         offsets = (dy * w + dx).flatten()
-        patches = img.reshape(-1, 3)[pick[:, None] + offsets[None, :]].reshape(n, -1)  # (n, k*k*3)
+        c = img.shape[-1]
+        patches = img.reshape(-1, c)[pick[:, None] + offsets[None, :]].reshape(n, -1)  # (n, k*k*c)
         patches = patches - patches.mean(0)
         cov = (patches.T @ patches / n).cpu().double()  # tiny; eigh is not on every device
         _, vectors = torch.linalg.eigh(cov)
-        top = vectors[:, -FEATURES:].T.float().to(self.device)  # (D, k*k*3), order (y, x, channel)
-        return top.view(-1, k, k, 3).permute(0, 3, 1, 2).contiguous()
+        top = vectors[:, -FEATURES:].T.float().to(self.device)  # (D, k*k*c), order (y, x, channel)
+        return top.view(-1, k, k, c).permute(0, 3, 1, 2).contiguous()
 
     def features(self, img: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
         feats = F.conv2d(img.permute(0, 3, 1, 2), basis, padding=self.r)  # (B, D, H, W)
