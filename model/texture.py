@@ -155,13 +155,22 @@ def speck_mask(hole: np.ndarray, side: int) -> np.ndarray:
 
 def fill_specks(image: np.ndarray, hole: np.ndarray, specks: np.ndarray) -> np.ndarray:
     """``image`` with its ``specks`` (part of ``hole``) filled from their
-    rim (Telea's fast marching over the whole hole, so no other hole pixel
-    is a source); a cost in proportion to the hole, not to the photo's area."""
+    rim: a Gaussian-weighted mean of the existing pixels around (a
+    normalised convolution; no other hole pixel counts). Three blurs of the
+    window, so a field of specks over a whole photo costs well under a
+    second, where one patch search over it took minutes."""
     out = np.ascontiguousarray(image).copy()
     if specks.any():
-        filled = cv2.inpaint(out, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
-        out[specks] = filled[specks]
+        known = (~np.asarray(hole, bool)).astype(np.float32)
+        sigma = SPECK_SIGMA
+        weight = cv2.GaussianBlur(known, (0, 0), sigma)
+        total = cv2.GaussianBlur(image.astype(np.float32) * known[..., None], (0, 0), sigma)
+        filled = total[specks] / np.maximum(weight[specks], 1e-6)[:, None]
+        out[specks] = np.clip(filled, 0, 255).round().astype(np.uint8)
     return out
+
+
+SPECK_SIGMA = 1.5  # px: reaches the rim of a 5 x 5 speck from its centre
 
 
 DETAIL_FLOOR = 1.0  # grey levels RMS: below this a region counts as flat, whatever its focus
