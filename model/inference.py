@@ -180,8 +180,9 @@ class Inpainter:
         plans = []
         for box in boxes:
             x0, y0, x1, y1 = box
-            tb = _texture_box(searched, box) if searched[y0:y1, x0:x1].any() else _texture_box(hole, box)
-            plans.append((box, tb, _texture_tiles(searched, tb)))
+            # the detail is merged over the whole hole's texture box, searched only around the non-specks
+            tiles = _texture_tiles(searched, _texture_box(searched, box)) if searched[y0:y1, x0:x1].any() else []
+            plans.append((box, _texture_box(hole, box), tiles))
         tiles = [tile for _, _, box_tiles in plans for tile in box_tiles]
         waits = iter(texture_step.submit_patch_fills(
             pool, [(image[t.search], searched[t.search], specks[t.search]) for t in tiles], opts, self.device,
