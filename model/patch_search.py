@@ -4,12 +4,17 @@ model's device (CUDA, MPS or CPU), batched over holes.
 The same method as pypatchmatch (Barnes et al. 2009, with Wexler et al.
 2007's multi-scale search and voting): at each level of an image pyramid, a
 nearest-neighbour field maps every position whose patch touches the hole to
-a source patch that lies wholly in the existing (and allowed) pixels; it is
+a source patch centred on an existing (and allowed) pixel, inside the image
+(a disallowed pixel in it adds ``NOSOURCE_COST`` to its distance and is
+never voted, so no hole or excluded pixel ever reaches the result); it is
 improved by propagation from neighbours (at jumps of 8, 4, 2, 1 px, so a
 good offset spreads across the hole in a few parallel steps) and by random
 search at shrinking radii; each hole pixel is then the weighted mean of the
 pixels that the overlapping patches' matches put there (voting), and the
-field and image go up to the next finer level.
+field and image go up to the next finer level. A coarse pixel counts as
+known where any of the four below it is, so the hole shrinks up the pyramid
+and its structure is settled from the surroundings; the finer level starts
+from the coarse matches voted at its own resolution.
 
 Everything is vectorised over all target positions of all images of a batch
 (images padded to one size; positions outside an image are neither source
@@ -30,7 +35,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-FEATURES = 24  # principal components a patch is compared on
+FEATURES = 24
+# What a disallowed pixel (hole, excluded) inside a source patch adds to
+# its distance: a 32-level error in each channel. On six eval cases (patch
+# fill alone, deep / sharpness): patches wholly allowed 2.003 / 0.71;
+# cost 3*64² 1.960 / 0.74, 3*32² 1.939 / 0.77, 0 1.933 / 0.80 (pypatchmatch
+# 1.636 / 0.81).
+NOSOURCE_COST = 3 * 32 ** 2  # principal components a patch is compared on
 MIN_LEVEL_SIDE = 16  # the pyramid stops before an image's shorter side would go below this
 BATCH_PIXELS = {"cuda": 64_000_000, "mps": 16_000_000, "cpu": 8_000_000}  # padded pixels per call
 
@@ -103,7 +114,7 @@ def _fill_group(images, holes, excluded, r, seed, device, should_stop):
     nosrc = torch.ones(b, hp, wp, dtype=torch.bool)
     for k, (im, h, ex) in enumerate(zip(images, holes, excluded)):
         y, x = im.shape[:2]
-        img[k, :y, :x] = torch.from_numpy(np.ascontiguousarray(im)).float()
+        img[k, :y, :x] = torch.from_numpy(np.array(im, np.float32))
         hole[k, :y, :x] = torch.from_numpy(h)
         inside[k, :y, :x] = True
         nosrc[k, :y, :x] = torch.from_numpy(h if ex is None else (h | np.asarray(ex, bool)))
@@ -191,7 +202,13 @@ class _Search:
         radii = max(1, int(np.ceil(np.log2(max(img.shape[1:3])))))  # window halvings down to one pixel
         b, h, w, _ = img.shape
         hw = h * w
-        valid = ~_dilate(nosrc, r, 1.0)
+        # A source patch lies wholly inside its image with an allowed centre;
+        # its other disallowed pixels cost NOSOURCE_COST each and are never
+        # voted (as pypatchmatch does: the hole's near surroundings stay sources).
+        valid = ~_dilate(~inside, r, 1.0) & ~nosrc
+        penalty = (F.avg_pool2d(F.pad(nosrc[:, None].float(), (r, r, r, r), value=1.0), 2 * r + 1, stride=1)
+                   * (2 * r + 1) ** 2 * NOSOURCE_COST).flatten()
+        nosrc_flat = nosrc.flatten()
         has_source = valid.flatten(1).any(1)  # an image with no source keeps its first guess
         target_mask = _dilate(hole, r, 0.0) & inside & has_source[:, None, None]
         targets = target_mask.flatten().nonzero()[:, 0]
@@ -248,14 +265,15 @@ class _Search:
         if coarse_nnf is not None:
             # the finer level's first guess: the coarse field's matches voted
             # at this resolution (sharp), rather than the coarse result upsampled
-            img = self.vote(img, hole_idx, targets, nnf, torch.where(inherited, 0.0, float("inf")), tb, sizes, b, h, w)
+            img = self.vote(img, hole_idx, targets, nnf, torch.where(inherited, 0.0, float("inf")), tb, sizes, b, h, w,
+                            nosrc_flat)
         for _ in range(em_iterations):
             self.check()
             feats = self.features(img, basis)  # (B*H*W, D)
             t_feat = feats[targets]
 
             def distance(cand: torch.Tensor) -> torch.Tensor:
-                d = (feats[cand] - t_feat).square_().sum(1)
+                d = (feats[cand] - t_feat).square_().sum(1) + penalty[cand]
                 return torch.where(valid_flat[cand], d, torch.full_like(d, float("inf")))
 
             best = distance(nnf)
@@ -285,7 +303,7 @@ class _Search:
                     consider(sy + ry, sx + rx)
                 new = random_sources(tb)
                 consider((new % hw) // w, new % w)
-            img = self.vote(img, hole_idx, targets, nnf, best, tb, sizes, b, h, w)
+            img = self.vote(img, hole_idx, targets, nnf, best, tb, sizes, b, h, w, nosrc_flat)
         return img, grid.index_put((targets,), nnf).view(b, h, w), target_mask
 
     def basis(self, img: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
@@ -312,7 +330,7 @@ class _Search:
         feats = F.conv2d(img.permute(0, 3, 1, 2), basis, padding=self.r)  # (B, D, H, W)
         return feats.permute(0, 2, 3, 1).reshape(-1, basis.shape[0]).contiguous()
 
-    def vote(self, img, hole_idx, targets, nnf, best, tb, sizes, b, h, w):
+    def vote(self, img, hole_idx, targets, nnf, best, tb, sizes, b, h, w, nosrc_flat):
         """Each hole pixel: the mean of what the overlapping patches' matches
         put there, each weighted by exp(-d / 2 sigma²), sigma² its image's mean distance."""
         r, hw = self.r, h * w
@@ -337,6 +355,7 @@ class _Search:
                 wq = w_grid[q] * inb
                 src = grid[q] + dy * w + dx  # the pixel at offset (dy, dx) of q's match
                 src = src.clamp(0, b * hw - 1)
+                wq = wq * ~nosrc_flat[src]
                 acc += wq[:, None] * flat[src]
                 wsum += wq
         voted = acc / wsum.clamp_min(1e-12)[:, None]
