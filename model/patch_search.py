@@ -43,7 +43,7 @@ FEATURES = 24
 # 1.636 / 0.81).
 NOSOURCE_COST = 3 * 32 ** 2  # principal components a patch is compared on
 MIN_LEVEL_SIDE = 16  # the pyramid stops before an image's shorter side would go below this
-BATCH_PIXELS = {"cuda": 64_000_000, "mps": 16_000_000, "cpu": 8_000_000}  # padded pixels per call
+BATCH_PIXELS = {"cuda": 24_000_000, "mps": 8_000_000, "cpu": 8_000_000}  # padded pixels per call (features: 96 bytes each)
 
 
 CHANNELS = 3  # a patch is compared on its colour (adding its x and y gradients, as pypatchmatch does,
