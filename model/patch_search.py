@@ -183,14 +183,13 @@ class _Search:
             # A coarse pixel is known where any of its four is (their mean),
             # as in pypatchmatch: the hole shrinks level by level, so the
             # coarsest levels settle the structure from the surroundings.
-            # (The finest level alone puts pixels into the result, and there
-            # every source patch is wholly allowed.)
+            # (The finest level alone puts pixels into the result, and no
+            # level votes a disallowed pixel.)
             pyramid.append((coarse, ~_any_pool(~hole), _any_pool(inside), ~_any_pool(~nosrc) | _any_pool(~inside),
                             (sizes + 1) // 2))
         estimate = nnf = targets = None
         for level in range(levels - 1, -1, -1):
             img, hole, inside, nosrc, sizes = pyramid[level]
-            # more search where the image is small (cheap) and the structure is decided
             # pypatchmatch's schedule: many iterations where the image is small, few at full size
             em, pm = 1 + 2 * level, min(7, 1 + level)
             estimate, nnf, targets = self.level(img, hole, inside, nosrc, sizes, estimate, nnf, targets, em, pm)
@@ -225,7 +224,7 @@ class _Search:
             pick = (self.rand(n_idx.numel()) * counts[n_idx]).long().clamp_max(counts[n_idx] - 1)
             return sources[(starts[n_idx] + pick).clamp(0, sources.numel() - 1)]
 
-        # the image's first guess in the hole: the coarser level's result, else the mean of its known pixels
+        # the image's first guess in the hole: the coarser level's result upsampled
         img = img.clone()
         if coarse_img is None:
             # random existing pixels: a first guess with texture (a flat one
