@@ -95,6 +95,8 @@ def test_without_the_patchmatch_library_the_torch_search_fills(monkeypatch):
     hole[20:44, 20:44] = True
     guide = np.full((64, 64, 3), 77, np.uint8)
     assert texture.search_for(TextureOptions(), "cpu") == "torch"
+    with pytest.raises(ValueError, match="texture search"):
+        texture.search_for(TextureOptions(search="gpu"), "cpu")
     with pytest.raises(RuntimeError, match="pypatchmatch"):
         texture.search_for(TextureOptions(search="pypatchmatch"), "cpu")
     out = texture.synthesize(image, hole, guide, TextureOptions(keep_low=0))
@@ -390,6 +392,14 @@ def test_specks_get_no_patch_search_over_the_photo(monkeypatch, random_weights, 
     assert np.abs(result.refined.astype(int) - truth)[specks].mean() < 12
     magenta = np.minimum(result.refined[..., 0], result.refined[..., 2]).astype(int) - result.refined[..., 1]
     assert magenta[hole].max() < 150  # neither the specks nor the object were copied back
+
+
+def test_auto_takes_the_torch_search_on_a_gpu():
+    from model.texture import search_for
+
+    for device in ("cuda", "cuda:1", "mps"):
+        assert search_for(TextureOptions(), device) == "torch"
+    assert search_for(TextureOptions(search="torch"), "cpu") == "torch"
 
 
 def test_speck_mask_keeps_pieces_smaller_than_the_side():
