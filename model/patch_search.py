@@ -295,6 +295,7 @@ class _Search:
                         q_src = nnf_grid[base + qy * w + qx]
                         consider((q_src % hw) // w - (qy - ty), q_src % w - (qx - tx))
                 sy, sx = (nnf % hw) // w, nnf % w
+                self.check()  # also between the steps of an iteration: one on a large hole takes a while on a CPU
                 for i in range(radii):  # random search around the current match, in a shrinking window
                     radius = radius0 * 0.5 ** i
                     ry = ((self.rand(nnf.numel()) * 2 - 1) * radius).round().long()
@@ -347,6 +348,7 @@ class _Search:
         acc = torch.zeros(hole_idx.numel(), 3, device=self.device)
         wsum = torch.zeros(hole_idx.numel(), device=self.device)
         for dy in range(-r, r + 1):
+            self.check()
             for dx in range(-r, r + 1):
                 qy, qx = py - dy, px - dx
                 inb = (qy >= 0) & (qy < ph) & (qx >= 0) & (qx < pw)
