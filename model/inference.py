@@ -24,7 +24,9 @@ from .masks import check_hole_fraction, hole_from_user_mask
 from .network import InpaintNet
 from .paths import resolve_weights
 from .prefill import network_inputs
+from . import patch_search
 from . import texture as texture_step
+from .patch_search import Cancelled
 from .texture import TextureOptions
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
@@ -47,10 +49,6 @@ class InpaintResult:
     coarse: np.ndarray  # full-resolution stage-1 composite, RGB uint8
     refined: np.ndarray  # full-resolution stage-2 composite, RGB uint8
     crops: list[CropResult] = field(default_factory=list)
-
-
-class Cancelled(Exception):
-    """Raised when a caller's cancel check says stop."""
 
 
 Progress = Callable[[str, float], None]  # (step, fraction of the whole removal done)
@@ -159,20 +157,16 @@ class Inpainter:
         boxes = self.region_boxes(paste)
         # The texture step's patch search needs only the photo, not the
         # network's fill: it runs on worker threads while the network runs
-        # (pypatchmatch releases the GIL), one job per region or tile.
+        # (one job per region or tile with pypatchmatch, which releases the
+        # GIL; one batched job with the torch search). ``stop`` ends a torch
+        # search between iterations when this call ends early.
         pool = ThreadPoolExecutor(max_workers=2)
+        stop = threading.Event()
         finished = False
         try:
-            details = {}
-            if self.texture and texture_step.available():
-                opts = self.texture_options
-                for box in boxes:
-                    tb = _texture_box(hole, box)
-                    details[box] = (tb, [(tile, pool.submit(texture_step.patch_fill, image[tile.search],
-                                                            hole[tile.search], opts.patch_radius, opts.seed,
-                                                            opts.source_focus))
-                                         for tile in _texture_tiles(hole, tb)])
-            steps = _StepCounter(progress, sum(len(jobs) for _, jobs in details.values()))
+            details = self._start_texture(image, hole, boxes, pool,
+                                          lambda: stop.is_set() or (should_stop is not None and should_stop()))
+            steps = _StepCounter(progress, sum(len(jobs) for _, _, jobs in details.values()))
             crops = self._run_crops(image, hole, boxes, should_stop, steps)
             for crop in crops:
                 if should_stop is not None and should_stop():
@@ -183,24 +177,53 @@ class Inpainter:
                     fill if fill.shape[1::-1] == size else cv2.resize(fill, size, interpolation=cv2.INTER_CUBIC)
                     for fill in (crop.coarse, crop.refined))
                 if self.texture:
-                    tb, jobs = details.get(box, (_texture_box(hole, box), []))
+                    tb, specks, jobs = details[box]
                     steps.report("texture")
                     local = (slice(tb[0].start - y0, tb[0].stop - y0), slice(tb[1].start - x0, tb[1].stop - x0))
                     sigma = self.texture_options.keep_low * max(size) / max(crop.refined.shape[:2])
+                    detail = _assemble_detail(image, hole, tb, specks, jobs)
                     refined_fill = refined_fill.copy()
-                    refined_fill[local] = texture_step.merge_detail(
-                        image[tb], hole[tb], _assemble_detail(image, tb, jobs), refined_fill[local], sigma)
+                    guide = refined_fill[local]
+                    # a speck is below what the network resolves here: its rim's fill stands whole
+                    guide[specks] = detail[specks]
+                    refined_fill[local] = texture_step.merge_detail(image[tb], hole[tb], detail, guide, sigma)
                     steps.advance("texture", len(jobs))
                 _paste(coarse[y0:y1, x0:x1], coarse_fill, alpha[y0:y1, x0:x1])
                 _paste(refined[y0:y1, x0:x1], refined_fill, alpha[y0:y1, x0:x1])
             finished = True
+        except patch_search.Cancelled:
+            raise Cancelled() from None
         finally:
-            # On cancel or error, return at once: a patch search already
-            # running cannot be interrupted, so it finishes on its own thread
-            # (its result unused), taking a core meanwhile and, if the app is
-            # closed, holding its exit until then.
+            # On cancel or error, return at once: a torch search stops at its
+            # next iteration; a pypatchmatch search cannot be interrupted, so
+            # it finishes on its own thread (its result unused), taking a core
+            # meanwhile and, if the app is closed, holding its exit until then.
+            stop.set()
             pool.shutdown(wait=finished, cancel_futures=True)
         return InpaintResult(coarse, refined, crops)
+
+    def _start_texture(self, image: np.ndarray, hole: np.ndarray, boxes: list[Box], pool: ThreadPoolExecutor,
+                       should_stop: Callable[[], bool]) -> dict:
+        """Start the texture step's patch searches on ``pool``: per region box,
+        (texture box, its specks, [(TextureTile, wait for its fill)]). Specks
+        (``texture.speck_mask``) are no search's target nor source; the
+        texture box and tiles are planned around the rest of the hole."""
+        if not self.texture:
+            return {}
+        opts = self.texture_options
+        specks = texture_step.speck_mask(hole, opts.speck_side)
+        searched = hole & ~specks
+        plans = []
+        for box in boxes:
+            x0, y0, x1, y1 = box
+            # the detail is merged over the whole hole's texture box, searched only around the non-specks
+            tiles = _texture_tiles(searched, _texture_box(searched, box)) if searched[y0:y1, x0:x1].any() else []
+            plans.append((box, _texture_box(hole, box), tiles))
+        tiles = [tile for _, _, box_tiles in plans for tile in box_tiles]
+        waits = iter(texture_step.submit_patch_fills(
+            pool, [(image[t.search], searched[t.search], specks[t.search]) for t in tiles], opts, self.device,
+            should_stop))
+        return {box: (tb, specks[tb], [(tile, next(waits)) for tile in box_tiles]) for box, tb, box_tiles in plans}
 
     def region_boxes(self, paste: np.ndarray) -> list[Box]:
         """Boxes around each connected region of ``paste`` with context,
@@ -340,7 +363,9 @@ def _texture_tiles(hole: np.ndarray, tb: Window) -> list[TextureTile]:
     count = int(region.sum())
     h, w = region.shape
     whole = [TextureTile(tb, tb, region)]
-    if count == 0 or h * w <= MAX_BOX_PER_HOLE_PIXEL * count or h * w < MIN_TILED_BOX:
+    if count == 0:
+        return []
+    if h * w <= MAX_BOX_PER_HOLE_PIXEL * count or h * w < MIN_TILED_BOX:
         return whole
     oy, ox = tb[0].start, tb[1].start
     within = (oy, ox, tb[0].stop, tb[1].stop)
@@ -369,17 +394,14 @@ def _texture_tiles(hole: np.ndarray, tb: Window) -> list[TextureTile]:
     return tiles if len(tiles) <= MAX_TILES and 2 * searched < h * w else whole
 
 
-def _assemble_detail(image: np.ndarray, tb: Window, jobs: list) -> np.ndarray | None:
-    """The patch fill of the texture region ``tb`` from its searches' jobs
-    ((TextureTile, future of the search box's fill)); None without jobs
-    (no patch library)."""
-    if not jobs:
-        return None
-    if len(jobs) == 1 and jobs[0][0].search == tb:
-        return jobs[0][1].result()
-    detail = image[tb].copy()
-    for tile, job in jobs:
-        fill = job.result()
+def _assemble_detail(image: np.ndarray, hole: np.ndarray, tb: Window, specks: np.ndarray,
+                     jobs: list) -> np.ndarray:
+    """The patch fill of the texture region ``tb``: its ``specks`` filled
+    from their rim, the rest of its hole from its searches' jobs
+    ((TextureTile, wait for the search box's fill))."""
+    detail = texture_step.fill_specks(image[tb], hole[tb], specks)
+    for tile, wait in jobs:
+        fill = wait()
         into = tuple(slice(k.start - t.start, k.stop - t.start) for k, t in zip(tile.keep, tb))
         take = tuple(slice(k.start - s.start, k.stop - s.start) for k, s in zip(tile.keep, tile.search))
         detail[into][tile.own] = fill[take][tile.own]

@@ -6,23 +6,26 @@ to existing positions whose neighbourhoods are alike, and the hole is rebuilt
 from those patches.
 
 The patch synthesis is PatchMatch inpainting (Barnes et al. 2009; multi-scale
-search and voting in the manner of Wexler et al. 2007) from the
-``pypatchmatch`` library, run on the crop at the photo's full resolution, so
-the detail is the photo's own, not an upsampled one. Its fill is then split
+search and voting in the manner of Wexler et al. 2007), run on the crop at
+the photo's full resolution, so the detail is the photo's own, not an
+upsampled one: either the torch implementation (``model.patch_search``, on
+the model's device, all searches of a photo in one batched call) or the
+``pypatchmatch`` library (CPU, one search per call); ``TextureOptions.search``
+chooses. Specks (holes smaller than a patch) need no search: they are
+filled from their own rim (``fill_specks``). Its fill is then split
 by frequency: everything coarser than ``keep_low`` network pixels is replaced
 by the network's fill, so colour, shading and the continuation of large
 structures are the network's and only the finer detail comes from the photo.
 """
 from __future__ import annotations
 
-import logging
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
-
-log = logging.getLogger(__name__)
-
+import torch
 
 @dataclass(frozen=True)
 class TextureOptions:
@@ -40,6 +43,28 @@ class TextureOptions:
     # a defocused leaf photo's bokeh is gone.
     source_focus: float | None = 3.0
     seed: int = 0
+    # The patch search: "torch" (model.patch_search, on the model's device),
+    # "pypatchmatch" (CPU), or "auto": pypatchmatch wherever it is installed,
+    # on a GPU too, until the torch search matches its quality (today deep
+    # distance +0.13 on the eval, README "Speed"); torch where it is missing.
+    search: str = "auto"
+    # Connected holes whose bounding box is at most this many pixels on each
+    # side are specks: filled from their rim, without a patch search.
+    speck_side: int = 5
+
+
+SEARCHES = ("auto", "torch", "pypatchmatch")
+
+
+def search_for(options: TextureOptions, device: torch.device | str) -> str:
+    """The patch search ``options`` asks for on ``device``: "torch" or "pypatchmatch"."""
+    if options.search not in SEARCHES:
+        raise ValueError(f"texture search must be one of {', '.join(SEARCHES)}, not {options.search!r}")
+    if options.search != "auto":
+        if options.search == "pypatchmatch" and _patchmatch() is None:
+            raise RuntimeError("the PatchMatch library (pypatchmatch) is not available")
+        return options.search
+    return "torch" if _patchmatch() is None else "pypatchmatch"
 
 
 def _patchmatch():
@@ -52,25 +77,96 @@ def _patchmatch():
 
 
 def available() -> bool:
-    """Whether the texture step can run here."""
+    """Whether the pypatchmatch library is here (the eval's PatchMatch
+    baseline needs it; the texture step runs without it, on the torch search)."""
     return _patchmatch() is not None
 
 
 def patch_fill(image: np.ndarray, hole: np.ndarray, patch_radius: int = 3, seed: int = 0,
-               source_focus: float | None = None) -> np.ndarray:
-    """PatchMatch inpainting of ``hole`` (plain, as the eval's baseline, or
-    the texture step's source of detail); existing pixels stay as they are.
-    ``source_focus``: leave out sources ``unlike_focus`` of the hole's
-    surroundings (None: every existing pixel is a source)."""
+               source_focus: float | None = None, no_source: np.ndarray | None = None) -> np.ndarray:
+    """PatchMatch inpainting of ``hole`` by pypatchmatch (plain, as the
+    eval's baseline, or the texture step's source of detail on a CPU);
+    existing pixels stay as they are. ``source_focus``: leave out sources
+    ``unlike_focus`` of the hole's surroundings (None: every existing pixel
+    is a source); ``no_source``: further pixels that may not be copied (specks)."""
     pm = _patchmatch()
     if pm is None:
         raise RuntimeError("the PatchMatch library (pypatchmatch) is not available")
     pm.set_random_seed(seed)  # its search is randomised: fix it so runs repeat
     image = np.ascontiguousarray(image)
     mask = hole.astype(np.uint8) * 255
-    excluded = None if source_focus is None else unlike_focus(image, hole, source_focus)
+    excluded = _excluded(image, hole, source_focus, no_source)
     global_mask = None if excluded is None else excluded.astype(np.uint8) * 255  # pixels that are no source
     return pm.inpaint(image, mask, global_mask=global_mask, patch_size=patch_radius)  # patch_size is a radius
+
+
+def _excluded(image: np.ndarray, hole: np.ndarray, source_focus: float | None,
+              no_source: np.ndarray | None) -> np.ndarray | None:
+    """Existing pixels that may not be a source: ``unlike_focus`` and ``no_source``."""
+    excluded = None if source_focus is None else unlike_focus(image, hole, source_focus)
+    if no_source is not None and no_source.any():
+        excluded = no_source.copy() if excluded is None else excluded | no_source
+    return excluded
+
+
+def submit_patch_fills(pool: Executor, searches: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+                       options: TextureOptions, device: torch.device | str,
+                       should_stop: Callable[[], bool] | None = None) -> list[Callable[[], np.ndarray]]:
+    """Start the patch fills of ``searches`` ((image, hole, no_source) each)
+    on ``pool``; returns, per search, a call that waits for its fill. The
+    torch search runs all of them in one job (batched on ``device``, stopping
+    between iterations once ``should_stop`` says so, with
+    ``patch_search.Cancelled``); pypatchmatch one job per search."""
+    if not searches:
+        return []
+    if search_for(options, device) == "pypatchmatch":
+        jobs = [pool.submit(patch_fill, image, hole, options.patch_radius, options.seed, options.source_focus,
+                            no_source) for image, hole, no_source in searches]
+        return [job.result for job in jobs]
+
+    def run_all() -> list[np.ndarray]:
+        from .patch_search import patch_fill_batch
+
+        images = [np.ascontiguousarray(image) for image, _, _ in searches]
+        holes = [hole for _, hole, _ in searches]
+        excluded = [_excluded(image, hole, options.source_focus, no_source) for image, hole, no_source in searches]
+        return patch_fill_batch(images, holes, excluded, options.patch_radius, options.seed, device, should_stop)
+
+    job = pool.submit(run_all)
+    return [lambda i=i: job.result()[i] for i in range(len(searches))]
+
+
+def speck_mask(hole: np.ndarray, side: int) -> np.ndarray:
+    """The connected pieces of ``hole`` (8-connected) whose bounding box is
+    at most ``side`` pixels each way: too small for a patch search to add
+    anything their rim does not already say."""
+    hole = np.asarray(hole, bool)
+    if side <= 0 or not hole.any():
+        return np.zeros_like(hole)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    small = (stats[:, cv2.CC_STAT_WIDTH] <= side) & (stats[:, cv2.CC_STAT_HEIGHT] <= side)
+    small[0] = False  # the background
+    return small[labels]
+
+
+def fill_specks(image: np.ndarray, hole: np.ndarray, specks: np.ndarray) -> np.ndarray:
+    """``image`` with its ``specks`` (part of ``hole``) filled from their
+    rim: a Gaussian-weighted mean of the existing pixels around (a
+    normalised convolution; no other hole pixel counts). Three blurs of the
+    window, so a field of specks over a whole photo costs well under a
+    second, where one patch search over it took minutes."""
+    out = np.ascontiguousarray(image).copy()
+    if specks.any():
+        known = (~np.asarray(hole, bool)).astype(np.float32)
+        sigma = SPECK_SIGMA
+        weight = cv2.GaussianBlur(known, (0, 0), sigma)
+        total = cv2.GaussianBlur(image.astype(np.float32) * known[..., None], (0, 0), sigma)
+        filled = total[specks] / np.maximum(weight[specks], 1e-6)[:, None]
+        out[specks] = np.clip(filled, 0, 255).round().astype(np.uint8)
+    return out
+
+
+SPECK_SIGMA = 1.5  # px: reaches the rim of a 5 x 5 speck from its centre
 
 
 DETAIL_FLOOR = 1.0  # grey levels RMS: below this a region counts as flat, whatever its focus
@@ -117,13 +213,17 @@ def synthesize(image: np.ndarray, hole: np.ndarray, guide: np.ndarray,
     image: RGB uint8 H x W x 3; hole: bool H x W; guide: RGB uint8 or float
     0..255 H x W x 3, the network's fill; guide_scale: photo pixels per network
     pixel (the guide was upsampled by that much). Returns RGB uint8 whose
-    pixels outside the hole equal ``image``. Without the PatchMatch library
-    the guide's fill is returned (and a warning logged once).
+    pixels outside the hole equal ``image``. The patch search runs on the CPU
+    (``options.search`` as for device "cpu").
     """
     hole = np.asarray(hole, bool)
     detail = None
-    if hole.any() and available():
-        detail = patch_fill(image, hole, options.patch_radius, options.seed, options.source_focus)
+    if hole.any():
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            [wait] = submit_patch_fills(pool, [(image, hole, None)], options, "cpu")
+            detail = wait()
     return merge_detail(image, hole, detail, guide, options.keep_low * guide_scale)
 
 
@@ -132,14 +232,13 @@ def merge_detail(image: np.ndarray, hole: np.ndarray, detail: np.ndarray | None,
     """The hole of ``image`` filled with ``detail`` (a patch fill) whose
     frequencies coarser than a Gaussian of ``sigma`` photo pixels are
     replaced by ``guide``'s (the network's fill). ``detail`` None: the
-    guide's fill alone (no patch library here)."""
+    guide's fill alone."""
     hole = np.asarray(hole, bool)
     out = image.copy()
     if not hole.any():
         return out
     guide = np.where(hole[..., None], np.asarray(guide, np.float32), image.astype(np.float32))
     if detail is None:
-        _warn_unavailable()
         merged = guide
     elif sigma > 0:
         detail = detail.astype(np.float32)
@@ -172,12 +271,3 @@ def low_pass(a: np.ndarray, sigma: float) -> np.ndarray:
     small = cv2.GaussianBlur(small, (0, 0), np.sqrt(sigma ** 2 - f ** 2 / 12) / f, borderType=cv2.BORDER_REFLECT)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
-
-_warned = False
-
-
-def _warn_unavailable() -> None:
-    global _warned
-    if not _warned:
-        log.warning("texture step off: the PatchMatch library (pypatchmatch) is not available")
-        _warned = True

@@ -86,17 +86,22 @@ def test_busy_surroundings_give_a_busy_fill_next_to_a_flat_region():
     assert _gradient_energy(out, hole) > 0.7 * _gradient_energy(texture, hole)
 
 
-def test_without_the_patchmatch_library_the_guide_is_returned(monkeypatch):
+def test_without_the_patchmatch_library_the_torch_search_fills(monkeypatch):
     import model.texture as texture
 
     monkeypatch.setattr(texture, "_patchmatch", lambda: None)
-    image = _tiled(40, 40)
-    hole = np.zeros((40, 40), bool)
-    hole[10:30, 10:30] = True
-    guide = np.full((40, 40, 3), 77, np.uint8)
-    out = texture.synthesize(image, hole, guide)
-    assert not texture.available()
-    assert (out[hole] == 77).all() and np.array_equal(out[~hole], image[~hole])
+    image = _tiled(64, 64)
+    hole = np.zeros((64, 64), bool)
+    hole[20:44, 20:44] = True
+    guide = np.full((64, 64, 3), 77, np.uint8)
+    assert texture.search_for(TextureOptions(), "cpu") == "torch"
+    with pytest.raises(ValueError, match="texture search"):
+        texture.search_for(TextureOptions(search="gpu"), "cpu")
+    with pytest.raises(RuntimeError, match="pypatchmatch"):
+        texture.search_for(TextureOptions(search="pypatchmatch"), "cpu")
+    out = texture.synthesize(image, hole, guide, TextureOptions(keep_low=0))
+    assert np.array_equal(out[~hole], image[~hole])
+    assert np.abs(out[hole].astype(int) - image[hole]).mean() < 5  # the periodic texture, rebuilt
 
 
 @pytest.mark.parametrize("texture", [True, False])
@@ -334,3 +339,160 @@ def test_cancel_does_not_wait_for_a_running_patch_search(monkeypatch, random_wei
     finally:
         release.set()
         worker.join()
+
+
+def _record_searches(monkeypatch) -> list[tuple[int, int]]:
+    """Every patch search's box size (height, width), whichever search runs."""
+    import model.patch_search as patch_search
+    import model.texture as texture
+
+    sizes = []
+    real_pm, real_batch = texture.patch_fill, patch_search.patch_fill_batch
+
+    def pm(image, *args, **kwargs):
+        sizes.append(image.shape[:2])
+        return real_pm(image, *args, **kwargs)
+
+    def batch(images, *args, **kwargs):
+        sizes.extend(im.shape[:2] for im in images)
+        return real_batch(images, *args, **kwargs)
+
+    monkeypatch.setattr(texture, "patch_fill", pm)
+    monkeypatch.setattr(patch_search, "patch_fill_batch", batch)
+    return sizes
+
+
+@pytest.mark.parametrize("search", ["auto", "torch"])
+def test_specks_get_no_patch_search_over_the_photo(monkeypatch, random_weights, search):
+    """Issue 25 #11: a speck every 8 px made one patch search over the whole
+    photo (118 s on 3000 x 2000). Specks are filled from their rim; an
+    object among them is searched in its own box only."""
+    from model.inference import Inpainter
+
+    h, w = 480, 640
+    truth = cv2.GaussianBlur(_tiled(h, w, tile=16, seed=2), (0, 0), 2)
+    specks = np.zeros((h, w), bool)
+    for dy in range(3):
+        for dx in range(3):
+            specks[2 + dy::8, 2 + dx::8] = True
+    image = truth.copy()
+    image[specks] = (255, 0, 255)  # dust
+    sizes = _record_searches(monkeypatch)
+    inp = Inpainter(random_weights, device="cpu", texture_options=TextureOptions(search=search))
+    result = inp(image, specks.astype(np.uint8) * 255)
+    assert sizes == []
+    err = np.abs(result.refined.astype(int) - truth)[specks].mean()
+    assert err < 12, err  # the specks are gone, not smeared magenta
+    # an object among the specks: one search, around the object only
+    hole = specks.copy()
+    hole[200:260, 300:380] = True
+    image[200:260, 300:380] = (255, 0, 255)
+    result = inp(image, hole.astype(np.uint8) * 255)
+    assert len(sizes) == 1 and sizes[0][0] * sizes[0][1] < 0.25 * h * w, sizes
+    assert np.abs(result.refined.astype(int) - truth)[specks].mean() < 12
+    magenta = np.minimum(result.refined[..., 0], result.refined[..., 2]).astype(int) - result.refined[..., 1]
+    assert magenta[hole].max() < 150  # neither the specks nor the object were copied back
+
+
+def test_auto_keeps_the_better_search_on_every_device():
+    """pypatchmatch wherever it is installed (the torch search is behind on
+    quality, README "Speed"); asking for torch gets torch."""
+    from model.texture import available, search_for
+
+    if not available():
+        pytest.skip("pypatchmatch is not installed")
+    for device in ("cpu", "cuda", "cuda:1", "mps"):
+        assert search_for(TextureOptions(), device) == "pypatchmatch"
+    assert search_for(TextureOptions(search="torch"), "cuda") == "torch"
+
+
+def test_speck_mask_keeps_pieces_smaller_than_the_side():
+    from model.texture import speck_mask
+
+    hole = np.zeros((40, 40), bool)
+    hole[2:5, 2:5] = True  # 3 x 3: a speck
+    hole[10:16, 10:12] = True  # 6 px tall: not one
+    hole[30, 5:35] = True  # a thin line: not one
+    mask = speck_mask(hole, 5)
+    assert mask[2:5, 2:5].all() and mask.sum() == 9
+    assert not speck_mask(hole, 0).any()
+
+
+# ------------------------------------------------------------ the torch search
+
+def test_torch_search_rebuilds_a_periodic_texture():
+    from model.patch_search import patch_fill
+
+    image = _tiled(128, 128)
+    hole = np.zeros((128, 128), bool)
+    hole[40:88, 36:92] = True
+    out = patch_fill(image, hole, seed=0)
+    assert np.array_equal(out[~hole], image[~hole])
+    assert np.abs(out[hole].astype(int) - image[hole]).mean() < 8  # from 70 for a flat fill
+    assert np.array_equal(out, patch_fill(image, hole, seed=0))  # seeded: it repeats
+
+
+def test_torch_search_never_copies_hole_or_excluded_pixels():
+    """Hole pixels (the object) and excluded pixels are no source, at any level."""
+    from model.patch_search import patch_fill_batch
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 120, (96, 128, 3), dtype=np.uint8)  # dark grain
+    hole = np.zeros((96, 128), bool)
+    hole[30:70, 40:90] = True
+    image[hole] = (255, 0, 0)  # the object: red
+    excluded = np.zeros((96, 128), bool)
+    excluded[:, 110:] = True
+    image[excluded] = (0, 255, 0)  # a part that may not be copied: green
+    other = np.full((70, 90, 3), (0, 0, 250), np.uint8)  # a second photo, blue, in the same batch
+    other_hole = np.zeros((70, 90), bool)
+    other_hole[20:40, 30:60] = True
+    out, out_other = patch_fill_batch([image, other], [hole, other_hole], [excluded, None], seed=1)
+    assert out[hole][:, 0].max() < 130 and out[hole][:, 1].max() < 130 and out[hole][:, 2].max() < 130
+    assert (out_other[other_hole] == (0, 0, 250)).all()  # nothing from the first photo
+    assert np.array_equal(out[~hole], image[~hole])
+
+
+def test_torch_search_stops_when_asked():
+    import time
+
+    from model.patch_search import Cancelled, patch_fill
+
+    image = np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    hole = np.zeros((512, 512), bool)
+    hole[100:400, 150:350] = True
+    asked = []
+
+    def should_stop():
+        if len(asked) == 3:  # a few iterations in
+            asked.append(time.perf_counter())
+        elif len(asked) < 3:
+            asked.append(None)
+        return len(asked) > 3
+
+    t0 = time.perf_counter()
+    with pytest.raises(Cancelled):
+        patch_fill(image, hole, should_stop=should_stop)
+    assert time.perf_counter() - asked[3] < 0.5
+
+
+def test_cancel_stops_a_running_torch_search(random_weights):
+    """Cancel ends the removal and the search itself (no thread left
+    searching after the call returns)."""
+    import threading
+    import time
+
+    import model.inference as inference
+
+    inp = inference.Inpainter(random_weights, device="cpu", texture_options=TextureOptions(search="torch"))
+    image = _tiled(600, 800)
+    mask = np.zeros((600, 800), np.uint8)
+    mask[100:500, 150:650] = 255
+    before = threading.active_count()
+    t0 = time.perf_counter()
+    with pytest.raises(inference.Cancelled):
+        inp(image, mask, should_stop=lambda: time.perf_counter() - t0 > 1.0)
+    deadline = time.perf_counter() + 1.0
+    while threading.active_count() > before and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before
