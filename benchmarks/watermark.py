@@ -98,6 +98,70 @@ def make_mark(size: tuple[int, int] = SIZE) -> tuple[np.ndarray, np.ndarray]:
     return alpha.astype(np.float32), colour.astype(np.float32)
 
 
+_MASTER: list = []
+
+
+def _mark_master() -> tuple[np.ndarray, np.ndarray]:
+    """The logo file an export tool stamps (3600 x 1000, alpha and colour):
+    white text "SAMPLE (c) 2026" (alpha 0.5) beside a black ring (0.6)
+    around a blue disc (0.35) over a black underline (0.4)."""
+    if _MASTER:
+        return _MASTER[0]
+    W, H = 3600, 1000
+    u = H / 100  # drawing unit: a hundredth of the mark's height
+    text, ring, disc, line = (Image.new("L", (W, H), 0) for _ in range(4))
+    label = "SAMPLE \u00a9 2026"
+    font = ImageFont.load_default(size=int(46 * u))
+    font = ImageFont.load_default(size=int(46 * u * min(1.0, 252 * u / font.getlength(label))))
+    ImageDraw.Draw(text).text((int(100 * u), int(18 * u)), label, fill=255, font=font)
+    cx, cy, r = 48 * u, 48 * u, 40 * u
+    ImageDraw.Draw(ring).ellipse([cx - r, cy - r, cx + r, cy + r], outline=255, width=int(9 * u))
+    ImageDraw.Draw(disc).ellipse([cx - r + 9 * u, cy - r + 9 * u, cx + r - 9 * u, cy + r - 9 * u], fill=255)
+    ImageDraw.Draw(line).rectangle([100 * u, 86 * u, W - 4 * u, 93 * u], fill=255)
+    layers = [(text, 0.5, (255, 255, 255)), (disc, 0.35, DISC_COLOUR), (ring, 0.6, (0, 0, 0)), (line, 0.4, (0, 0, 0))]
+    a_box = np.zeros((H, W), np.float32)
+    c_box = np.zeros((H, W, 3), np.float32)
+    for layer, opacity, col in layers:  # "over" compositing
+        a = np.asarray(layer, np.float32) / 255 * opacity
+        new = a + a_box * (1 - a)
+        mixed = a[..., None] * np.array(col, np.float32) + (a_box * (1 - a))[..., None] * c_box
+        c_box = np.where(new[..., None] > 0, mixed / np.maximum(new, 1e-6)[..., None], 0)
+        a_box = new
+    _MASTER.append((a_box, c_box.astype(np.float32)))
+    return _MASTER[0]
+
+
+def scaled_mark(size: tuple[int, int], fraction: float = 0.22, margin: float = 0.03, anchor: str = "bottom-right",
+                reference: str = "width") -> tuple[np.ndarray, np.ndarray]:
+    """alpha and colour of a mark stamped as an export tool does:
+    ``fraction`` of the ``reference``
+    length wide (the width, the height or the short side), ``margin`` of it
+    from the ``anchor`` corner (or centred): ``_mark_master`` (3.6 : 1)
+    scaled to that box. Parts past the border are cut off."""
+    from model.jobs.watermark_placement import anchor_point, reference_length
+
+    w, h = size
+    ref = reference_length(reference, w, h)
+    mw = max(8, int(round(fraction * ref)))
+    mh = max(3, int(round(mw / 3.6)))
+    m = int(round(margin * ref))
+    ax, ay = anchor_point(anchor, w, h)
+    x0 = int(round(ax - m - mw)) if "right" in anchor else (m if "left" in anchor else int(round(ax - mw / 2)))
+    y0 = int(round(ay - m - mh)) if "bottom" in anchor else (m if "top" in anchor else int(round(ay - mh / 2)))
+    a_box, c_box = _mark_master()
+    # scaled like an export tool scales its logo: area-averaged, alpha premultiplied
+    aw_box = cv2.resize(a_box[..., None] * c_box, (mw, mh), interpolation=cv2.INTER_AREA)
+    a_box = cv2.resize(a_box, (mw, mh), interpolation=cv2.INTER_AREA)
+    c_box = np.where(a_box[..., None] > 1e-4, aw_box / np.maximum(a_box, 1e-4)[..., None], 0)
+    alpha = np.zeros((h, w), np.float32)
+    colour = np.zeros((h, w, 3), np.float32)
+    X0, Y0, X1, Y1 = max(0, x0), max(0, y0), min(w, x0 + mw), min(h, y0 + mh)
+    if X1 > X0 and Y1 > Y0:
+        alpha[Y0:Y1, X0:X1] = a_box[Y0 - y0:Y1 - y0, X0 - x0:X1 - x0]
+        colour[Y0:Y1, X0:X1] = c_box[Y0 - y0:Y1 - y0, X0 - x0:X1 - x0]
+    return alpha, colour
+
+
 def blend(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> np.ndarray:
     out = alpha[..., None] * colour + (1 - alpha[..., None]) * image.astype(np.float32)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)

@@ -685,7 +685,9 @@ class _BatchRun:
         try:
             full = self.inpainter(photo.rgb, hole) if hole.any() else None
             result = getattr(full, "refined", full)
-            if full is not None:
+            if full is not None and result is None:  # e.g. a photo without the watermark: copied as is
+                job.reason = getattr(full, "reason", "")
+            elif full is not None:
                 from ..confidence import fill_confidence
                 job.confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
         except Exception as exc:  # out of memory on a huge photo etc.: this photo only
