@@ -217,7 +217,8 @@ def rule_strength(score: np.ndarray) -> float:
     return float(top.mean() - np.median(flat))
 
 
-def find_rule(images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]], consistency) -> tuple[str, str, tuple, np.ndarray, float]:
+def find_rule(images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]], consistency,
+              frame_pixels: int = RULE_FRAME_PIXELS) -> tuple[str, str, tuple, np.ndarray, float]:
     """Try every anchor and reference on ``images`` (photos read at any
     smaller size, ``sizes`` their true (w, h)); ``consistency(frames)`` is
     the per-pixel shared-edge score. Returns (anchor, reference, frame
@@ -230,7 +231,7 @@ def find_rule(images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]], co
         for reference in REFERENCES:
             extent = frame_extent(anchor, reference, sizes)
             u0, v0, u1, v1 = extent
-            per_unit = (RULE_FRAME_PIXELS / ((u1 - u0) * (v1 - v0))) ** 0.5
+            per_unit = (frame_pixels / ((u1 - u0) * (v1 - v0))) ** 0.5
             frames = [to_frame(im, size, anchor, reference, extent, per_unit) for im, size in zip(images, sizes)]
             score = consistency(frames)
             tried.append((rule_strength(score), anchor, reference, extent, score, per_unit))

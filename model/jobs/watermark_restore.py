@@ -1179,7 +1179,7 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
         if sample < MIN_PHOTOS:
             raise BatchError(f"--sample must be at least {MIN_PHOTOS}")
         try:
-            mark = watermark_from_folder(src, sample)
+            mark = watermark_from_folder(src, sample, by_rule=options.mask_fit == "error")
         except ValueError as exc:  # NoWatermarkError too
             raise BatchError(str(exc)) from None
     else:
