@@ -61,7 +61,10 @@ def test_a_mixed_folder_is_estimated_from_all_sizes_and_restored(tmp_path):
     photos = stamped(sizes, seed=3, fraction=0.3, margin=0.03)
     names = save(tmp_path / "in", photos)
     mark = watermark_from_folder(tmp_path / "in")
-    assert mark.placement is not None and mark.placement.describe().startswith("bottom-right, 30 % of the width")
+    rule = mark.placement
+    assert rule is not None and (rule.anchor, rule.reference) == ("bottom-right", "width")
+    u0, v0, u1, v1 = rule.box  # the mark's own pixels: a little inside the box it was stamped in
+    assert 0.27 <= u1 - u0 <= 0.305 and 0.025 <= -u1 <= 0.04, rule.describe()
     assert len(mark.used) == len(sizes) and not mark.without
     for size in SIZES:
         truth, _ = scaled_mark(size, fraction=0.3, margin=0.03)
@@ -81,12 +84,18 @@ def test_a_mixed_folder_is_estimated_from_all_sizes_and_restored(tmp_path):
 
 
 def test_a_folder_mixing_two_different_marks_is_refused(tmp_path):
-    sizes = SIZES * 2
-    one = stamped(sizes, seed=4, fraction=0.3, margin=0.03, anchor="bottom-right")
-    other = stamped(sizes, seed=5, fraction=0.45, margin=0.05, anchor="top-left", reference="short side")
+    """Most photos carry one mark, the others another: the others are not
+    taken for photos without a mark (they would be copied unrestored)."""
+    one = stamped(SIZES * 3, seed=4, fraction=0.3, margin=0.03, anchor="bottom-right")
+    other = stamped(SIZES + SIZES[:2], seed=5, fraction=0.45, margin=0.05, anchor="top-left", reference="short side")
     save(tmp_path / "in", one + other)
     with pytest.raises(NoWatermarkError, match="two different watermarks"):
         watermark_from_folder(tmp_path / "in")
+    # half and half: no mark is shared by most photos
+    save(tmp_path / "even", one[:8] + other[:6] + stamped(SIZES[2:], seed=6, fraction=0.45, margin=0.05,
+                                                           anchor="top-left", reference="short side"))
+    with pytest.raises(NoWatermarkError):
+        watermark_from_folder(tmp_path / "even")
 
 
 def test_photos_without_the_mark_are_copied_as_is_and_reported(tmp_path):

@@ -937,8 +937,8 @@ def fit_to_photo(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray,
     def make(p):
         dx, dy, sharpen = p
         m = np.array([[1, 0, -dx], [0, 1, -dy]], np.float64)
-        a = cv2.warpAffine(a0, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=0)
-        aw = cv2.warpAffine(aw0, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=0)
+        a = cv2.warpAffine(a0, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+        aw = cv2.warpAffine(aw0, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
         if sharpen:
             a = a + sharpen * (a - cv2.GaussianBlur(a, (0, 0), sigma))
             aw = aw + sharpen * (aw - cv2.GaussianBlur(aw, (0, 0), sigma))
@@ -959,7 +959,7 @@ def fit_to_photo(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray,
     start = np.zeros(3)
     found = minimize(energy, start, method="Powell",
                      bounds=[(-FIT_SHIFT, FIT_SHIFT), (-FIT_SHIFT, FIT_SHIFT), FIT_SHARPEN],
-                     options={"xtol": 0.02, "ftol": 1e-4, "maxfev": 200})
+                     options={"xtol": 0.05, "ftol": 1e-3, "maxfev": 60})
     if found.fun >= energy(start):
         return alpha, colour, (0.0, 0.0, 0.0)
     a, aw = make(found.x)
