@@ -71,16 +71,20 @@ def test_a_mixed_folder_is_estimated_from_all_sizes_and_restored(tmp_path):
         placed, _ = place_by_rule(mark, *size)
         assert np.abs(placed - truth)[truth > 0].mean() < 0.07, size
     options, restorer = prepare_batch(BatchOptions(tmp_path / "in", output_dir=tmp_path / "out"), mark)
-    summary = run_batch(options, restorer.bind(FakeInpainter()))
+    summary = run_batch(options, restorer)  # no model: OpenCV's fill where the inversion clips
     assert summary.done == len(sizes) and not summary.failed
+    gains = []
     for name, (clean, marked, alpha) in zip(names, photos):
         out = np.asarray(Image.open(tmp_path / "out" / name).convert("RGB"))
         ys, xs = np.nonzero(alpha > 0)
         box = np.s_[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-        assert psnr(out[box], clean[box]) > psnr(marked[box], clean[box]) + 6, name
+        gains.append(psnr(out[box], clean[box]) - psnr(marked[box], clean[box]))
+    assert min(gains) > 3 and np.mean(gains) > 8
     # the rule travels with the saved estimate (--watermark FILE on another folder)
     saved = Watermark.load(options.mask)
-    assert saved.placement == mark.placement
+    assert saved.placement == mark.placement and set(saved.fits) == set(mark.fits)
+    for size in SIZES:
+        assert np.abs(place_by_rule(saved, *size)[0] - place_by_rule(mark, *size)[0]).max() < 1e-3
 
 
 def test_a_folder_mixing_two_different_marks_is_refused(tmp_path):

@@ -31,6 +31,7 @@ Every pixel outside the mark's region is left exactly as it was.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -129,6 +130,8 @@ class Watermark:
         if self.placement is not None:
             info.add_text("watermark-placement", self.placement.to_text())
             rule.add_text("watermark-placement", self.placement.to_text())
+            rule.add_text("watermark-fits", json.dumps({f"{w}x{h}": np.asarray(m).round(6).tolist()
+                                                        for (w, h), m in self.fits.items()}))
         with atomic_target(mask_path) as tmp:
             Image.fromarray(user_mask_from_hole(self.mask)).save(tmp, output_format(mask_path), pnginfo=info)
         with atomic_target(alpha_path) as tmp:
@@ -152,7 +155,13 @@ class Watermark:
         with Image.open(alpha_path) as im:
             a = np.asarray(im)
             rule = im.info.get("watermark-placement")
+            fits_text = im.info.get("watermark-fits")
         placement = Placement.from_text(rule) if rule else None
+        fits = {}
+        if placement is not None and fits_text:
+            for key, m in json.loads(fits_text).items():
+                w, h = (int(v) for v in key.split("x"))
+                fits[(w, h)] = np.array(m, np.float64).reshape(2, 3)
         alpha = a.astype(np.float32) / (65535.0 if a.dtype == np.uint16 or a.max() > 255 else 255.0)
         if alpha.ndim == 3:
             alpha = alpha[..., 0]
@@ -164,7 +173,7 @@ class Watermark:
         else:
             colour = np.full(alpha.shape + (3,), 255.0, np.float32)
         colour = colour * (alpha > 0)[..., None]
-        return cls(alpha, colour, placement=placement)
+        return cls(alpha, colour, placement=placement, fits=fits)
 
 
 def companion_paths(mask_path: str | Path) -> tuple[Path, Path]:
