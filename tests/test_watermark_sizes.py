@@ -133,3 +133,20 @@ def test_photos_without_the_mark_are_copied_as_is_and_reported(tmp_path):
         marked = np.asarray(Image.open(src / f"p{i:02d}.png").convert("RGB"))
         gains.append(psnr(out[box], clean[i][box]) - psnr(marked[box], clean[i][box]))
     assert min(gains) > 8 and np.mean(gains) > 12  # measured 9.8-15.6 dB
+
+
+def test_photos_whose_mark_is_cut_by_the_border_are_restored_not_estimated_from(tmp_path):
+    """A centred mark 60 % of the width is taller than a 10:1 panorama: the
+    rule cuts it at the border there."""
+    normal = stamped(SIZES * 3, seed=7, fraction=0.6, anchor="centre")
+    wide = stamped([(1000, 100), (900, 90)], seed=8, fraction=0.6, anchor="centre")
+    names = save(tmp_path / "in", normal + wide)
+    mark = watermark_from_folder(tmp_path / "in")
+    assert mark.placement.anchor == "centre" and mark.cropped == 2 and len(mark.used) == len(normal)
+    options, restorer = prepare_batch(BatchOptions(tmp_path / "in", output_dir=tmp_path / "out"), mark)
+    summary = run_batch(options, restorer)
+    assert summary.done == len(names) and not summary.failed
+    for name, (clean, marked, alpha) in list(zip(names, normal + wide))[-2:]:
+        out = np.asarray(Image.open(tmp_path / "out" / name).convert("RGB"))
+        on = alpha > 0
+        assert psnr(out[on], clean[on]) > psnr(marked[on], clean[on]) + 6, name
