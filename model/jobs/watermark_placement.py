@@ -91,21 +91,6 @@ def photo_to_photo(rule: Placement, src_size: tuple[int, int], dst_size: tuple[i
     return k, sx + (0.5 - dx) * k - 0.5, sy + (0.5 - dy) * k - 0.5
 
 
-def resample(src: np.ndarray, k: float, tx: float, ty: float, out_box: tuple[int, int, int, int],
-             border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
-    """The destination pixels ``out_box`` (x0, y0, x1, y1) of the map
-    ``src(k x + tx, k y + ty)``: bilinear, after a Gaussian blur of the
-    source when it shrinks (k > 1: no aliasing of thin strokes)."""
-    x0, y0, x1, y1 = out_box
-    src = np.ascontiguousarray(src, np.float32)
-    if k > 1.05:
-        src = cv2.GaussianBlur(src, (0, 0), 0.5 * np.sqrt(k * k - 1))
-    m = np.array([[k, 0, tx + k * x0], [0, k, ty + k * y0]], np.float64)
-    out = cv2.warpAffine(src, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                         borderMode=border, borderValue=0)
-    return out.reshape((y1 - y0, x1 - x0) + src.shape[2:])
-
-
 def rule_map(rule: Placement, frame_size: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     """2 x 3 affine: the pixel (index coordinates) of a photo of ``size``
     that the rule puts at a pixel of the frame photo of ``frame_size``."""

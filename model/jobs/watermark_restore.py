@@ -20,7 +20,19 @@ Estimation, from many photos sharing the mark:
    pixels around the region; the ratio of spreads gives ``alpha`` (one per
    pixel, shared by the channels), the means then give ``alpha * W``.
 
-Restoration of one photo: invert the blend where ``alpha`` is clearly below
+3. photos without the mark: each photo must show the estimate's edges more
+   as it is than with the mark taken out (``carries_mark``); those that do
+   not are left out and the estimate is made again (a folder where they
+   share another mark is refused).
+
+Photos of several sizes, the mark scaled to each by an export tool: the
+placement rule (anchor, reference length) is found and every photo's mark
+region is resampled into one frame (``model/jobs/watermark_placement.py``,
+``_estimate_by_rule``); the estimate is resampled back to each photo
+(``place_by_rule``) and fitted to it (``fit_to_photo``).
+
+Restoration of one photo: a photo that does not carry the mark is left as
+it is (``run_batch`` copies it); otherwise invert the blend where ``alpha`` is clearly below
 1; the inversion multiplies the photo's JPEG noise by ``1 / (1 - alpha)``,
 so the result is denoised (non-local means) with a weight that grows with
 that gain; where the mark is opaque (``alpha`` near 1) or the photo is
