@@ -1,7 +1,14 @@
 """Watermark removal on real photos: restoration (``batch --watermark auto``)
 against today's path (``watermark-mask`` + inpainting).
 
-    python -m benchmarks.watermark [--count 24] [--device cpu] [--keep DIR] [--json OUT.json]
+    python -m benchmarks.watermark [--set same|mixed|all] [--count 24] [--device cpu] [--keep DIR] [--json OUT.json]
+
+Two sets. ``mixed``: 30 photos in 5 sizes (640x480, 480x720, 1200x800,
+1500x2000 and two of 4000x3000: 0.3-12 MP, both orientations) under one mark
+scaled to 22 % of each photo's width at the bottom-right corner with a 3 %
+margin (``scaled_mark``), JPEG quality 90-95; restored through ``run_batch``
+and scored per size (PSNR in the mark's box, the estimated alpha's error
+once mapped to each size). ``same`` (below): photos of one size.
 
 The evaluation photos that ship inside scikit-image, scikit-learn and
 matplotlib (never trained on) are cropped, flipped and resized to 512 x 384
@@ -98,6 +105,70 @@ def make_mark(size: tuple[int, int] = SIZE) -> tuple[np.ndarray, np.ndarray]:
     return alpha.astype(np.float32), colour.astype(np.float32)
 
 
+_MASTER: list = []
+
+
+def _mark_master() -> tuple[np.ndarray, np.ndarray]:
+    """The logo file an export tool stamps (3600 x 1000, alpha and colour):
+    white text "SAMPLE (c) 2026" (alpha 0.5) beside a black ring (0.6)
+    around a blue disc (0.35) over a black underline (0.4)."""
+    if _MASTER:
+        return _MASTER[0]
+    W, H = 3600, 1000
+    u = H / 100  # drawing unit: a hundredth of the mark's height
+    text, ring, disc, line = (Image.new("L", (W, H), 0) for _ in range(4))
+    label = "SAMPLE \u00a9 2026"
+    font = ImageFont.load_default(size=int(46 * u))
+    font = ImageFont.load_default(size=int(46 * u * min(1.0, 252 * u / font.getlength(label))))
+    ImageDraw.Draw(text).text((int(100 * u), int(18 * u)), label, fill=255, font=font)
+    cx, cy, r = 48 * u, 48 * u, 40 * u
+    ImageDraw.Draw(ring).ellipse([cx - r, cy - r, cx + r, cy + r], outline=255, width=int(9 * u))
+    ImageDraw.Draw(disc).ellipse([cx - r + 9 * u, cy - r + 9 * u, cx + r - 9 * u, cy + r - 9 * u], fill=255)
+    ImageDraw.Draw(line).rectangle([100 * u, 86 * u, W - 4 * u, 93 * u], fill=255)
+    layers = [(text, 0.5, (255, 255, 255)), (disc, 0.35, DISC_COLOUR), (ring, 0.6, (0, 0, 0)), (line, 0.4, (0, 0, 0))]
+    a_box = np.zeros((H, W), np.float32)
+    c_box = np.zeros((H, W, 3), np.float32)
+    for layer, opacity, col in layers:  # "over" compositing
+        a = np.asarray(layer, np.float32) / 255 * opacity
+        new = a + a_box * (1 - a)
+        mixed = a[..., None] * np.array(col, np.float32) + (a_box * (1 - a))[..., None] * c_box
+        c_box = np.where(new[..., None] > 0, mixed / np.maximum(new, 1e-6)[..., None], 0)
+        a_box = new
+    _MASTER.append((a_box, c_box.astype(np.float32)))
+    return _MASTER[0]
+
+
+def scaled_mark(size: tuple[int, int], fraction: float = 0.22, margin: float = 0.03, anchor: str = "bottom-right",
+                reference: str = "width") -> tuple[np.ndarray, np.ndarray]:
+    """alpha and colour of a mark stamped as an export tool does:
+    ``fraction`` of the ``reference``
+    length wide (the width, the height or the short side), ``margin`` of it
+    from the ``anchor`` corner (or centred): ``_mark_master`` (3.6 : 1)
+    scaled to that box. Parts past the border are cut off."""
+    from model.jobs.watermark_placement import anchor_point, reference_length
+
+    w, h = size
+    ref = reference_length(reference, w, h)
+    mw = max(8, int(round(fraction * ref)))
+    mh = max(3, int(round(mw / 3.6)))
+    m = int(round(margin * ref))
+    ax, ay = anchor_point(anchor, w, h)
+    x0 = int(round(ax - m - mw)) if "right" in anchor else (m if "left" in anchor else int(round(ax - mw / 2)))
+    y0 = int(round(ay - m - mh)) if "bottom" in anchor else (m if "top" in anchor else int(round(ay - mh / 2)))
+    a_box, c_box = _mark_master()
+    # scaled like an export tool scales its logo: area-averaged, alpha premultiplied
+    aw_box = cv2.resize(a_box[..., None] * c_box, (mw, mh), interpolation=cv2.INTER_AREA)
+    a_box = cv2.resize(a_box, (mw, mh), interpolation=cv2.INTER_AREA)
+    c_box = np.where(a_box[..., None] > 1e-4, aw_box / np.maximum(a_box, 1e-4)[..., None], 0)
+    alpha = np.zeros((h, w), np.float32)
+    colour = np.zeros((h, w, 3), np.float32)
+    X0, Y0, X1, Y1 = max(0, x0), max(0, y0), min(w, x0 + mw), min(h, y0 + mh)
+    if X1 > X0 and Y1 > Y0:
+        alpha[Y0:Y1, X0:X1] = a_box[Y0 - y0:Y1 - y0, X0 - x0:X1 - x0]
+        colour[Y0:Y1, X0:X1] = c_box[Y0 - y0:Y1 - y0, X0 - x0:X1 - x0]
+    return alpha, colour
+
+
 def blend(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> np.ndarray:
     out = alpha[..., None] * colour + (1 - alpha[..., None]) * image.astype(np.float32)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
@@ -147,9 +218,76 @@ def tightness(mask: np.ndarray, alpha: np.ndarray) -> dict:
     return out
 
 
+MIXED_SIZES = [((640, 480), 8), ((480, 720), 8), ((1200, 800), 7), ((1500, 2000), 5), ((4000, 3000), 2)]
+
+
+def mixed_set(folder: Path, sizes=MIXED_SIZES) -> tuple[Path, list[tuple[str, tuple[int, int], np.ndarray]]]:
+    """The mixed-size set: photos from the evaluation photos at each size
+    (different crops per size), under ``scaled_mark``, JPEG quality 90-95.
+    Returns the folder and (file name, size, clean photo)."""
+    src = folder / "photos"
+    src.mkdir(parents=True)
+    total = sum(n for _, n in sizes)
+    made, start = [], 0
+    for size, n in sizes:
+        alpha, colour = scaled_mark(size)
+        for name, img in real_photos(total, size)[start:start + n]:
+            file = f"{size[0]}x{size[1]}_{name}.jpg"
+            Image.fromarray(blend(img, alpha, colour)).save(src / file, quality=90 + len(made) % 6)
+            made.append((file, size, img))
+        start += n
+    return src, made
+
+
+def run_mixed(args, inp) -> dict:
+    from model.jobs.batch import BatchOptions, run_batch
+    from model.jobs.watermark_restore import describe, place_by_rule, prepare_batch
+
+    with tempfile.TemporaryDirectory(prefix="inpaint-wm-mixed-") as tmp:
+        folder = (args.keep / "mixed") if args.keep else Path(tmp)
+        src, made = mixed_set(folder)
+        t0 = time.perf_counter()
+        options, restorer = prepare_batch(BatchOptions(src, output_dir=folder / "restored"), "auto", 100)
+        t_est = time.perf_counter() - t0
+        summary = run_batch(options, restorer.bind(inp))
+        t_all = time.perf_counter() - t0
+        mark = restorer.mark
+        print(f"\nmixed set: {len(made)} photos in {len(MIXED_SIZES)} sizes; estimated: {describe(mark)} "
+              f"({t_est:.1f} s; restoration of all {t_all:.0f} s); {summary.done} restored, {summary.copied} copied, "
+              f"{len(summary.failed)} failed")
+        rows = []
+        for file, size, clean in made:
+            alpha, colour = scaled_mark(size)
+            ys, xs = np.nonzero(alpha > 0)
+            box = np.s_[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+            marked, result = _read(src / file), _read(folder / "restored" / file)
+            rows.append({"photo": file, "size": list(size), "marked_box_psnr": psnr(marked[box], clean[box]),
+                         "box_psnr": psnr(result[box], clean[box])})
+        print(f"{'size':>10s} {'photos':>6s} {'marked':>7s} {'restored mean':>13s} {'min':>6s} {'alpha error':>11s}")
+        per_size = {}
+        for size, _ in MIXED_SIZES:
+            got = [r for r in rows if tuple(r["size"]) == size]
+            truth, _ = scaled_mark(size)
+            placed, _ = place_by_rule(mark, *size)
+            err = float(np.abs(placed - truth)[truth > 0].mean())
+            per_size[f"{size[0]}x{size[1]}"] = {
+                "photos": len(got), "marked": float(np.mean([r["marked_box_psnr"] for r in got])),
+                "mean": float(np.mean([r["box_psnr"] for r in got])), "min": float(np.min([r["box_psnr"] for r in got])),
+                "alpha_mae": err}
+            v = per_size[f"{size[0]}x{size[1]}"]
+            print(f"{size[0]:>5d}x{size[1]:<4d} {len(got):6d} {v['marked']:7.2f} {v['mean']:13.2f} {v['min']:6.2f} "
+                  f"{err:11.4f}")
+        worse = [r["photo"] for r in rows if r["box_psnr"] < r["marked_box_psnr"]]
+        print(f"worse than the watermarked input: {len(worse)} of {len(rows)} {worse if worse else ''}")
+        return {"rows": rows, "per_size": per_size, "worse": worse, "seconds": {"estimation": t_est, "all": t_all},
+                "rule": mark.placement.describe() if mark.placement else None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=24, help="photos (at least 20 for the issue's figures)")
+    parser.add_argument("--set", choices=("same", "mixed", "all"), default="all",
+                        help="photos of one size (with the inpainting paths), of mixed sizes, or both")
+    parser.add_argument("--count", type=int, default=24, help="photos of the same-size set (at least 20)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--weights")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
@@ -161,6 +299,12 @@ def main() -> None:
     from model.jobs.watermark import watermark_mask_from_folder
     from model.jobs.watermark_restore import describe, prepare_batch
 
+    inp = Inpainter(args.weights, args.device)
+    mixed = run_mixed(args, inp) if args.set in ("mixed", "all") else None
+    if args.set == "mixed":
+        if args.json:
+            args.json.write_text(json.dumps({"mixed": mixed}, indent=1))
+        return
     with tempfile.TemporaryDirectory(prefix="inpaint-wm-bench-") as tmp:
         folder = args.keep or Path(tmp)
         src, photos, alpha, colour = make_folder(folder, args.count)
@@ -170,7 +314,6 @@ def main() -> None:
         away[max(0, box[1] - 8):box[3] + 8, max(0, box[0] - 8):box[2] + 8] = False
         print(f"{len(photos)} photos of {SIZE[0]}x{SIZE[1]} (JPEG q95), mark box {box[2] - box[0]}x{box[3] - box[1]}, "
               f"{int((alpha > 0).sum())} mark pixels")
-        inp = Inpainter(args.weights, args.device)
 
         # today's path: watermark-mask's edge mask + inpainting
         t0 = time.perf_counter()
@@ -236,7 +379,7 @@ def main() -> None:
                 "mean": {"marked": m_marked, "inpainting": m_old, "tight_inpainting": m_tight, "restoration": m_new},
                 "min": {"marked": n_marked, "inpainting": n_old, "tight_inpainting": n_tight, "restoration": n_new},
                 "worse_than_inpainting": int(worse), "tightness": {"today": t_old_tight, "tight": t_new_tight},
-                "seconds": {"inpainting": t_old, "restoration": t_new, "estimation": t_est}}, indent=1))
+                "seconds": {"inpainting": t_old, "restoration": t_new, "estimation": t_est}, "mixed": mixed}, indent=1))
 
 
 if __name__ == "__main__":

@@ -121,6 +121,8 @@ class RestorePreview(QDialog):
         text = (f"The semi-transparent mark shared by {len(mark.used)} photos of {w} × {h}: {self.summary}.\n"
                 "Where it is see-through the photo under it is restored; where it is opaque the model fills. "
                 "Restore the folder with it?")
+        if mark.without:
+            text += f"\n{len(mark.without)} photos do not carry the mark: they are copied as they are."
         if mark.other_sizes:
             text += (f"\n{mark.other_sizes} photos have another size: the mark is searched for in them, or placed "
                      "as chosen under 'Mask of another size'.")

@@ -76,4 +76,9 @@ def run(args: argparse.Namespace) -> int:
           f"({x1 - x0}x{y1 - y0}), area {area} px ({100 * area / (w * h):.2f} %) -> {args.out}")
     print(f"opacity (median {float(np.median(result.alpha[strong])) if strong.any() else 0:.2f}, "
           f"max {float(result.alpha.max()):.2f}) -> {alpha_path}; colour -> {colour_path}")
+    if result.placement is not None:  # photos of several sizes: the mark is scaled to each by this rule
+        print(f"placement: {result.placement.describe()} (estimated at {w}x{h}; saved with the files)")
+    if result.without:
+        print(f"{len(result.without)} photos do not carry the mark and were left out: "
+              + ", ".join(str(p) for p in result.without[:5]) + (" ..." if len(result.without) > 5 else ""))
     return 0

@@ -273,9 +273,10 @@ class PhotoError(Exception):
 
 @dataclass
 class Cleaned:
-    result: np.ndarray | None  # RGB uint8; None: the mask does not touch the photo (copy the source)
+    result: np.ndarray | None  # RGB uint8; None: copy the source (the mask misses it, or the filler says why)
     confidence: float | None  # model.confidence: low = review this result first
     model_s: float
+    reason: str = ""  # why the source is copied, when the filler left it alone
 
 
 def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, inpainter) -> Cleaned:
@@ -290,13 +291,15 @@ def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, inpainter) -> 
     try:
         full = inpainter(photo.rgb, hole) if hole.any() else None
         result = getattr(full, "refined", full)
-        confidence = None
-        if full is not None:
+        confidence, reason = None, ""
+        if full is not None and result is None:  # e.g. a photo without the watermark: copied as is
+            reason = getattr(full, "reason", "")
+        elif full is not None:
             from ..confidence import fill_confidence
             confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
     except Exception as exc:  # out of memory on a huge photo etc.: this photo only
         raise PhotoError(f"removal failed: {type(exc).__name__}: {exc}") from None
-    return Cleaned(result, confidence, time.perf_counter() - t0)
+    return Cleaned(result, confidence, time.perf_counter() - t0, reason)
 
 
 def encode_result(result: np.ndarray, photo: Photo, out: Path, quality: int | None, token: str | None = None) -> None:
@@ -763,6 +766,8 @@ class _BatchRun:
             self.finish(job, "failed", str(exc), decode_s=decode_s)
             return
         job.confidence = cleaned.confidence
+        if cleaned.result is None and cleaned.reason:
+            job.reason = cleaned.reason  # e.g. a photo without the watermark: copied as is
         self.writes.put((job, photo, cleaned.result, {"decode_s": decode_s, "model_s": cleaned.model_s}))
 
     def settle(self, job: _Job) -> bool:

@@ -130,7 +130,7 @@ class PhotoWorker:
                 return {**answer, "reason": named(str(exc))}
             answer.update(model_s=cleaned.model_s, confidence=cleaned.confidence)
             if cleaned.result is None:
-                return {**answer, "status": "copy"}
+                return {**answer, "status": "copy", "reason": cleaned.reason}
             t0 = time.perf_counter()
             try:
                 encode_result(cleaned.result, photo, out_path, self.spec.quality)
@@ -380,7 +380,7 @@ class _ClusterRun(_BatchRun):
         if answer["status"] == "done":
             self.writes.put((job, None, Encoded(answer["data"]), times))
         elif answer["status"] == "copy":
-            job.reason = job.reason or MISSES_PHOTO
+            job.reason = job.reason or answer.get("reason") or MISSES_PHOTO
             self.writes.put((job, None, None, times))
         else:
             self.finish(job, "failed", answer["reason"], **times)

@@ -20,7 +20,19 @@ Estimation, from many photos sharing the mark:
    pixels around the region; the ratio of spreads gives ``alpha`` (one per
    pixel, shared by the channels), the means then give ``alpha * W``.
 
-Restoration of one photo: invert the blend where ``alpha`` is clearly below
+3. photos without the mark: each photo must show the estimate's edges more
+   as it is than with the mark taken out (``carries_mark``); those that do
+   not are left out and the estimate is made again (a folder where they
+   share another mark is refused).
+
+Photos of several sizes, the mark scaled to each by an export tool: the
+placement rule (anchor, reference length) is found and every photo's mark
+region is resampled into one frame (``model/jobs/watermark_placement.py``,
+``_estimate_by_rule``); the estimate is resampled back to each photo
+(``place_by_rule``) and fitted to it (``fit_to_photo``).
+
+Restoration of one photo: a photo that does not carry the mark is left as
+it is (``run_batch`` copies it); otherwise invert the blend where ``alpha`` is clearly below
 1; the inversion multiplies the photo's JPEG noise by ``1 / (1 - alpha)``,
 so the result is denoised (non-local means) with a weight that grows with
 that gain; where the mark is opaque (``alpha`` near 1) or the photo is
@@ -31,6 +43,7 @@ Every pixel outside the mark's region is left exactly as it was.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -43,6 +56,7 @@ import scipy.sparse.linalg as spla
 from PIL import Image, PngImagePlugin
 
 from .watermark import MIN_PHOTOS, WORK_PIXELS
+from .watermark_placement import Placement
 
 OPAQUE = 0.85  # alpha above this is not inverted: the model fills
 FALLBACK_FROM = 0.7  # from here up to OPAQUE the result blends toward the fill
@@ -75,6 +89,10 @@ class Watermark:
     used: list = field(default_factory=list)  # photos the estimate is based on
     skipped: list = field(default_factory=list)  # (path, reason) of unreadable photos
     other_sizes: int = 0  # photos of other sizes, left out of the estimate
+    placement: Placement | None = None  # how the mark is scaled and placed on photos of other sizes
+    without: list = field(default_factory=list)  # sample photos that do not carry the mark (left out)
+    cropped: int = 0  # sample photos whose mark is cut by their border (restored, not estimated from)
+    fits: dict = field(default_factory=dict)  # (w, h) -> 2 x 3 map, this frame's pixel -> that size's, refined
 
     @property
     def size(self) -> tuple[int, int]:
@@ -99,6 +117,7 @@ class Watermark:
     def digest(self) -> str:
         h = hashlib.sha256(np.round(self.alpha * 255).astype(np.uint8).tobytes())
         h.update(np.round(self.colour).astype(np.uint8).tobytes())
+        h.update(self.placement.to_text().encode() if self.placement is not None else b"")
         return h.hexdigest()[:16]
 
     def preview(self, background: int = 128) -> np.ndarray:
@@ -119,10 +138,16 @@ class Watermark:
         alpha_path, colour_path = companion_paths(mask_path)
         info = PngImagePlugin.PngInfo()
         info.add_text("watermark-digest", self.digest())
+        rule = PngImagePlugin.PngInfo()
+        if self.placement is not None:
+            info.add_text("watermark-placement", self.placement.to_text())
+            rule.add_text("watermark-placement", self.placement.to_text())
+            rule.add_text("watermark-fits", json.dumps({f"{w}x{h}": np.asarray(m).round(6).tolist()
+                                                        for (w, h), m in self.fits.items()}))
         with atomic_target(mask_path) as tmp:
             Image.fromarray(user_mask_from_hole(self.mask)).save(tmp, output_format(mask_path), pnginfo=info)
         with atomic_target(alpha_path) as tmp:
-            Image.fromarray(np.round(self.alpha * 65535).astype(np.uint16)).save(tmp, "PNG")
+            Image.fromarray(np.round(self.alpha * 65535).astype(np.uint16)).save(tmp, "PNG", pnginfo=rule)
         with atomic_target(colour_path) as tmp:
             Image.fromarray(np.clip(self.colour, 0, 255).round().astype(np.uint8)).save(tmp, "PNG")
         return [mask_path, alpha_path, colour_path]
@@ -141,6 +166,14 @@ class Watermark:
             raise FileNotFoundError(f"no watermark opacity file {alpha_path} (written by watermark-mask)")
         with Image.open(alpha_path) as im:
             a = np.asarray(im)
+            rule = im.info.get("watermark-placement")
+            fits_text = im.info.get("watermark-fits")
+        placement = Placement.from_text(rule) if rule else None
+        fits = {}
+        if placement is not None and fits_text:
+            for key, m in json.loads(fits_text).items():
+                w, h = (int(v) for v in key.split("x"))
+                fits[(w, h)] = np.array(m, np.float64).reshape(2, 3)
         alpha = a.astype(np.float32) / (65535.0 if a.dtype == np.uint16 or a.max() > 255 else 255.0)
         if alpha.ndim == 3:
             alpha = alpha[..., 0]
@@ -152,7 +185,7 @@ class Watermark:
         else:
             colour = np.full(alpha.shape + (3,), 255.0, np.float32)
         colour = colour * (alpha > 0)[..., None]
-        return cls(alpha, colour)
+        return cls(alpha, colour, placement=placement, fits=fits)
 
 
 def companion_paths(mask_path: str | Path) -> tuple[Path, Path]:
@@ -267,7 +300,8 @@ def _local_colour(colour: np.ndarray, known: np.ndarray, where: np.ndarray, size
     return out
 
 
-def _two_pass(moments: _Moments, region: np.ndarray, crops: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray]:
+def _two_pass(moments: _Moments, region: np.ndarray, crops: Sequence[np.ndarray] = (),
+              sharpness: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Estimate in the detected region, then again in the tighter support
     that found (alpha > 0.08, grown 1 px): the unmarked pixels around the
     mark then lie closer, so the interpolated mean and spread are better.
@@ -294,12 +328,12 @@ def _two_pass(moments: _Moments, region: np.ndarray, crops: Sequence[np.ndarray]
     a = ((1 - trust) * a + trust * a_mean) * support
     c = (mean - (1 - a)[..., None] * mu_i) * support[..., None]
     if len(crops) >= MIN_PHOTOS:
-        a, c = _pooled_matte(crops, support, a, c)
+        a, c = _pooled_matte(crops, support, a, c, sharpness=sharpness)
     return a.astype(np.float32), c.astype(np.float32)
 
 
 def _pooled_matte(crops: Sequence[np.ndarray], support: np.ndarray, a: np.ndarray, c: np.ndarray,
-                  chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
+                  chunk: int = 16, sharpness: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Alpha and alpha * W matted photo by photo and pooled over the
     collection: in photo k, what the pixel would be without the mark is
     predicted by harmonic interpolation ``P_k`` of its own unmarked
@@ -336,6 +370,8 @@ def _pooled_matte(crops: Sequence[np.ndarray], support: np.ndarray, a: np.ndarra
             lap = np.abs(cv2.Laplacian(part[j].mean(-1), cv2.CV_64F)) * outside
             rough = cv2.boxFilter(lap, -1, (9, 9), normalize=False) / count
             quality = 1 / (rough * rough + 0.02 ** 2)
+            if sharpness is not None:  # a photo enlarged into the frame: its detail is blurred
+                quality = quality * sharpness[i + j]
             num += quality * dd * a_k
             den += quality * dd
             sum_j += quality[..., None] * part[j]
@@ -445,6 +481,19 @@ def mark_evidence(alpha: np.ndarray, colour: np.ndarray, crops: Sequence[np.ndar
     return np.array(out)
 
 
+def carries_mark(alpha: np.ndarray, colour: np.ndarray, image: np.ndarray) -> tuple[bool, float, float]:
+    """Whether ``image`` (RGB, the size of ``alpha``; any crop around the
+    mark) carries the mark: its edges follow the mark's (``mark_evidence``)
+    more than those of the same pixels with the mark taken out. A photo
+    without the mark gains the mark's inverted edges from the inversion, so
+    it matches after rather than before; no threshold to tune. Returns
+    (carries, evidence as is, evidence after the inversion)."""
+    a = np.minimum(alpha, OPAQUE)[..., None]
+    inverted = np.clip((image.astype(np.float32) - a * colour) / (1 - a), 0, 255)
+    before, after = mark_evidence(alpha, colour, [image, inverted])
+    return bool(before > after), float(before), float(after)
+
+
 def drop_unshared_parts(alpha: np.ndarray, colour: np.ndarray, crops: Sequence[np.ndarray]) -> None:
     """Zero, in place, the parts of the estimate that most photos do not
     show (median ``mark_evidence`` below MIN_EVIDENCE, each part judged on
@@ -488,14 +537,14 @@ def _check_found(alpha: np.ndarray, colour: np.ndarray, crops: Sequence[np.ndarr
 
 
 def _matte_in_box(moments: _Moments, region: np.ndarray, crops: Sequence[np.ndarray], box,
-                  size: tuple[int, int], count: int) -> tuple[np.ndarray, np.ndarray]:
+                  size: tuple[int, int], count: int, sharpness: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Full-size (``size`` = w, h) alpha and colour from the photos'
     statistics in ``box``: matted (``_two_pass``), the parts most photos do
     not show dropped, and checked (NoWatermarkError when no shared mark is
     left). ``region``: full size; ``crops``: the photos in ``box``; ``count``:
     how many photos, for the message."""
     x0, y0, x1, y1 = box
-    a, c = _two_pass(moments, region[y0:y1, x0:x1], crops)
+    a, c = _two_pass(moments, region[y0:y1, x0:x1], crops, sharpness)
     alpha, colour = _finish(a, c, box, size)
     inside = (slice(y0, y1), slice(x0, x1))
     drop_unshared_parts(alpha[inside], colour[inside], crops)
@@ -515,55 +564,97 @@ def estimate_watermark(images: Sequence[np.ndarray]) -> Watermark:
     if box is None:
         raise NoWatermarkError(f"{NO_MARK} in {len(images)} photos")
     x0, y0, x1, y1 = box
-    moments = _Moments()
     crops = [im[y0:y1, x0:x1] for im in images]
-    for crop in crops:
-        moments.add(crop)
-    alpha, colour = _matte_in_box(moments, region, crops, box, (images[0].shape[1], images[0].shape[0]),
-                                  len(images))
-    return Watermark(alpha, colour)
+    alpha, colour, _, without = _matte_marked(crops, list(range(len(crops))), region, box,
+                                              (images[0].shape[1], images[0].shape[0]))
+    return Watermark(alpha, colour, without=without)
 
 
-def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
-                          progress: Callable[[int, int], None] | None = None) -> Watermark:
-    """Estimate the mark from up to ``sample`` photos of ``folder``
-    (recursively) of its most common size, spread over the folder. The
-    region is found on up to DETECT_PHOTOS of them at most 1.2 MP each;
-    alpha and colour at full resolution in the region's box, from running
-    sums over all ``sample`` photos (only the box is kept in memory).
-    ``progress(done, total)`` after each photo read. Raises ValueError
-    (too few photos) or NoWatermarkError."""
-    from ..photos.imageio import ImageReadError, read_image
-    from .watermark import same_size_photos
+def _spread(items: list, count: int) -> list:
+    """``count`` items spread evenly over ``items`` (all when fewer)."""
+    return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, min(count, len(items))).round().astype(int))]
 
-    size, same, skipped, other_sizes = same_size_photos(folder)
 
-    def spread(items: list, count: int) -> list:
-        return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, min(count, len(items))).round().astype(int))]
+def _folder_photos(folder: str | Path) -> tuple[list[tuple[Path, tuple[int, int]]], list[tuple[Path, str]]]:
+    """(path, (w, h)) of every photo of ``folder`` (recursively, by the
+    photo lister every job uses), and (path, reason) of the unreadable ones."""
+    from ..photos.files import readable_photos
+    from ..photos.imageio import ImageReadError, image_size
 
-    picks = spread(same, sample)
-    detect = spread(picks, DETECT_PHOTOS)
-    scale = min(1.0, (WORK_PIXELS / (size[0] * size[1])) ** 0.5)
-    work = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
-    total = len(detect) + len(picks)
-    done = 0
+    photos = []
+    paths, skipped = readable_photos(Path(folder))  # never a link out of the folder, a FIFO, a device
+    for path in paths:
+        try:
+            photos.append((path, image_size(path)))
+        except ImageReadError as exc:
+            skipped.append((path, str(exc)))
+    if not photos:
+        raise ValueError(f"no readable photos in {folder}")
+    return photos, skipped
 
-    def photos(paths):
-        nonlocal done
+
+class _Reader:
+    """Reads photos, counting progress and noting the unreadable ones."""
+
+    def __init__(self, total: int, skipped: list, progress: Callable[[int, int], None] | None):
+        self.total, self.done, self.skipped, self.progress = total, 0, skipped, progress
+
+    def __call__(self, paths: Iterable[Path]):
+        from ..photos.imageio import ImageReadError, read_image
+
         for path in paths:
             try:
                 image = read_image(path)
             except ImageReadError as exc:
-                if path not in [p for p, _ in skipped]:
-                    skipped.append((path, str(exc)))
+                if path not in [p for p, _ in self.skipped]:
+                    self.skipped.append((path, str(exc)))
                 image = None
-            done += 1
-            if progress is not None:
-                progress(done, total)
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total)
             if image is not None:
                 yield path, image
 
-    score = colour_consistency((im for _, im in photos(detect)), work)
+
+def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
+                          progress: Callable[[int, int], None] | None = None, by_rule: bool = True) -> Watermark:
+    """Estimate the mark from up to ``sample`` photos of ``folder``
+    (recursively), spread over the folder. Photos of one size: the region
+    is found on up to DETECT_PHOTOS of them at most 1.2 MP each; alpha and
+    colour at full resolution in the region's box, from running sums over
+    all ``sample`` photos. Photos of several sizes (``by_rule``): the mark's
+    placement rule is found (``_estimate_by_rule``) and every photo's mark
+    region is brought to the largest photo's frame. Without ``by_rule``,
+    only the folder's most common size is used. Photos that do not carry
+    the mark are left out of the estimate (``Watermark.without``).
+    ``progress(done, total)`` after each photo read. Raises ValueError (too
+    few photos) or NoWatermarkError (none, or two different marks)."""
+    photos, skipped = _folder_photos(folder)
+    sizes = [s for _, s in photos]
+    if by_rule and len(set(sizes)) > 1:
+        if len(photos) < MIN_PHOTOS:
+            raise ValueError(f"need at least {MIN_PHOTOS} photos, got {len(photos)}")
+        return _estimate_by_rule(photos, skipped, sample, progress)
+    from collections import Counter
+
+    size, _ = Counter(sizes).most_common(1)[0]
+    same = [p for p, s in photos if s == size]
+    if len(same) < MIN_PHOTOS:
+        raise ValueError(f"need at least {MIN_PHOTOS} photos of the same size; the most common size "
+                         f"{size[0]}x{size[1]} has {len(same)}")
+    return _estimate_one_size(same, size, skipped, len(photos) - len(same), sample, progress)
+
+
+def _estimate_one_size(same: list[Path], size: tuple[int, int], skipped: list, other_sizes: int, sample: int,
+                       progress: Callable[[int, int], None] | None, second: bool = False) -> Watermark:
+    """The mark of photos of one ``size`` (see ``watermark_from_folder``)."""
+    picks = _spread(same, sample)
+    detect = _spread(picks, DETECT_PHOTOS)
+    scale = min(1.0, (WORK_PIXELS / (size[0] * size[1])) ** 0.5)
+    work = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+    read = _Reader(len(detect) + len(picks), skipped, progress)
+
+    score = colour_consistency((im for _, im in read(detect)), work)
     region = mark_region(score)
     if work != size:  # any covered work pixel stays covered, plus the scaling's blur
         region = cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_LINEAR) > 0
@@ -573,19 +664,194 @@ def watermark_from_folder(folder: str | Path, sample: int = SAMPLE,
     if box is None:
         raise NoWatermarkError(f"{NO_MARK} in {len(detect)} photos")
     x0, y0, x1, y1 = box
-    moments = _Moments()
     used: list[Path] = []
-    crops: list[np.ndarray] = []  # uint8 crops for the pooled matting, up to POOL_BYTES
-    for path, image in photos(picks):
-        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-        moments.add(crop)
+    crops: list[np.ndarray] = []
+    for path, image in read(picks):
+        crops.append(np.ascontiguousarray(image[y0:y1, x0:x1]))
         used.append(path)
-        if (len(crops) + 1) * crop.nbytes <= POOL_BYTES:
-            crops.append(crop)
-    if moments.n < MIN_PHOTOS:
-        raise ValueError(f"need at least {MIN_PHOTOS} readable photos of the same size, got {moments.n}")
-    alpha, colour = _matte_in_box(moments, region, crops, box, size, len(used))
-    return Watermark(alpha, colour, used, skipped, other_sizes)
+    if len(crops) < MIN_PHOTOS:
+        raise ValueError(f"need at least {MIN_PHOTOS} readable photos of the same size, got {len(crops)}")
+    def second_mark(paths: list) -> Watermark:
+        return _estimate_one_size(paths, size, [], 0, sample, None, second=True)
+
+    alpha, colour, used, without = _matte_marked(crops, used, region, box, size, None if second else second_mark)
+    return Watermark(alpha, colour, used, skipped, other_sizes, without=without)
+
+
+def _matte_marked(crops: list[np.ndarray], paths: list, region: np.ndarray, box, size: tuple[int, int],
+                  second_mark: Callable[[list], Watermark] | None = None, sharpness: np.ndarray | None = None,
+                  carriers: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None):
+    """``_matte_in_box`` on the crops, then again on only the photos that
+    carry the mark (``carries_mark``), so photos without it do not pollute
+    the estimate. Returns (alpha, colour, paths used, paths without the
+    mark). Refuses (NoWatermarkError) fewer than MIN_PHOTOS carriers, and a
+    folder whose photos without this mark share another one
+    (``second_mark(paths)`` estimates from those)."""
+    moments = _Moments()
+    for crop in crops:
+        moments.add(crop)
+    alpha, colour = _matte_in_box(moments, region, crops, box, size, len(crops), sharpness)
+    x0, y0, x1, y1 = box
+    inside = np.s_[y0:y1, x0:x1]
+    if carriers is not None:  # judged at each photo's own pixels
+        carry = carriers(alpha, colour)
+    else:
+        carry = np.array([carries_mark(alpha[inside], colour[inside], crop)[0] for crop in crops])
+    if carry.all():
+        return alpha, colour, list(paths), []
+    if carry.sum() < MIN_PHOTOS:
+        raise NoWatermarkError(f"{NO_MARK} in {len(crops)} photos (only {int(carry.sum())} show the candidate)")
+    without = [p for p, c in zip(paths, carry) if not c]
+    if second_mark is not None and len(without) >= MIN_PHOTOS:
+        try:
+            other = second_mark(without)
+        except (NoWatermarkError, ValueError):
+            other = None
+        if other is not None:
+            raise NoWatermarkError(f"the photos carry two different watermarks ({int(carry.sum())} of the sample "
+                                   f"one, {len(without)} another: {describe(other)}); restore each group from "
+                                   "its own folder")
+    kept = [c for c, k in zip(crops, carry) if k]
+    moments = _Moments()
+    for crop in kept:
+        moments.add(crop)
+    alpha, colour = _matte_in_box(moments, region, kept, box, size, len(kept),
+                                  None if sharpness is None else sharpness[carry])
+    return alpha, colour, [p for p, k in zip(paths, carry) if k], without
+
+
+RULE_READ_PIXELS = 400_000  # photos are read at about this size to find the placement rule
+
+
+def _estimate_by_rule(photos: list[tuple[Path, tuple[int, int]]], skipped: list, sample: int,
+                      progress: Callable[[int, int], None] | None, second: bool = False) -> Watermark:
+    """The mark of photos of several sizes, stamped by one placement rule.
+
+    1. the rule: each photo (read at about 0.4 MP) is resampled into the
+       frame of every anchor and reference (``watermark_placement.find_rule``);
+       the one where the photos' median gradient shows the sharpest shared
+       edges wins, and the mark's region is found in that frame;
+    2. the frame of estimation is the photo size with the largest reference
+       length whose mark lies inside it (the reference): every sampled
+       photo's mark region is resampled (bilinear) to the reference's pixels
+       there, and alpha and colour are estimated from those crops as for
+       photos of one size. Photos whose mark is cut by their border are
+       not estimated from (``Watermark.cropped``); they are restored.
+    """
+    from .watermark_placement import align, compose, find_rule, invert_map, reference_length, rule_map, warp
+
+    picks = _spread(photos, sample)
+    detect = _spread(picks, DETECT_PHOTOS)
+    sizes = dict(picks)
+    read = _Reader(len(detect) + len(picks), skipped, progress)
+    small, small_sizes = [], []
+    for path, image in read(p for p, _ in detect):
+        h, w = image.shape[:2]
+        scale = min(1.0, (RULE_READ_PIXELS / (w * h)) ** 0.5)
+        small.append(image if scale == 1 else cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                         interpolation=cv2.INTER_AREA))
+        small_sizes.append(sizes[path])
+    if len(small) < MIN_PHOTOS:
+        raise ValueError(f"need at least {MIN_PHOTOS} readable photos, got {len(small)}")
+    anchor, reference, extent, score, per_unit = find_rule(small, small_sizes, colour_consistency)
+    del small
+    region_f = mark_region(score)
+    fbox = _box(region_f, 0)
+    if fbox is None:
+        raise NoWatermarkError(f"{NO_MARK} in {len(detect)} photos")
+    eu0, ev0 = extent[0], extent[1]
+    ubox = tuple(float(v) for v in (eu0 + fbox[0] / per_unit, ev0 + fbox[1] / per_unit,
+                                    eu0 + fbox[2] / per_unit, ev0 + fbox[3] / per_unit))
+    rule = Placement(anchor, reference, ubox)
+
+    def inside(size: tuple[int, int], slack: float = 1.0) -> bool:
+        x0, y0, x1, y1 = rule.pixel_box(*size)
+        return x0 >= -slack and y0 >= -slack and x1 <= size[0] + slack and y1 <= size[1] + slack
+
+    # the frame: the photo at the upper quartile by reference length whose
+    # mark lies inside it; larger photos are shrunk into it, smaller ones
+    # enlarged. On the benchmark's mixed folder the mapped-back alpha error
+    # was 0.026-0.088 with the median photo's frame (the largest photos get
+    # a blurred mark), 0.032-0.053 with the upper quartile's, 0.046-0.070
+    # with the largest's (most photos enlarged, blurred; and 6x slower).
+    by_length = sorted(sizes.values(), key=lambda s: reference_length(reference, *s))
+    whole = [s for s in by_length if inside(s)] or by_length
+    ref_size = whole[3 * (len(whole) - 1) // 4]
+    rw, rh = ref_size
+    px0, py0, px1, py1 = rule.pixel_box(rw, rh)
+    box = (max(0, int(np.floor(px0)) - 8), max(0, int(np.floor(py0)) - 8),
+           min(rw, int(np.ceil(px1)) + 8), min(rh, int(np.ceil(py1)) + 8))
+    x0, y0, x1, y1 = box
+    # the frame's region at the reference's pixels: frame index f = k x + t for reference index x
+    s, ax, ay = rule.to_photo(rw, rh)
+    k = per_unit / s
+    to_rule_frame = np.array([[k, 0, 0.5 * k - (ax / s + eu0) * per_unit - 0.5],
+                              [0, k, 0.5 * k - (ay / s + ev0) * per_unit - 0.5]])
+    region = np.zeros((rh, rw), bool)
+    region[y0:y1, x0:x1] = warp(region_f.astype(np.float32), to_rule_frame, box) > 0.01
+    grow = int(np.ceil(1 / k))
+    region = cv2.dilate(region.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)).astype(bool)
+
+    maps = {size: rule_map(rule, ref_size, size) for size in set(sizes.values())}
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
+    sources: list[tuple[Path, tuple[int, int], tuple[int, int], np.ndarray]] = []  # the mark's surroundings
+    cropped = 0
+    for path, image in read(p for p, _ in picks):
+        size = (image.shape[1], image.shape[0])
+        if not inside(size):
+            cropped += 1
+            continue
+        at = corners @ maps[size].T
+        sx0, sy0 = (max(0, int(np.floor(v)) - 8) for v in at.min(0))
+        sx1, sy1 = min(size[0], int(np.ceil(at[:, 0].max())) + 8), min(size[1], int(np.ceil(at[:, 1].max())) + 8)
+        sources.append((path, size, (sx0, sy0), np.ascontiguousarray(image[sy0:sy1, sx0:sx1])))
+    if len(sources) < MIN_PHOTOS:
+        raise ValueError(f"need at least {MIN_PHOTOS} readable photos whose mark lies inside them, got {len(sources)}")
+    paths = [p for p, _, _, _ in sources]
+
+    def frame_crops() -> list[np.ndarray]:
+        return [np.clip(np.round(warp(src, maps[size], box, cv2.BORDER_REPLICATE, origin)), 0, 255).astype(np.uint8)
+                for _, size, origin, src in sources]
+
+    # the rule puts each size's mark within a pixel (export tools round
+    # positions and sizes); line each size's photos up with the estimate
+    for _ in range(2):
+        crops = frame_crops()
+        moments = _Moments()
+        for crop in crops:
+            moments.add(crop)
+        alpha, colour = _matte_in_box(moments, region, crops, box, ref_size, len(crops))
+        if not (alpha > 0).any():
+            break
+        marked = _edge_strength(alpha[y0:y1, x0:x1] * 255) + _edge_strength(alpha[y0:y1, x0:x1, None] *
+                                                                           colour[y0:y1, x0:x1])
+        for size in maps:
+            group = [_edge_strength(c) for c, (_, sz, _, _) in zip(crops, sources) if sz == size]
+            if group:
+                w = align(marked, np.mean(group, 0))
+                if w is not None:
+                    maps[size] = compose(maps[size], w, (x0, y0))
+    crops = frame_crops()
+
+    def second_mark(paths: list) -> Watermark:
+        return _estimate_by_rule([(p, sizes[p]) for p in paths], [], sample, None, second=True)
+
+    def carriers(alpha: np.ndarray, colour: np.ndarray) -> np.ndarray:
+        src_box = _box(alpha > 0, 4)
+        out = []
+        for _, size, (ox, oy), src in sources:
+            a, col = _map_mark(alpha, colour, invert_map(maps[size]), src_box,
+                               (ox, oy, ox + src.shape[1], oy + src.shape[0]))
+            out.append(carries_mark(a, col, src)[0])
+        return np.array(out)
+
+    alpha, colour, used, without = _matte_marked(crops, paths, region, box, ref_size,
+                                                 None if second else second_mark, carriers=carriers)
+    ys, xs = np.nonzero(alpha > 0)
+    final = Placement(anchor, reference, (float((xs.min() - ax) / s), float((ys.min() - ay) / s),
+                                          float((xs.max() + 1 - ax) / s), float((ys.max() + 1 - ay) / s)))
+    return Watermark(alpha, colour, used, skipped, 0, placement=final, without=without, cropped=cropped,
+                     fits={size: m for size, m in maps.items()})
 
 
 # --------------------------------------------------------------- restoration
@@ -657,6 +923,76 @@ def restore(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray, inpainter=
     return Restored(out, filled, box)
 
 
+FIT_SHIFT = 1.0  # px: how far fit_to_photo may move the mark on one photo
+FIT_SHARPEN = (-0.6, 1.5)  # how much it may blur (< 0) or sharpen (> 0) the mark's edges
+
+
+def fit_to_photo(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray,
+                 enlarged: float = 1.0) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """The mark as placed (``alpha``, ``colour``: the photo's size) refined
+    on this photo: a sub-pixel shift, a sharpening or blur of its edges and
+    an opacity scale, chosen so the inverted photo is smoothest over the
+    mark (least total variation: a mark a fraction of a pixel off, blurrier
+    or sharper than in the photo, leaves its outline in the inversion, light
+    on one side and dark on the other). Why: the mark is estimated in one
+    frame and resampled to each photo, and export tools round each photo's
+    mark to whole pixels and scale it their own way; the remaining error sits
+    on the mark's edges, as specks and outlines. (An opacity scale as a
+    third parameter went to its bound on every photo: lower opacity always
+    looks smoother.) Returns (alpha, colour, (dx, dy, sharpen)). ``enlarged``: how many of this photo's pixels
+    one pixel of the estimate's frame spans (the blur to undo is that wide)."""
+    from scipy.optimize import minimize
+
+    box = _box(alpha > 0, 4)
+    if box is None:
+        return alpha, colour, (0.0, 0.0, 0.0)
+    x0, y0, x1, y1 = box
+    J = image[y0:y1, x0:x1].astype(np.float32)
+    a0 = np.ascontiguousarray(alpha[y0:y1, x0:x1], np.float32)
+    aw0 = np.ascontiguousarray(a0[..., None] * colour[y0:y1, x0:x1], np.float32)
+    zone = cv2.dilate((a0 > MASK_ALPHA).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & (a0 < FALLBACK_FROM)
+    if zone.sum() < 20:
+        return alpha, colour, (0.0, 0.0, 0.0)
+    h, w = a0.shape
+    sigma = 0.8 * max(1.0, enlarged)
+
+    def make(p):
+        dx, dy, sharpen = p
+        m = np.array([[1, 0, -dx], [0, 1, -dy]], np.float64)
+        a = cv2.warpAffine(a0, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+        aw = cv2.warpAffine(aw0, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+        if sharpen:
+            a = a + sharpen * (a - cv2.GaussianBlur(a, (0, 0), sigma))
+            aw = aw + sharpen * (aw - cv2.GaussianBlur(aw, (0, 0), sigma))
+        a = np.clip(a, 0, 0.98)
+        aw = np.clip(aw, 0, 255)
+        return a, aw
+
+    def energy(p) -> float:
+        a, aw = make(p)
+        inv = (J - aw) / np.maximum(1 - a, 1 - OPAQUE)[..., None]
+        gx = np.zeros_like(inv)
+        gy = np.zeros_like(inv)
+        gx[:, :-1] = inv[:, 1:] - inv[:, :-1]
+        gy[:-1] = inv[1:] - inv[:-1]
+        # times 1 - alpha: the inversion's own gain on the content's edges is no evidence either way
+        return float((np.sqrt((gx * gx + gy * gy).sum(-1) + 1.0) * (1 - a))[zone].sum())
+
+    start = np.zeros(3)
+    found = minimize(energy, start, method="Powell",
+                     bounds=[(-FIT_SHIFT, FIT_SHIFT), (-FIT_SHIFT, FIT_SHIFT), FIT_SHARPEN],
+                     options={"xtol": 0.05, "ftol": 1e-3, "maxfev": 60})
+    if found.fun >= energy(start):
+        return alpha, colour, (0.0, 0.0, 0.0)
+    a, aw = make(found.x)
+    a[a < 0.005] = 0
+    out_a = alpha.copy()
+    out_c = colour.copy()
+    out_a[y0:y1, x0:x1] = a
+    out_c[y0:y1, x0:x1] = np.where(a[..., None] > 0, np.clip(aw / np.maximum(a, 1e-3)[..., None], 0, 255), 0)
+    return out_a, out_c, tuple(float(v) for v in found.x)
+
+
 # ----------------------------------------------------- photos of other sizes
 
 def _anchor(shape_src: tuple[int, int], height: int, width: int, rule: str) -> tuple[int, int]:
@@ -700,6 +1036,53 @@ def search_mark(mark: Watermark, image: np.ndarray) -> tuple[int, int, float]:
     return by - y0, bx - x0, float(best)
 
 
+def place_by_rule(mark: Watermark, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """alpha and colour on a photo of ``width`` x ``height`` by the mark's
+    placement rule (refined for the sizes the estimate saw,
+    ``Watermark.fits``): the mark resampled from the estimate's frame (a
+    Gaussian blur first where it shrinks, bilinear), alpha and alpha * W
+    alike (so the colour at the mark's anti-aliased edge stays right); what
+    falls outside the photo is cut off."""
+    from .watermark_placement import invert_map, rule_map
+
+    alpha = np.zeros((height, width), np.float32)
+    colour = np.zeros((height, width, 3), np.float32)
+    src_box = _box(mark.alpha > 0, 4)
+    if src_box is None:
+        return alpha, colour
+    to_photo = mark.fits.get((width, height))
+    if to_photo is None:
+        to_photo = rule_map(mark.placement, mark.size, (width, height))
+    sx0, sy0, sx1, sy1 = src_box
+    corners = np.array([[sx0, sy0, 1], [sx1, sy0, 1], [sx0, sy1, 1], [sx1, sy1, 1]], np.float64)
+    at = corners @ to_photo.T  # the photo's pixels showing the mark's box
+    from_photo = invert_map(to_photo)
+    box = (max(0, int(np.floor(at[:, 0].min())) - 2), max(0, int(np.floor(at[:, 1].min())) - 2),
+           min(width, int(np.ceil(at[:, 0].max())) + 2), min(height, int(np.ceil(at[:, 1].max())) + 2))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return alpha, colour
+    a, col = _map_mark(mark.alpha, mark.colour, from_photo, src_box, box)
+    x0, y0, x1, y1 = box
+    alpha[y0:y1, x0:x1] = a
+    colour[y0:y1, x0:x1] = col
+    return alpha, colour
+
+
+def _map_mark(alpha: np.ndarray, colour: np.ndarray, m: np.ndarray, src_box, out_box) -> tuple[np.ndarray, np.ndarray]:
+    """alpha and colour (full frame arrays, read in ``src_box``) at the
+    pixels ``out_box`` of another photo (``m``: its index -> the frame's);
+    alpha and alpha * W resampled alike."""
+    from .watermark_placement import warp
+
+    sx0, sy0, sx1, sy1 = src_box
+    a_src = alpha[sy0:sy1, sx0:sx1]
+    aw_src = a_src[..., None] * colour[sy0:sy1, sx0:sx1]
+    a = np.clip(warp(a_src, m, out_box, src_origin=(sx0, sy0)), 0, 1)
+    aw = warp(aw_src, m, out_box, src_origin=(sx0, sy0))
+    a[a < 0.005] = 0
+    return a, np.where(a[..., None] > 0, np.clip(aw / np.maximum(a, 1e-3)[..., None], 0, 255), 0)
+
+
 def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple[np.ndarray, np.ndarray, str]:
     """alpha and colour at ``image``'s size, and how they were placed: the
     same size as is; another size by ``rule`` (``stretch``, ``anchor-*``,
@@ -709,6 +1092,9 @@ def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple
     mh, mw = mark.alpha.shape
     if (mh, mw) == (h, w):
         return mark.alpha, mark.colour, "same size"
+    if mark.placement is not None and rule == "error":
+        alpha, colour = place_by_rule(mark, w, h)
+        return alpha, colour, f"placed by its rule ({mark.placement.describe()})"
     if rule == "stretch":
         size = (w, h)
         return (cv2.resize(mark.alpha, size, interpolation=cv2.INTER_LINEAR),
@@ -733,8 +1119,23 @@ class WatermarkRestorer:
     placed by ``rule`` and restored)."""
 
     def __init__(self, mark: Watermark, rule: str = "error", inpainter=None, denoise: bool = True,
-                 note: Callable[[str], None] | None = None):
+                 note: Callable[[str], None] | None = None, fit: bool = True):
         self.mark, self.rule, self.inpainter, self.denoise, self.note = mark, rule, inpainter, denoise, note
+        self.placed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, str]] = {}
+        self.fit = fit  # refine the mark on each photo (fit_to_photo)
+        self.noted: set[str] = set()
+
+    def enlarged(self, width: int, height: int) -> float:
+        """Photo pixels per pixel of the mark's frame (1 for its own size or without a rule)."""
+        from .watermark_placement import rule_map
+
+        mark = self.mark
+        if mark.placement is None or mark.size == (width, height) or self.rule != "error":
+            return 1.0
+        m = mark.fits.get((width, height))
+        if m is None:
+            m = rule_map(mark.placement, mark.size, (width, height))
+        return float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
 
     def bind(self, inpainter) -> "WatermarkRestorer":
         self.inpainter = inpainter
@@ -750,9 +1151,27 @@ class WatermarkRestorer:
             self.mark.save(mask_path)
 
     def __call__(self, image: np.ndarray, hole: np.ndarray | None = None, should_stop=None):
-        alpha, colour, how = place_mark(self.mark, image, self.rule)
-        if how != "same size" and self.note is not None:
-            self.note(f"{image.shape[1]}x{image.shape[0]} photo: watermark {how}")
+        """The restored photo (``.refined``), or ``.refined`` None and a
+        ``.reason`` when the photo does not carry the mark: ``run_batch``
+        then copies it as is."""
+        h, w = image.shape[:2]
+        placed = self.placed.get((w, h)) or place_mark(self.mark, image, self.rule)
+        alpha, colour, how = placed
+        if not how.startswith("found by search"):  # the same for every photo of this size: placed once
+            self.placed[(w, h)] = placed
+        box = _box(alpha > 0, 3)
+        if box is None:
+            return SimpleNamespace(refined=None, reason=f"no watermark: the mark falls outside this {w}x{h} photo")
+        x0, y0, x1, y1 = box
+        carries, before, after = carries_mark(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], image[y0:y1, x0:x1])
+        if not carries:
+            return SimpleNamespace(refined=None, reason=f"no watermark (its edges match the mark {before:.2f}, "
+                                                        f"with the mark taken out {after:.2f})")
+        if how != "same size" and self.note is not None and how not in self.noted:
+            self.noted.add(how)
+            self.note(f"{w}x{h} photo: watermark {how}")
+        if self.fit:
+            alpha, colour, _ = fit_to_photo(image, alpha, colour, self.enlarged(w, h))
         result = restore(image, alpha, colour, self.inpainter, self.denoise)
         return SimpleNamespace(refined=result.image, coarse=result.image, filled=result.filled)
 
@@ -790,7 +1209,7 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
         if sample < MIN_PHOTOS:
             raise BatchError(f"--sample must be at least {MIN_PHOTOS}")
         try:
-            mark = watermark_from_folder(src, sample)
+            mark = watermark_from_folder(src, sample, by_rule=options.mask_fit == "error")
         except ValueError as exc:  # NoWatermarkError too
             raise BatchError(str(exc)) from None
     else:
@@ -821,7 +1240,8 @@ def describe(mark: Watermark) -> str:
     strong = mark.alpha > 0.1
     col = np.median(mark.colour[strong], 0) if strong.any() else np.zeros(3)
     opaque = int(mark.opaque.sum())
-    return (f"box x {x0}-{x1}, y {y0}-{y1} ({x1 - x0}x{y1 - y0}), area {int(m.sum())} px, "
+    rule = f"{mark.placement.describe()}; at {mark.size[0]}x{mark.size[1]}: " if mark.placement is not None else ""
+    return (rule + f"box x {x0}-{x1}, y {y0}-{y1} ({x1 - x0}x{y1 - y0}), area {int(m.sum())} px, "
             f"opacity median {float(np.median(mark.alpha[strong])) if strong.any() else 0:.2f} "
             f"(max {float(mark.alpha.max()):.2f}), colour median RGB {tuple(int(v) for v in col)}"
             + (f", {opaque} px opaque (filled by the model)" if opaque else ""))
