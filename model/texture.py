@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # only named in annotations: the eval's --help must not load torch
+    import torch
 
 @dataclass(frozen=True)
 class TextureOptions:
