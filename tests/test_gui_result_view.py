@@ -245,6 +245,8 @@ def test_a_4_3_photo_in_the_default_window_gets_a_large_refined_pane(qtbot, wind
     QApplication.sendEvent(port, event)
     assert small.zoom() > refined.zoom() * 0.3
     a, b = shown_rect(small), shown_rect(refined)
-    assert abs(a.center().x() - b.center().x()) < 4 and abs(a.center().y() - b.center().y()) < 4
-    assert b.width() == pytest.approx(a.width(), rel=0.05) or b.height() == pytest.approx(a.height(), rel=0.05)
+    # the same place: panes of other shapes clamp differently at the photo's edge, so compare the overlap
+    both, either = a.intersected(b), a.united(b)
+    overlap = both.width() * both.height() / (either.width() * either.height())
+    assert overlap > 0.9, (a, b)
     assert zoom_label(win) == f"{refined.zoom() * 100:.0f} %"

@@ -38,7 +38,7 @@ class FakeInpainter:
         self.calls = 0
         self.gate, self.started = gate, started
 
-    def __call__(self, image, mask, should_stop=None):
+    def __call__(self, image, mask, should_stop=None, progress=None):
         if self.started is not None:
             self.started.set()
         if self.gate is not None:
@@ -581,8 +581,8 @@ def test_12_bad_weights_on_the_command_line_exit_2(tmp_path, capsys, monkeypatch
         save(data / f"p{i}.png", smooth_photo(64, 64, seed=i))
     for option, (path, says) in (("--init", files["plan"]), ("--vgg-weights", files["code"])):
         args = ["train", data, "--out", tmp_path / "run", "--device", "cpu", "--steps", "1", option, path]
-        if option == "--vgg-weights":
-            args.append("--scratch")
+        if option == "--vgg-weights":  # read only by the paper's losses (the default recipe is plain L1)
+            args += ["--scratch", "--lambda-style", "1"]
         code, err = cli(capsys, *args)
         assert code == 2, option
         _one_clean_line(error_lines(err)[0], path, says)

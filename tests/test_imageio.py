@@ -179,9 +179,12 @@ def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
     save_like(smooth_photo(H, W), tmp_path / "a.png")
     before = (tmp_path / "a.png").read_bytes()
 
-    def broken_save(self, fp, *args, **kwargs):
-        with open(fp, "wb") as f:
-            f.write(b"half a photo")
+    def broken_save(self, fp, *args, **kwargs):  # the encoder fails half-way (to a file or to memory)
+        if isinstance(fp, io.BytesIO):
+            fp.write(b"half a photo")
+        else:
+            with open(fp, "wb") as f:
+                f.write(b"half a photo")
         raise OSError("disk full")
     monkeypatch.setattr(Image.Image, "save", broken_save)
     with pytest.raises(OSError):

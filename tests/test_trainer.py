@@ -103,7 +103,7 @@ def test_cosine_schedule_decays_from_lr_to_lr_min(photo_dir, tmp_path):
     for _ in range(3):
         trainer.train_step(batch)
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(rates[2])
-    constant = small_trainer(options(photo_dir, tmp_path / "c", steps=11, lr=1e-3))
+    constant = small_trainer(options(photo_dir, tmp_path / "c", steps=11, lr=1e-3, lr_schedule="constant"))
     assert {constant.learning_rate(s) for s in range(11)} == {1e-3}
 
 

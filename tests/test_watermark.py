@@ -102,10 +102,12 @@ def test_folder_uses_the_most_common_size_and_full_resolution(tmp_path):
 
 def test_cli_writes_the_mask_and_prints_its_box(tmp_path):
     photos, truth = watermarked(12, 120, 300, False, 0.4, 255.0, 6)
+    (tmp_path / "photos").mkdir()
     for i, p in enumerate(photos):
-        Image.fromarray(p).save(tmp_path / f"p{i:02d}.png")
-    out = tmp_path / "mask.png"
-    res = subprocess.run([sys.executable, str(ROOT / "main.py"), "watermark-mask", str(tmp_path), "-o", str(out)],
+        Image.fromarray(p).save(tmp_path / "photos" / f"p{i:02d}.png")
+    out = tmp_path / "mask.png"  # outside the photo folder (inside it is refused)
+    res = subprocess.run([sys.executable, str(ROOT / "main.py"), "watermark-mask", str(tmp_path / "photos"),
+                          "-o", str(out)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     mask = read_mask(out)

@@ -751,6 +751,13 @@ class _BatchRun:
         self.finish(job, status, job.reason if status == "copied" else "",
                     encode_s=times.pop("encode_s", 0.0) + time.perf_counter() - t0, **times)
 
+    def sort_records(self) -> None:
+        """Records (and failures) in plan order, whichever thread or worker
+        finished each file first: a run's report does not depend on timing."""
+        rank = {str(job.path): i for i, job in enumerate(self.jobs)}
+        self.summary.records.sort(key=lambda r: rank.get(r.path, len(rank)))
+        self.summary.failed.sort(key=lambda f: rank.get(f[0], len(rank)))
+
     def _writer(self) -> None:
         while (item := self.writes.get()) is not None:
             try:
@@ -818,6 +825,7 @@ class _BatchRun:
             self.writes.put(None)
             threads[1].join()  # every photo handed over is written before we return
             self.manifest.close()
+            self.sort_records()
             summary.seconds = time.perf_counter() - t_start
             if options.report is not None:
                 try:

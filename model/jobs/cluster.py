@@ -458,11 +458,7 @@ class _ClusterRun(_BatchRun):
             self.writes.put(None)
             writer.join()  # every answer received is written before we return
             self.manifest.close()
-            order = {id(job): i for i, job in enumerate(self.jobs)}
-            by_path = {str(job.path): i for i, job in enumerate(self.jobs)}
-            # the same order as a local run's report, whatever order the workers answered in
-            summary.records.sort(key=lambda r: by_path.get(r.path, len(order)))
-            summary.failed.sort(key=lambda f: by_path.get(f[0], len(order)))
+            self.sort_records()  # the same order as a local run's report, whatever order the workers answered in
             summary.seconds = time.perf_counter() - t_start
             if self.options.report is not None:
                 from .batch import _write_report
