@@ -96,6 +96,8 @@ class TrainOptions:
         None, "inference scales stored with the weights and used by validation, e.g. 1 or 1,0.5,0.25 "
               "(default: the init weights')", parse=parse_scales)
     resume: bool = option(False, "continue from RUN_DIR/last.pt")
+    time_limit: float | None = option(None, "minutes: stop after this much time in the loop (validated and "
+                                            "saved, resumable), e.g. to fit a GPU slot", parse=float)
 
     def to_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

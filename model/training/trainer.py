@@ -282,7 +282,8 @@ class Trainer:
                     self.save_last()
                 if progress is not None and val is None:
                     progress(TrainProgress(self.step, self.total, parts, steps_per_s=rate, eta_s=eta))
-                if should_stop is not None and should_stop():
+                out_of_time = self.opts.time_limit is not None and time.perf_counter() - t0 > 60 * self.opts.time_limit
+                if out_of_time or (should_stop is not None and should_stop()):
                     stopped = self.step < self.total
                     if stopped and val is None:  # judge the weights as they are when stopped
                         self._validate_and_keep(progress, parts, rate)
