@@ -54,7 +54,9 @@ def harmonic_fill(image: torch.Tensor, known: torch.Tensor, iterations: int = HA
     x = image.float() * known
     w = (known > 0.5).float()
     levels = [(x, w)]
-    while min(x.shape[-2:]) > 1 and bool((w < 1).any()):
+    # Down to one pixel whatever the hole: asking whether anything is still
+    # missing would make a GPU wait for the answer at every level.
+    while min(x.shape[-2:]) > 1:
         weighted = F.avg_pool2d(x * w, 2, ceil_mode=True)
         weight = F.avg_pool2d(w, 2, ceil_mode=True)
         x = weighted / weight.clamp(min=1e-8)  # the mean of the known pixels under each coarse pixel
@@ -62,8 +64,8 @@ def harmonic_fill(image: torch.Tensor, known: torch.Tensor, iterations: int = HA
         levels.append((x, w))
     filled = None
     for x, w in reversed(levels):
-        if filled is None:  # the coarsest level: fully known, or one pixel
-            filled = torch.where(w > 0, x, x.new_zeros(()))
+        if filled is None:  # the coarsest level: the mean of all known pixels (0 if none)
+            filled = w * x
         else:
             up = F.interpolate(filled, size=x.shape[-2:], mode="bilinear", align_corners=False)
             filled = w * x + (1 - w) * up

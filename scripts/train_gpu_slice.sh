@@ -24,7 +24,7 @@
 #   cp FILES/campaign_log.txt resources/experimental/campaign_log.txt   # and commit both
 #   python scripts/select_weights.py resources/experimental/campaign.pt  # replaces resources/default.pt
 #                                                                      # only if it is better
-# Settings by environment: TRAIN_MINUTES (7.5), BATCH (64), LR (1e-4), COMPILE (0; 1 adds
+# Settings by environment: DEVICE (cuda), TRAIN_MINUTES (7.5), BATCH (64), LR (1e-4), COMPILE (0; 1 adds
 # --compile), STEPS_PER_VAL (500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +44,7 @@ if ! $PY -c "import platformdirs" 2>/dev/null; then   # the GPU image lacks it
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 [ -d data/debian-photos ] || { echo "data/debian-photos is missing: fetch it and carry data/" >&2; exit 2; }
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || true
 
 if [ -f "$CAMPAIGN" ]; then
     START=(--init "$CAMPAIGN")
@@ -59,7 +59,7 @@ EXTRA=()
 # validates and saves), validates every STEPS_PER_VAL steps and keeps the best in best.pt.
 set +e   # the progress bar's lines are dropped from the output (the tool returns only its tail)
 $PY main.py train data/debian-photos "${START[@]}" --prefill harmonic --pipeline device \
-    --device cuda --size 256 --batch-size "$BATCH" --lr "$LR" --lambda-corr 0 --lambda-style 0 \
+    --device "${DEVICE:-cuda}" --size 256 --batch-size "$BATCH" --lr "$LR" --lambda-corr 0 --lambda-style 0 \
     --hole-area 0-50 --steps 1000000 --time-limit "$TRAIN_MINUTES" --seed "$SLICE" \
     --val-every "$STEPS_PER_VAL" --checkpoint-every "$STEPS_PER_VAL" --log-every 50 \
     --out runs/campaign "${EXTRA[@]}" "$@" 2>&1 | tr '\r' '\n' | grep -v '^ *[0-9]*%|'
@@ -72,11 +72,11 @@ $PY scripts/bundle_weights.py runs/campaign/best.pt -o "$OUT/campaign.pt" --run-
 cp runs/campaign/log.jsonl "$OUT/slice_log.jsonl"
 BEST=$($PY - <<'EOF'
 import json
-rows = [json.loads(l) for l in open("runs/campaign/log.jsonl") if "val_psnr" in l]
-last = [json.loads(l) for l in open("runs/campaign/log.jsonl") if "val_psnr" not in l][-1]
+log = [json.loads(line) for line in open("runs/campaign/log.jsonl")]
+rows = [r for r in log if "val_psnr" in r]
 best = max(rows, key=lambda r: r["val_psnr"])
-print(f"step0 {rows[0]['val_psnr']:.3f} dB, best {best['val_psnr']:.3f} dB at step {best['step']} "
-      f"of {last['step']}")
+print(f"val PSNR at step 0 {rows[0]['val_psnr']:.3f} dB, best {best['val_psnr']:.3f} dB at step {best['step']} "
+      f"of {max(r['step'] for r in log)}")
 EOF
 )
 { [ -f "$LOG" ] && cat "$LOG"; echo "slice $SLICE $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1): $BEST"; } > "$OUT/campaign_log.txt"

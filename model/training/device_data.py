@@ -51,7 +51,7 @@ class DeviceBatches:
         self.seed = seed
         max_side = max_side or 4 * size
         # uint8, channels first: 51 photos at a 1024 px short side are about 250 MB
-        self.photos = [torch.from_numpy(decode_for_training(p, size, max_side)).permute(2, 0, 1).contiguous()
+        self.photos = [torch.tensor(decode_for_training(p, size, max_side)).permute(2, 0, 1).contiguous()
                        .to(self.device) for p in photos]
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -177,6 +177,15 @@ def _distance(kind: str, p: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> t
     return torch.hypot(u, v) - r
 
 
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A small CPU array on ``device``; to CUDA through pinned memory, so the
+    copy does not make the CPU wait for the GPU's queue."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 def random_holes(count: int, size: int, area: tuple[float, float], rng: np.random.Generator,
                  device: torch.device | str = "cpu") -> torch.Tensor:
     """``count`` bool hole maps (count x size x size, True = missing) on
@@ -186,6 +195,7 @@ def random_holes(count: int, size: int, area: tuple[float, float], rng: np.rando
     lo, hi = area
     if not 0.0 <= lo <= hi <= 1.0:
         raise ValueError(f"area range must satisfy 0 <= lo <= hi <= 1, got {area}")
+    device = torch.device(device)
     target = rng.uniform(lo, hi, count)
     params = _element_params(target, size, rng)
     # The field is smooth away from the elements' middles: computed at half
@@ -197,8 +207,8 @@ def random_holes(count: int, size: int, area: tuple[float, float], rng: np.rando
     field = torch.full((count, half * half), math.inf, device=device)
     for kind, flag in (("capsules", "capsule_on"), ("ellipses", "ellipse_on"), ("boxes", "box_on"),
                        ("blobs", "blob_on")):
-        prims = torch.from_numpy(params[kind].astype(np.float32)).to(device)
-        on = torch.from_numpy(params[flag]).to(device)
+        prims = _to_device(params[kind].astype(np.float32), device)
+        on = _to_device(params[flag], device)
         step = max(1, _ELEMENT_CHUNK // (count * half * half))
         for k in range(0, prims.shape[1], step):
             d = _distance(kind, prims[:, k:k + step], x, y)
@@ -208,7 +218,7 @@ def random_holes(count: int, size: int, area: tuple[float, float], rng: np.rando
                           align_corners=False).view(count, -1)
     # the threshold that makes each hole exactly its drawn area
     n = size * size
-    kth = torch.from_numpy(np.clip(np.round(target * n), 1, n).astype(np.int64)).to(device)
+    kth = _to_device(np.clip(np.round(target * n), 1, n).astype(np.int64), device)
     ordered = torch.sort(field, dim=1).values
     threshold = ordered.gather(1, (kth - 1)[:, None])
     return (field <= threshold).view(count, size, size)
