@@ -1,7 +1,6 @@
 """The device training pipeline (model/training/device_data.py), the harmonic
 prefill (model/prefill.py) and the widened network (model/training/widen.py),
 all on the CPU: the same torch code runs on a GPU."""
-from pathlib import Path
 
 import numpy as np
 import pytest
