@@ -117,7 +117,9 @@ def measure(recipe: str, data: Path, out: Path, args: argparse.Namespace) -> dic
         sync(device)
         data_s = (time.perf_counter() - started) / args.steps
     else:
+        trainer.step, step = 0, trainer.step  # the loader starts at the trainer's step: from the first batch again
         loader = iter(trainer._loader())
+        trainer.step = step
         next(loader)
         started = time.perf_counter()
         for _ in range(min(args.steps, 5)):
