@@ -60,6 +60,26 @@ def split_validation(photos: list[Path], fraction: float = 0.1) -> tuple[list[Pa
     return [p for p in photos if p not in val], [p for p in photos if p in val]
 
 
+def decode_for_training(path: Path, size: int, max_side: int) -> np.ndarray:
+    """The photo as training crops are cut from it: RGB uint8, scaled so its
+    short side is at most ``max_side`` (and at least ``size``)."""
+    image = read_image(path)
+    h, w = image.shape[:2]
+    short = min(h, w)
+    scale = min(max_side / short, 1.0) if short > size else size / short
+    if scale != 1.0:
+        dsize = (max(size, round(w * scale)), max(size, round(h * scale)))
+        image = cv2.resize(image, dsize, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    return image
+
+
+def photo_index(seed: int, n_photos: int, sample: int) -> int:
+    """Which photo sample number ``sample`` is cut from: every epoch of
+    ``n_photos`` samples visits each photo once, in a seeded order."""
+    epoch, pos = divmod(sample, n_photos)
+    return int(np.random.default_rng([seed, epoch, 7]).permutation(n_photos)[pos])
+
+
 class CropDataset(Dataset):
     """Sample i -> (truth image, known mask, prefill) tensors at size x size.
 
@@ -93,19 +113,10 @@ class CropDataset(Dataset):
         return 2**62
 
     def _decode(self, index: int) -> np.ndarray:
-        image = read_image(self.photos[index])
-        h, w = image.shape[:2]
-        short = min(h, w)
-        scale = min(self.max_side / short, 1.0) if short > self.size else self.size / short
-        if scale != 1.0:
-            size = (max(self.size, round(w * scale)), max(self.size, round(h * scale)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        return image
+        return decode_for_training(self.photos[index], self.size, self.max_side)
 
     def photo_index(self, sample: int) -> int:
-        n = len(self.photos)
-        epoch, pos = divmod(sample, n)
-        return int(np.random.default_rng([self.seed, epoch, 7]).permutation(n)[pos])
+        return photo_index(self.seed, len(self.photos), sample)
 
     def __getitem__(self, sample: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, sample])

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from ..netconfig import CONFIGS, parse_scales
 from ..option import option
+from ..prefill import PREFILLS
 
 
 def hole_area_range(text: str) -> tuple[float, float]:
@@ -70,6 +71,20 @@ class TrainOptions:
     amp: str = option("auto", "bf16 autocast on CUDA and bf16-capable CPUs (auto) or fp32 (off)",
                       choices=("auto", "off"))
     compile: bool = option(False, "torch.compile the network (GPU)")
+    # Throughput (issue #20): where the batches are made and how a step runs.
+    # "auto" picks what measured fastest on each device (README, "Training").
+    pipeline: str = option("auto", "where crops, masks and the prefill are made: device (photos cached on the "
+                                   "device, a zero or harmonic prefill), loader (CPU DataLoader, any prefill); "
+                                   "auto: device on a GPU when the prefill allows it, else loader",
+                           choices=("auto", "device", "loader"))
+    prefill: str | None = option(None, "what the hole holds on input, recorded with the weights: zero, telea "
+                                       "(CPU only) or harmonic (default: the plan's or init weights')",
+                                 choices=PREFILLS, parse=str)
+    widen: float | None = option(None, "grow the start network's channels by this factor (e.g. 1.5); the new "
+                                       "channels start without effect, so it computes what it did", parse=float)
+    memory_format: str = option("channels_last", "the network's memory layout (channels_last: oneDNN on CPU, "
+                                                 "tensor cores on GPU)", choices=("channels_last", "contiguous"))
+    fused_adam: str = option("auto", "Adam as one fused kernel: auto = on CUDA", choices=("auto", "on", "off"))
     adversarial: bool = option(False, "add the optional SN-PatchGAN fine stage (the official code's GAN)")
     lambda_adv: float = option(0.01, "weight of the adversarial (hinge) term")
     lr_critic: float | None = option(None, "the critic's learning rate (default: --lr)", parse=float)
@@ -85,6 +100,8 @@ class TrainOptions:
         None, "inference scales stored with the weights and used by validation, e.g. 1 or 1,0.5,0.25 "
               "(default: the init weights')", parse=parse_scales)
     resume: bool = option(False, "continue from RUN_DIR/last.pt")
+    time_limit: float | None = option(None, "minutes: stop after this much time in the loop (validated and "
+                                            "saved, resumable), e.g. to fit a GPU slot", parse=float)
 
     def to_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
@@ -100,13 +117,16 @@ class TrainError(ValueError):
 # with the flag's name (the GUI and Python callers bypass argparse's choices).
 _CHOICES = {"l1_region": ("--l1", ("image", "hole")), "lr_schedule": ("--lr-schedule", ("constant", "cosine")),
             "stages": ("--stages", ("both", "refine")), "select": ("--select", ("psnr", "last")),
-            "amp": ("--amp", ("auto", "off"))}
+            "amp": ("--amp", ("auto", "off")), "pipeline": ("--pipeline", ("auto", "device", "loader")),
+            "memory_format": ("--memory-format", ("channels_last", "contiguous")),
+            "fused_adam": ("--fused-adam", ("auto", "on", "off")), "prefill": ("--prefill", (None,) + PREFILLS)}
 
 
 def check_choices(opts: TrainOptions, *names: str) -> None:
     """TrainError for the first of ``names`` whose value is not one of its words."""
     for name in names:
-        flag, (a, b) = _CHOICES[name]
+        flag, words = _CHOICES[name]
         value = getattr(opts, name)
-        if value not in (a, b):
-            raise TrainError(f"{flag} must be {a} or {b}, not {value!r}")
+        if value not in words:
+            shown = [w for w in words if w is not None]
+            raise TrainError(f"{flag} must be {', '.join(shown[:-1])} or {shown[-1]}, not {value!r}")

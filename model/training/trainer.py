@@ -28,14 +28,17 @@ from torch.utils.data import DataLoader
 from ..checkpoint import FORMAT, CheckpointError, atomic_save, load_state, save_weights
 from ..devices import autocast, cpu_has_bf16, resolve_device
 from ..network import NetConfig
+from ..prefill import DEVICE_PREFILLS
 from .build import build_losses, build_optimisers, find_photos, total_steps
 from .build import build_network as _build_network  # looked up here when a Trainer is made: tests swap it
 from .data import CropDataset
+from .device_data import DeviceBatches
 from .options import TrainError, TrainOptions, check_choices
 from .run_folder import (RunLog, check_run_folder, read_last, remove_stale_checkpoint_temps, rng_state,
                          set_rng_state)
 from .step import adversarial_term, learning_rate
 from .validation import validate_network, validation_cases
+from .widen import widen_network
 
 __all__ = ["TrainError", "TrainOptions", "TrainProgress", "TrainResult", "Trainer", "check_run_folder",
            "remove_stale_checkpoint_temps", "train"]
@@ -79,6 +82,10 @@ class Trainer:
         # The order below is the RNG's order (network, VGG, critic initialisation): keep it.
         self._build_model()
         self.dataset = CropDataset(self.train_photos, opts.size, self.cfg.prefill, opts.hole_area, opts.seed)
+        self.pipeline = self._choose_pipeline()
+        self.device_batches = (DeviceBatches(self.train_photos, opts.size, self.cfg.prefill, opts.hole_area,
+                                             opts.batch_size, self.device, opts.seed)
+                               if self.pipeline == "device" else None)
         self.val_cases = validation_cases(self.val_photos, opts.size)
         self.loss, self.l1_loss = build_losses(opts, self.device)
         self.optimizer, self.critic, self.critic_opt = build_optimisers(self.net, opts, self.device)
@@ -93,13 +100,23 @@ class Trainer:
         """The network (seeded: a scratch network starts the same every time),
         its inference scales and memory layout, and whether steps run in bf16."""
         opts = self.opts
+        check_choices(opts, "select", "prefill", "memory_format", "pipeline", "fused_adam")
         torch.manual_seed(opts.seed)
         self.net, self.init_source = _build_network(opts, self.device)
-        check_choices(opts, "select")
+        if opts.widen is not None:
+            try:
+                self.net = widen_network(self.net, opts.widen)
+            except ValueError as exc:
+                raise TrainError(str(exc)) from None
+            self.init_source += f" widened x{opts.widen:g}"
+        if opts.prefill is not None:  # recorded in the config: inference makes the same prefill
+            self.net.cfg = replace(self.net.cfg, prefill=opts.prefill)
         if opts.run_scales is not None:
             self.net.cfg = replace(self.net.cfg, run_scales=tuple(opts.run_scales))
         # channels_last: ~2.5x faster convolutions on CPU (oneDNN) and tensor cores on GPU
-        self.net = self.net.to(memory_format=torch.channels_last)
+        self.memory_format = (torch.channels_last if opts.memory_format == "channels_last"
+                              else torch.contiguous_format)
+        self.net = self.net.to(memory_format=self.memory_format)
         check_choices(opts, "amp")
         self.amp = opts.amp == "auto" and (self.device.type != "cpu" or cpu_has_bf16())
         self.cfg: NetConfig = self.net.cfg
@@ -143,7 +160,25 @@ class Trainer:
         set_rng_state(ckpt["rng"])
         self.log.truncate(self.step)
 
+    def _choose_pipeline(self) -> str:
+        """--pipeline: "device" or "loader" (auto: device on CUDA when the prefill can be made there)."""
+        pipeline, prefill = self.opts.pipeline, self.cfg.prefill
+        if pipeline == "auto":
+            return "device" if self.device.type == "cuda" and prefill in DEVICE_PREFILLS else "loader"
+        if pipeline == "device" and prefill not in DEVICE_PREFILLS:
+            raise TrainError(f"--pipeline device makes the prefill on the device, and the {prefill} prefill "
+                             f"cannot be made there: add --prefill harmonic (or zero), or use --pipeline loader")
+        return pipeline
+
     # ------------------------------------------------------------- step
+    def _batches(self):
+        """The batches still to train on, from the DataLoader or made on the device."""
+        if self.device_batches is None:
+            yield from self._loader()
+            return
+        for step in range(self.step, self.total):
+            yield self.device_batches.batch(step)
+
     def _loader(self) -> DataLoader:
         """The crops still to train on: sample i of step s is crop s * batch + i,
         so a resumed run gets the crops an unbroken one would have."""
@@ -158,7 +193,7 @@ class Trainer:
 
     def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
         """One optimiser step on ``batch`` (and one critic step with --adversarial); returns the loss parts."""
-        truth, known, prefill = (t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        truth, known, prefill = (t.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
                                  for t in batch)
         self.net.train()
         with autocast(self.device, self.amp, cpu=True):
@@ -231,7 +266,7 @@ class Trainer:
         stopped = False
         t0, s0 = time.perf_counter(), self.step
         try:
-            for batch in self._loader():
+            for batch in self._batches():
                 parts = self.train_step(batch)
                 rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
                 eta = (self.total - self.step) / max(rate, 1e-9)
@@ -247,7 +282,8 @@ class Trainer:
                     self.save_last()
                 if progress is not None and val is None:
                     progress(TrainProgress(self.step, self.total, parts, steps_per_s=rate, eta_s=eta))
-                if should_stop is not None and should_stop():
+                out_of_time = self.opts.time_limit is not None and time.perf_counter() - t0 > 60 * self.opts.time_limit
+                if out_of_time or (should_stop is not None and should_stop()):
                     stopped = self.step < self.total
                     if stopped and val is None:  # judge the weights as they are when stopped
                         self._validate_and_keep(progress, parts, rate)
