@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-PREFILLS = ("zero", "telea", "ns")  # what a network's hole may hold on input (NetConfig.prefill)
+# What the hole holds when the network sees it (NetConfig.prefill): nothing,
+# OpenCV's Telea fill (CPU only), or the harmonic fill of model/prefill.py
+# (torch, so the training pipeline can make it on the device).
+PREFILLS = ("zero", "telea", "harmonic")
+DEVICE_PREFILLS = ("zero", "harmonic")  # the ones torch makes wherever the batch is
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-TELEA_RADIUS = 5
+from .netconfig import DEVICE_PREFILLS, PREFILLS  # noqa: F401 (re-exported)
 
-# What the hole holds when the network sees it (NetConfig.prefill): nothing,
-# OpenCV's Telea fill (CPU only), or the harmonic fill below (torch, so the
-# training pipeline can make it on the device).
-PREFILLS = ("zero", "telea", "harmonic")
-DEVICE_PREFILLS = ("zero", "harmonic")  # the ones torch makes wherever the batch is
+TELEA_RADIUS = 5
 HARMONIC_ITERATIONS = 16  # Jacobi sweeps per pyramid level: a linear ramp within 0.5 grey levels
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from ..netconfig import CONFIGS, parse_scales
 from ..option import option
-from ..prefill import PREFILLS
+from ..netconfig import PREFILLS
 
 
 def hole_area_range(text: str) -> tuple[float, float]:
