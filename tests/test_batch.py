@@ -55,6 +55,22 @@ def photos_in(folder: Path) -> list[str]:
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def interrupt_batch(args: list, out: Path) -> str:
+    """Run ``main.py *args`` and press Ctrl+C once its first photo is in
+    ``out``; check that it stopped cleanly (exit 130, says how to resume) and
+    return its stderr."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out.is_dir() and photos_in(out)) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "stopped:" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    return stderr
+
+
 def save(path: Path, image: np.ndarray, **kw) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(path, **kw)
@@ -392,16 +408,7 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(ten_photos):
 
 def test_ctrl_c_stops_after_the_current_photo(ten_photos):
     out = ten_photos.base / "interrupted"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "batch", str(ten_photos.src), "--mask",
-                             str(ten_photos.mask), "-o", str(out), "--device", "cpu"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
-    while not (out.is_dir() and photos_in(out)) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
-    assert "stopped:" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    interrupt_batch(["batch", ten_photos.src, "--mask", ten_photos.mask, "-o", out, "--device", "cpu"], out)
     done = photos_in(out)
     assert 1 <= len(done) < 10
     for name in done:

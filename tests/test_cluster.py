@@ -23,7 +23,7 @@ from model.inference import Inpainter  # noqa: E402
 from model.jobs.batch import MANIFEST_NAME, BatchOptions, run_batch  # noqa: E402
 from model.jobs.cluster import LOCAL_NODE_IP, MAX_TRIES, run_cluster_batch  # noqa: E402
 from model.photos.atomic import TEMP_SUFFIX  # noqa: E402
-from test_batch import corner_mask, photo_hashes, photos_in, save, tree_hashes  # noqa: E402
+from test_batch import corner_mask, interrupt_batch, photo_hashes, photos_in, save, tree_hashes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -216,15 +216,7 @@ def test_cli_ctrl_c_then_resume_on_the_cluster(cluster, shop):
     base, src, _ = shop
     out = base / "cli"
     args = ["batch", src, "--mask", base / "m.png", "-o", out, "--texture", "off", "--cluster", cluster]
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
-    while not (out.is_dir() and photos_in(out)) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
-    assert "stopped:" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    stderr = interrupt_batch(args, out)
     assert re.search(r"photo/s, [12] workers?, ", stderr), stderr  # the progress bar counts them
     res = cli(*args, "--resume")
     assert res.returncode == 1, res.stderr  # the broken file is still listed as failed
