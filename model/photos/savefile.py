@@ -155,8 +155,7 @@ def check_output(out: str | os.PathLike, photo: Photo | None = None) -> None:
     else:
         sample = Image.new("RGB", (8, 8))
     try:
-        im = _storable(sample, fmt)
-        im.save(io.BytesIO(), fmt, **_save_options(im, fmt, photo.meta if photo is not None else None, None))
+        _encode(_storable(sample, fmt), fmt, photo.meta if photo is not None else None, None)
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds; the message is what matters
         raise ValueError(f"{out}: cannot write this photo as {fmt} ({exc})") from None
 
@@ -171,12 +170,15 @@ def save_pixels(pixels: Pixels, out: str | os.PathLike, meta: PhotoMeta | None =
     if isinstance(pixels, np.ndarray):
         data = _encode_deep(pixels, fmt, meta)
     else:
-        im = _storable(pixels, fmt)
-        buffer = io.BytesIO()
-        im.save(buffer, fmt, **_save_options(im, fmt, meta, quality))
-        data = buffer.getvalue()
-
+        data = _encode(_storable(pixels, fmt), fmt, meta, quality)
     write_encoded(data, out, token)
+
+
+def _encode(im: Image.Image, fmt: str, meta: PhotoMeta | None, quality: int | None) -> bytes:
+    """``im`` as the bytes of a ``fmt`` file with the source's metadata (in memory)."""
+    buffer = io.BytesIO()
+    im.save(buffer, fmt, **_save_options(im, fmt, meta, quality))
+    return buffer.getvalue()
 
 
 def write_encoded(data: bytes, out: str | os.PathLike, token: str | None = None) -> None:
@@ -243,10 +245,7 @@ def _encode_deep(arr: np.ndarray, fmt: str, meta: PhotoMeta | None) -> bytes:
     """16-bit colour through OpenCV; PNG gets the ICC profile and EXIF as chunks
     (OpenCV writes neither)."""
     if fmt not in ("PNG", "TIFF"):  # 8-bit-only formats: scale down
-        im = Image.fromarray(np.round(arr / 257.0).astype(np.uint8))
-        buffer = io.BytesIO()
-        im.save(buffer, fmt, **_save_options(im, fmt, meta, None))
-        return buffer.getvalue()
+        return _encode(Image.fromarray(np.round(arr / 257.0).astype(np.uint8)), fmt, meta, None)
     bgr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR if arr.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
     params = []
     if fmt == "TIFF":  # keep the source's compression, as for 8-bit TIFF (LZW for an unusual one)
