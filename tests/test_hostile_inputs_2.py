@@ -416,3 +416,12 @@ def test_cosmetic_16_bit_tiff_keeps_its_compression(tmp_path, compression, expec
         assert im.info.get("compression") == expected
     assert np.array_equal(cv2.imread(str(tmp_path / "out.tif"), cv2.IMREAD_UNCHANGED),
                           cv2.imread(str(tmp_path / "in.tif"), cv2.IMREAD_UNCHANGED))
+
+
+def test_r9_remove_under_a_file_is_one_line_before_the_model(tmp_path, capsys, fake_model):
+    photo = save(tmp_path / "in.png", smooth_photo(40, 50, seed=1))
+    mask = save(tmp_path / "mask.png", box_mask())
+    (tmp_path / "afile").write_text("x")
+    code, err = cli(capsys, "remove", photo, "--mask", mask, "-o", tmp_path / "afile" / "r.png")
+    assert code == 2 and not fake_model and (tmp_path / "afile").read_text() == "x"
+    one_error(err, "afile", "is a file, not a folder")

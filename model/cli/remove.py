@@ -41,6 +41,7 @@ def terminal_progress(stream):
 
 def run(args: argparse.Namespace) -> int:
     from ..masks import check_hole_fraction
+    from ..paths import output_file_problem
     from ..photos.files import cleaned_path
     from ..photos.imageio import ImageReadError, read_mask, read_photo
     from ..photos.savefile import check_output, save_like
@@ -52,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
             if os.path.realpath(target) == os.path.realpath(source):
                 print(f"error: refusing to overwrite the {what} {source} ({option} {target})", file=sys.stderr)
                 return 2
-        if target.is_dir():
-            print(f"error: {option} {target} is a folder; give a file name", file=sys.stderr)
+        problem = output_file_problem(target)  # a folder, or a path under a file
+        if problem is not None:
+            print(f"error: {option} {target} {problem}", file=sys.stderr)
             return 2
     if args.coarse and os.path.realpath(args.coarse) == os.path.realpath(out):
         print(f"error: --coarse and -o are the same file {out}", file=sys.stderr)
