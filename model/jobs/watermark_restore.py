@@ -55,8 +55,10 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from PIL import Image, PngImagePlugin
 
-from .watermark import MIN_PHOTOS, WORK_PIXELS
+from .watermark_options import MIN_PHOTOS, SAMPLE
 from .watermark_placement import Placement
+
+WORK_PIXELS = 1_200_000  # photos are searched for the mark's region at most at this size
 
 OPAQUE = 0.85  # alpha above this is not inverted: the model fills
 FALLBACK_FROM = 0.7  # from here up to OPAQUE the result blends toward the fill
@@ -70,7 +72,6 @@ NCC_FOUND = 0.5  # a mark searched for in a photo of another size counts as foun
 POOL_BYTES = 400 * 2 ** 20  # crops kept for the photo-by-photo matting
 MEAN_MIX = 0.7  # weight of the mean-based alpha where the mark's colour is far from the content's
 DETECT_PHOTOS = 40  # photos the region is found on (memory: N x 1.2 MP x 3 bytes + 4 bytes a channel)
-SAMPLE = 100  # photos alpha and colour are estimated from, by default
 NO_MARK = "no consistent watermark found"
 MIN_EVIDENCE = 0.3  # median over the photos of mark_evidence for a mark (and each part of it) to count as shared
 MIN_PART = 12  # px: a part of the estimate smaller than this, over 8 px from any other, is a speck
