@@ -241,7 +241,9 @@ def mixed_set(folder: Path, sizes=MIXED_SIZES) -> tuple[Path, list[tuple[str, tu
 
 def run_mixed(args, inp) -> dict:
     from model.jobs.batch import BatchOptions, run_batch
-    from model.jobs.watermark_restore import describe, place_by_rule, prepare_batch
+    from model.jobs.watermark_model import describe
+    from model.jobs.watermark_placement import place_by_rule
+    from model.jobs.watermark_restore import prepare_batch
 
     with tempfile.TemporaryDirectory(prefix="inpaint-wm-mixed-") as tmp:
         folder = (args.keep / "mixed") if args.keep else Path(tmp)
@@ -296,7 +298,8 @@ def main() -> None:
 
     from model.jobs.batch import BatchOptions, run_batch
     from model.inference import Inpainter
-    from model.jobs.watermark_restore import describe, prepare_batch
+    from model.jobs.watermark_model import describe
+    from model.jobs.watermark_restore import prepare_batch
 
     inp = Inpainter(args.weights, args.device)
     mixed = run_mixed(args, inp) if args.set in ("mixed", "all") else None

@@ -13,7 +13,8 @@ from benchmarks.watermark import blend, make_mark, psnr, real_photos  # noqa: E4
 from inpaint_gui import messages  # noqa: E402
 from inpaint_gui.dialogs.batch import BatchDialog  # noqa: E402
 from model.photos.imageio import read_image  # noqa: E402
-from model.jobs.watermark_restore import NO_MARK, WATERMARK_DIR, describe  # noqa: E402
+from model.jobs.watermark_model import describe, NO_MARK  # noqa: E402
+from model.jobs.watermark_restore import WATERMARK_DIR  # noqa: E402
 
 from test_gui_dialogs import Recorder  # noqa: E402
 

@@ -308,7 +308,7 @@ def test_5_fifo_in_the_input_is_skipped_not_read(shop):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_5_fifo_does_not_hang_watermark_mask(tmp_path):
-    from model.jobs.watermark_restore import watermark_from_folder
+    from model.jobs.watermark_estimate import watermark_from_folder
     from test_watermark import watermarked
 
     photos, _ = watermarked(6, 120, 300, False, 0.5, 255.0, 7)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.jobs.watermark_restore import estimate_watermark, watermark_from_folder
+from model.jobs.watermark_estimate import estimate_watermark, watermark_from_folder
 from model.photos.imageio import read_mask
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,10 +30,10 @@ from model.photos.imageio import read_mask
 from model.photos.imageio import write_mask
 from model.jobs.watermark_options import MIN_PHOTOS
 from model.jobs.watermark_options import SAMPLE
-from model.jobs.watermark_restore import NoWatermarkError
-from model.jobs.watermark_restore import Watermark
+from model.jobs.watermark_model import NoWatermarkError
+from model.jobs.watermark_model import Watermark
+from model.jobs.watermark_estimate import watermark_from_folder
 from model.jobs.watermark_restore import prepare_batch
-from model.jobs.watermark_restore import watermark_from_folder
 
 from .. import messages
 from ..document import IMAGE_FILTER
@@ -52,7 +52,7 @@ MASK_FIT_LABELS = {
     "anchor-bottomright": "Same pixel size, bottom-right corner",
     "anchor-center": "Same pixel size, centred",
 }
-# restoring, "error" means: search each photo of another size for the mark (model.jobs.watermark_restore.place_mark)
+# restoring, "error" means: search each photo of another size for the mark (model.jobs.watermark_placement.place_mark)
 SEARCH_LABEL = "Search for the mark (report the photo if not found)"
 
 

@@ -1,5 +1,5 @@
 """The batch dialog's two uses of the estimated watermark
-(``model.jobs.watermark_restore.watermark_from_folder``), shown for approval
+(``model.jobs.watermark_estimate.watermark_from_folder``), shown for approval
 before a run: its mask, repainted like any mask, or the semi-transparent mark
 itself, opacity and colour, restored by inverting the blend."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from model.jobs.watermark_restore import Watermark
-from model.jobs.watermark_restore import describe
+from model.jobs.watermark_model import Watermark
+from model.jobs.watermark_model import describe
 
 CHECKER = 8  # px squares behind the mark's colour
 ZOOM_LIMIT = 4.0  # a small mark is shown at most this many times its size

@@ -55,7 +55,8 @@ def _note(message: str) -> None:
 def _prepare_watermark(options, args: argparse.Namespace):
     """``--watermark auto|FILE [--sample N]``: ``prepare_batch`` with what it
     found printed. Raises BatchError."""
-    from ..jobs.watermark_restore import describe, prepare_batch
+    from ..jobs.watermark_model import describe
+    from ..jobs.watermark_restore import prepare_batch
 
     if str(args.watermark) == "auto":
         print(f"estimating the shared watermark from up to {args.sample} photos ...", file=sys.stderr)

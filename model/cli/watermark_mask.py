@@ -1,5 +1,5 @@
 """``python main.py watermark-mask INPUT_DIR -o MASK.png [--sample N]``: estimate
-a folder's shared watermark (``model/jobs/watermark_restore.py``) and write it."""
+a folder's shared watermark (``model/jobs/watermark_estimate.py``) and write it."""
 from __future__ import annotations
 
 import argparse
@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..jobs.watermark_options import MIN_PHOTOS
-    from ..jobs.watermark_restore import NoWatermarkError, companion_paths, watermark_from_folder
+    from ..jobs.watermark_estimate import watermark_from_folder
+    from ..jobs.watermark_model import companion_paths, NoWatermarkError
     from ..paths import is_inside, output_file_problem
     from ..photos.savefile import output_format
 
