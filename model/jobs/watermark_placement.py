@@ -105,26 +105,49 @@ def invert_map(m: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(np.asarray(m, np.float64))
 
 
+def area_weights(n_out: int, n_in: int, k: float, t: float, replicate: bool = False):
+    """Sparse ``n_out`` x ``n_in`` matrix: output pixel ``i`` (of the
+    index map ``source = k i + t``, ``k`` >= 1) is the average of the source
+    pixels under its footprint ``[k i + t + 0.5 - k / 2, + k)`` (pixel edges),
+    each weighted by how much of it lies there: area sampling, as an export
+    tool shrinks its logo. Outside the source the border pixel repeats
+    (``replicate``) or counts as 0."""
+    import scipy.sparse as sp
+
+    a = k * np.arange(n_out) + t + 0.5 - k / 2
+    cols = np.floor(a)[:, None] + np.arange(int(np.ceil(k)) + 2)[None, :]
+    overlap = np.clip(np.minimum(a[:, None] + k, cols + 1) - np.maximum(a[:, None], cols), 0, None) / k
+    if replicate:
+        cols = np.clip(cols, 0, n_in - 1)
+    else:
+        overlap[(cols < 0) | (cols >= n_in)] = 0
+        cols = np.clip(cols, 0, n_in - 1)
+    rows = np.repeat(np.arange(n_out), cols.shape[1])
+    return sp.csr_matrix((overlap.ravel(), (rows, cols.ravel().astype(np.int64))), shape=(n_out, n_in))
+
+
 def warp(src: np.ndarray, m: np.ndarray, out_box: tuple[int, int, int, int], border: int = cv2.BORDER_CONSTANT,
          src_origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """The pixels ``out_box`` (x0, y0, x1, y1) of ``src(m . (x, y, 1))``
     (``m`` 2 x 3, destination index -> source index; ``src`` a crop of the
-    source at ``src_origin``): where it shrinks, area-averaged to about
-    the size first (no aliasing of thin strokes, and the blur an export
-    tool's own scaling gives), then bicubic for the rest."""
+    source at ``src_origin``): where it shrinks, each output pixel is the
+    area average of the source under it (``area_weights``: no aliasing of
+    thin strokes, and how an export tool scales its logo; resampling
+    through an area-averaged size then bicubic cost 0.017-0.039 of alpha
+    error on the benchmark's mark), else bicubic."""
     x0, y0, x1, y1 = out_box
     m = np.array(m, np.float64)
     src = np.ascontiguousarray(src, np.float32)
     m[:, 2] = m[:, :2] @ np.array([x0, y0], np.float64) + m[:, 2] - np.array(src_origin, np.float64)
-    kx, ky = float(np.hypot(*m[:, 0])), float(np.hypot(*m[:, 1]))
-    if max(kx, ky) > 1.05 and min(src.shape[:2]) > 1:  # shrinking: area-average first (as export tools scale)
+    kx, ky = m[0, 0], m[1, 1]
+    if m[0, 1] == 0 and m[1, 0] == 0 and min(kx, ky) >= 1.05 and min(src.shape[:2]) > 1:
         h, w = src.shape[:2]
-        sw, sh = max(1, round(w / max(kx, 1.0))), max(1, round(h / max(ky, 1.0)))
-        src = cv2.resize(src, (sw, sh), interpolation=cv2.INTER_AREA).reshape((sh, sw) + src.shape[2:])
-        fx, fy = w / sw, h / sh  # small index = (index + 0.5) / f - 0.5
-        m = np.array([m[0] / fx, m[1] / fy])
-        m[0, 2] += 0.5 / fx - 0.5
-        m[1, 2] += 0.5 / fy - 0.5
+        replicate = border == cv2.BORDER_REPLICATE
+        wy = area_weights(y1 - y0, h, ky, m[1, 2], replicate)
+        wx = area_weights(x1 - x0, w, kx, m[0, 2], replicate)
+        flat = src.reshape(h, w, -1)
+        out = np.stack([(wx @ (wy @ flat[..., c]).T).T for c in range(flat.shape[2])], -1)
+        return out.reshape((y1 - y0, x1 - x0) + src.shape[2:]).astype(np.float32)
     out = cv2.warpAffine(src, m, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                          borderMode=border, borderValue=0)
     return out.reshape((y1 - y0, x1 - x0) + src.shape[2:])
