@@ -26,6 +26,7 @@ import numpy as np
 from .watermark_matte import Moments, carries_mark, edge_strength, matte_in_box, matte_marked
 from .watermark_model import NO_MARK, NoWatermarkError, Watermark
 from .watermark_options import MIN_PHOTOS, SAMPLE
+from .watermark_sizes import matte_over_sizes
 from .watermark_placement import (Placement, align, box_around, compose, find_rule, invert_map, map_mark,
                                   reference_length, rule_map, warp)
 
@@ -335,6 +336,11 @@ def _estimate_by_rule(photos: list[tuple[Path, tuple[int, int]]], skipped: list,
 
     alpha, colour, used, without = matte_marked(crops, paths, region, box, ref_size,
                                                  None if second else second_mark, carriers=carriers)
+    if not second:  # at the largest photos' pixels, from every size at its own (watermark_sizes.py)
+        carrying = set(used)
+        alpha, colour, ref_size, maps = matte_over_sizes([src for src in sources if src[0] in carrying], maps,
+                                                         alpha, colour, rule, ref_size)
+        s, ax, ay = rule.to_photo(*ref_size)
     ys, xs = np.nonzero(alpha > 0)
     final = Placement(anchor, reference, (float((xs.min() - ax) / s), float((ys.min() - ay) / s),
                                           float((xs.max() + 1 - ax) / s), float((ys.max() + 1 - ay) / s)))

@@ -103,7 +103,7 @@ class Moments:
         return mean, np.sqrt(np.maximum(self.s2 / self.n - mean * mean, 0))
 
 
-def _local_colour(colour: np.ndarray, known: np.ndarray, where: np.ndarray, size: int = 7) -> np.ndarray:
+def local_colour(colour: np.ndarray, known: np.ndarray, where: np.ndarray, size: int = 7) -> np.ndarray:
     """Per pixel of ``where``: the median of ``colour`` over the ``known``
     pixels of a ``size`` x ``size`` window (NaN where there are none)."""
     r = size // 2
@@ -138,7 +138,7 @@ def _two_pass(moments: Moments, region: np.ndarray, crops: Sequence[np.ndarray] 
     a, c = moments_unblend(mean, std, support)
     mu_i = harmonic_fill(mean, support).astype(np.float64)
     strong = (a > 0.2) & support
-    w_local = _local_colour(c / np.maximum(a, 1e-3)[..., None], strong, support)
+    w_local = local_colour(c / np.maximum(a, 1e-3)[..., None], strong, support)
     d = w_local - mu_i
     ok = np.isfinite(d).all(-1) & support
     d = np.where(ok[..., None], d, 0)
@@ -165,7 +165,7 @@ def _pooled_matte(crops: Sequence[np.ndarray], support: np.ndarray, a: np.ndarra
     the mark is plainest, which the per-pixel statistics (the unweighted
     mean of the same sums) cannot. ``c``: alpha * W, 0..1."""
     colour = np.clip(c / np.maximum(a, 1e-3)[..., None], 0, 1)
-    w_local = _local_colour(colour, (a > 0.2) & support, support)
+    w_local = local_colour(colour, (a > 0.2) & support, support)
     known = np.isfinite(w_local).all(-1) & support
     if not known.any():
         return a, c
@@ -241,17 +241,41 @@ def mark_evidence(alpha: np.ndarray, colour: np.ndarray, crops: Sequence[np.ndar
     return np.array(out)
 
 
+def roughness(image: np.ndarray, weight: np.ndarray, zone: np.ndarray) -> float:
+    """Total variation of ``image`` (H x W x C) over ``zone``, each pixel's
+    weighted by ``weight``."""
+    x = image.astype(np.float32)
+    gx, gy = np.zeros_like(x), np.zeros_like(x)
+    gx[:, :-1] = x[:, 1:] - x[:, :-1]
+    gy[:-1] = x[1:] - x[:-1]
+    return float((np.sqrt((gx * gx + gy * gy).sum(-1) + 1.0) * weight)[zone].sum())
+
+
 def carries_mark(alpha: np.ndarray, colour: np.ndarray, image: np.ndarray) -> tuple[bool, float, float]:
     """Whether ``image`` (RGB, the size of ``alpha``; any crop around the
-    mark) carries the mark: its edges follow the mark's (``mark_evidence``)
-    more than those of the same pixels with the mark taken out. A photo
-    without the mark gains the mark's inverted edges from the inversion, so
-    it matches after rather than before; no threshold to tune. Returns
-    (carries, evidence as is, evidence after the inversion)."""
-    a = np.minimum(alpha, OPAQUE)[..., None]
-    inverted = np.clip((image.astype(np.float32) - a * colour) / (1 - a), 0, 255)
-    before, after = mark_evidence(alpha, colour, [image, inverted])
-    return bool(before > after), float(before), float(after)
+    mark) carries the mark: taking the mark out makes it smoother over and
+    around the mark (total variation, each pixel's weighted by ``1 - alpha``
+    so the inversion's gain on the content's own edges and noise counts for
+    nothing). Taken out of a photo that carries it, the mark's edges go;
+    taken out of one that does not, they appear (inverted); no threshold to
+    tune. (Comparing how much the edges follow the mark's before and after
+    took a photo under the true mark for one without it when the inversion
+    amplified its textured content: 0.65 before, 0.81 after.) Returns
+    (carries, roughness as is, roughness with the mark taken out), both per
+    pixel of the zone."""
+    zone = cv2.dilate((alpha > MASK_ALPHA).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    count = max(1, int(zone.sum()))
+
+    def taken_out(share: float) -> float:
+        a = np.minimum(alpha * share, OPAQUE)
+        # not clipped: a mark taken out of a photo that lacks it sends dark content below 0, and
+        # clipping would flatten that into a smooth black
+        inverted = (image.astype(np.float32) - a[..., None] * colour) / (1 - a)[..., None]
+        return roughness(inverted, 1 - a, zone) / count
+
+    before = taken_out(0.0)
+    after = min(taken_out(0.5), taken_out(1.0))  # half: a mark blurred by enlarging still smooths some
+    return bool(after < before), before, after
 
 
 def drop_unshared_parts(alpha: np.ndarray, colour: np.ndarray, crops: Sequence[np.ndarray]) -> None:

@@ -359,12 +359,15 @@ def map_mark(alpha: np.ndarray, colour: np.ndarray, m: np.ndarray, src_box, out_
 
 def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple[np.ndarray, np.ndarray, str]:
     """alpha and colour at ``image``'s size, and how they were placed: the
-    same size as is; another size by ``rule`` (``stretch``, ``anchor-*``,
+    same size as is (through its fit, ``Watermark.fits``, when it has one);
+    another size by ``rule`` (``stretch``, ``anchor-*``,
     as ``batch --mask-fit``) or, for ``error`` (the default), by searching
     for the mark. Raises ValueError when a searched mark is not found."""
     h, w = image.shape[:2]
     mh, mw = mark.alpha.shape
     if (mh, mw) == (h, w):
+        if (w, h) in mark.fits:  # lined up with the estimate's frame at its own size too
+            return (*place_by_rule(mark, w, h), "same size")
         return mark.alpha, mark.colour, "same size"
     if mark.placement is not None and rule == "error":
         alpha, colour = place_by_rule(mark, w, h)

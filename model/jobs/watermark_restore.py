@@ -77,8 +77,8 @@ class WatermarkRestorer:
         x0, y0, x1, y1 = box
         carries, before, after = carries_mark(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], image[y0:y1, x0:x1])
         if not carries:
-            return SimpleNamespace(refined=None, reason=f"no watermark (its edges match the mark {before:.2f}, "
-                                                        f"with the mark taken out {after:.2f})")
+            return SimpleNamespace(refined=None, reason=f"no watermark (taking the mark out would roughen it: "
+                                                        f"{before:.1f} -> {after:.1f})")
         if how != "same size" and self.note is not None and how not in self.noted:
             self.noted.add(how)
             self.note(f"{w}x{h} photo: watermark {how}")
