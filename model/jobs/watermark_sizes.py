@@ -46,7 +46,7 @@ from .watermark_placement import (Placement, area_weights, invert_map, reference
 BETA = 0.5  # weight of the first estimate against the evidence of one well-predicted photo
 NEAR = 3.0  # px: a photo's prediction of the content under the mark is trusted about this far inside it
 SMOOTH = 0.02  # weight of the smoothness term, where no size says anything
-REGISTER_ROUNDS = 2  # fits of alpha, each size lined up again between them
+REGISTER_ROUNDS = 3  # fits of alpha, each size lined up again between them
 MARGIN = 10  # px around the mark's box at the largest photos' pixels
 CG_STEPS = 300  # conjugate gradient steps per fit
 
@@ -171,22 +171,26 @@ def _alpha_evidence(g: _Size, prior_a: np.ndarray, prior_aw: np.ndarray) -> None
 
 
 def _register(group: _Size, model: np.ndarray, evidence: np.ndarray) -> None:
-    """Shift ``group``'s map so that the fit (``model``, at its pixels) lines
-    up with its own ``evidence`` (ECC; left as it is when that fails or
-    moves more than 2 px)."""
-    warp_ = np.eye(2, 3, dtype=np.float32)
+    """Move and scale ``group``'s map so that the fit (``model``, at its
+    pixels) lines up with its own ``evidence`` (ECC, a shift and a scale per
+    axis: an export tool rounds each photo's mark box to whole pixels, its
+    height apart from its width); left as it is when that fails or moves a
+    corner more than 2 px."""
+    found = np.eye(2, 3, dtype=np.float32)
     try:
-        _, warp_ = cv2.findTransformECC(model.astype(np.float32), evidence.astype(np.float32), warp_,
-                                        cv2.MOTION_TRANSLATION,
+        _, found = cv2.findTransformECC(model.astype(np.float32), evidence.astype(np.float32), found,
+                                        cv2.MOTION_AFFINE,
                                         (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6), None, 1)
     except cv2.error:
         return
-    if np.abs(warp_[:, 2]).max() > 2:
+    h, w = model.shape
+    sx, sy, tx, ty = float(found[0, 0]), float(found[1, 1]), float(found[0, 2]), float(found[1, 2])
+    if max(abs(tx), abs(ty), abs(sx * w + tx - w), abs(sy * h + ty - h)) > 2:
         return
-    # the evidence at crop pixel y shows what the fit has at y - shift
-    back = invert_map(group.to_size)
-    shift = np.array([[1, 0, -warp_[0, 2]], [0, 1, -warp_[1, 2]]], np.float64)
-    group.to_size = invert_map(chain(back, shift))
+    # the evidence at crop pixel (sx x + tx, sy y + ty) shows what the fit has at (x, y)
+    x0, y0 = group.box[:2]
+    moved = np.array([[sx, 0, tx + x0 - sx * x0], [0, sy, ty + y0 - sy * y0]])  # this size's index, fit -> evidence
+    group.to_size = chain(moved, group.to_size)
 
 
 def matte_over_sizes(sources: Sequence[tuple], maps: dict, alpha: np.ndarray, colour: np.ndarray,
