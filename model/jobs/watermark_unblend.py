@@ -128,8 +128,8 @@ def fit_to_photo(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray,
     def make(p):
         dx, dy, sharpen = p
         m = np.array([[1, 0, -dx], [0, 1, -dy]], np.float64)
-        a = cv2.warpAffine(a0, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
-        aw = cv2.warpAffine(aw0, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+        a = cv2.warpAffine(a0, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=0)
+        aw = cv2.warpAffine(aw0, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=0)
         if sharpen:
             a = a + sharpen * (a - cv2.GaussianBlur(a, (0, 0), sigma))
             aw = aw + sharpen * (aw - cv2.GaussianBlur(aw, (0, 0), sigma))
