@@ -220,3 +220,44 @@ def test_a_photo_carries_the_mark_when_taking_it_out_smooths_it():
     dark = (clean // 4).astype(np.uint8)  # much of it below what a white mark at 0.5 adds
     assert not carries_mark(alpha[box], colour[box], dark[box])[0]
     assert carries_mark(alpha[box], colour[box], blend(dark, alpha, colour)[box])[0]
+
+
+def glass_photo(w: int, h: int, seed: int = 0) -> np.ndarray:
+    """The new-user trial's wine-glass photo, rebuilt: a dark room, a lighter
+    table whose edge catches the light, two glasses drawn as thin bright rims."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([18 + 20 * x / w, 14 + 12 * y / h, 22 + 10 * (x + y) / (w + h)], -1)
+    img += rng.normal(0, 2, img.shape)
+    img[int(h * 0.9):] += np.array([40, 25, 15])
+    cv2.line(img, (0, int(h * 0.9)), (w, int(h * 0.9)), (235, 225, 200), 2, cv2.LINE_AA)
+    for cx, cy, rx, ry in ((w * 0.8, h * 0.95, w / 16, h / 4), (w * 0.7, h * 0.97, w / 19, h / 4.6)):
+        cv2.ellipse(img, (int(cx), int(cy - ry)), (int(rx), int(ry)), 0, 0, 360, (240, 240, 235), 2, cv2.LINE_AA)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_a_dark_photo_under_a_white_mark_comes_back_without_dark_letters(tmp_path):
+    """The wine-glass photo showed the mark's letters as dark specks after
+    restoration: on dark content an opacity a few hundredths off at the
+    letters' edges (the estimate blurred by resampling between sizes)
+    subtracts a little too much of the white mark, and nothing there hides
+    it. In a folder of 16 photos of 5 sizes its mark's box came back at
+    24.7 dB (960x720, 846 pixels 25 levels or more too dark) and 25.3 dB
+    (480x360, 149); 26.6 (703) and 29.5 dB (94) now."""
+    save(tmp_path / "in", stamped(SIZES * 3 + [(960, 720)] * 2, seed=2, fraction=0.3, margin=0.03))
+    for size in [(960, 720), (480, 360)]:
+        clean = glass_photo(*size)
+        alpha, colour = scaled_mark(size, fraction=0.3, margin=0.03)
+        Image.fromarray(blend(clean, alpha, colour)).save(tmp_path / "in" / f"glass_{size[0]}.jpg", quality=90)
+    mark = watermark_from_folder(tmp_path / "in")
+    options, restorer = prepare_batch(BatchOptions(tmp_path / "in", output_dir=tmp_path / "out"), mark)
+    for size in [(960, 720), (480, 360)]:
+        clean = glass_photo(*size)
+        alpha, _ = scaled_mark(size, fraction=0.3, margin=0.03)
+        marked = np.asarray(Image.open(tmp_path / "in" / f"glass_{size[0]}.jpg").convert("RGB"))
+        out = restorer(marked).refined
+        ys, xs = np.nonzero(alpha > 0)
+        box = np.s_[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        assert psnr(out[box], clean[box]) > {960: 26, 480: 28}[size[0]], size
