@@ -19,14 +19,16 @@ import torch
 
 from .checkpoint import load_network
 from .devices import autocast, resolve_device
-from .masks import check_hole_fraction, hole_from_user_mask
+from .fill.base import Cancelled, Filler, FillResult, Progress, checked_input
+from .fill.options import InferenceOptions
 from .network import InpaintNet
 from .paths import resolve_weights
 from .prefill import network_inputs
 from . import patch_search
 from .boxes import Box
-from .patch_search import Cancelled
 from .texture import TextureOptions, TextureRun
+
+DEFAULTS = InferenceOptions()
 
 
 @dataclass
@@ -41,13 +43,15 @@ class CropResult:
 
 
 @dataclass
-class InpaintResult:
+class InpaintResult(FillResult):
+    """The network's fill: its outputs are "refined" (the result) and "coarse"."""
     coarse: np.ndarray  # full-resolution stage-1 composite, RGB uint8
     refined: np.ndarray  # full-resolution stage-2 composite, RGB uint8
     crops: list[CropResult] = field(default_factory=list)
 
-
-Progress = Callable[[str, float], None]  # (step, fraction of the whole removal done)
+    @property
+    def images(self) -> dict[str, np.ndarray]:
+        return {"refined": self.refined, "coarse": self.coarse}
 
 
 def seconds_left(elapsed: float, fraction: float) -> float | None:
@@ -74,8 +78,9 @@ class _StepCounter:
         self.report(step)
 
 
-class Inpainter:
-    """``Inpainter(weights=None, device="auto")(image, mask)`` -> InpaintResult.
+class Inpainter(Filler):
+    """``Inpainter(weights=None, device="auto")(image, mask)`` -> InpaintResult:
+    the network's filler (``model.fill``: "network").
 
     image: RGB uint8 H x W x 3; mask: H x W, non-zero = remove.
     ``context`` is the margin of context around each hole as a fraction of the
@@ -90,10 +95,13 @@ class Inpainter:
     network's stage-2 output alone.
     """
 
+    name = "network"
+    outputs = ("refined", "coarse")
+
     def __init__(self, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
-                 context: float = 0.5, dilate: int = 3, feather: bool = True,
+                 context: float = DEFAULTS.context, dilate: int = DEFAULTS.dilate, feather: bool = DEFAULTS.feather,
                  run_size: int | None = None, scales: tuple[float, ...] | None = None,
-                 texture: bool = True, texture_options: TextureOptions | None = None):
+                 texture: bool = DEFAULTS.texture, texture_options: TextureOptions | None = None):
         self.device = resolve_device(device)
         self.weights_path = resolve_weights(weights)
         net, ckpt = load_network(self.weights_path, self.device)
@@ -101,9 +109,15 @@ class Inpainter:
         self.meta = ckpt.get("meta", {})
 
     @classmethod
-    def from_network(cls, net: InpaintNet, context: float = 0.5, dilate: int = 3,
-                     feather: bool = True, run_size: int | None = None,
-                     scales: tuple[float, ...] | None = None, texture: bool = True,
+    def load(cls, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
+             **settings) -> "Inpainter":
+        """``Inpainter(weights, device, **settings)`` (the registry's way in)."""
+        return cls(weights, device, **settings)
+
+    @classmethod
+    def from_network(cls, net: InpaintNet, context: float = DEFAULTS.context, dilate: int = DEFAULTS.dilate,
+                     feather: bool = DEFAULTS.feather, run_size: int | None = None,
+                     scales: tuple[float, ...] | None = None, texture: bool = DEFAULTS.texture,
                      texture_options: TextureOptions | None = None) -> "Inpainter":
         """Wrap a network in memory (the trainer's previews)."""
         self = cls.__new__(cls)
@@ -130,18 +144,13 @@ class Inpainter:
         self._lock = threading.Lock()  # one forward at a time per model
 
     # ------------------------------------------------------------------ api
-    def __call__(self, image: np.ndarray, mask: np.ndarray,
-                 should_stop: Callable[[], bool] | None = None,
-                 progress: Progress | None = None) -> InpaintResult:
+    def fill(self, image: np.ndarray, mask: np.ndarray,
+             should_stop: Callable[[], bool] | None = None,
+             progress: Progress | None = None) -> InpaintResult:
         """``progress(step, fraction)``, if given, hears each step as it goes
         ("regions", "network", "texture") with the fraction of the whole
         removal done (network batches and texture searches counted alike)."""
-        image = _check_image(image)
-        hole = hole_from_user_mask(mask)
-        if hole.shape != image.shape[:2]:
-            raise ValueError(f"mask size {hole.shape[1]}x{hole.shape[0]} does not match "
-                             f"image size {image.shape[1]}x{image.shape[0]}")
-        check_hole_fraction(hole)  # too little context left: a clear ValueError
+        image, hole = checked_input(image, mask)
         coarse, refined = image.copy(), image.copy()
         if not hole.any():
             return InpaintResult(coarse, refined)
@@ -264,13 +273,6 @@ def _scaled_size(shape: tuple[int, int], scale: float) -> tuple[int, int]:
     if scale >= 1.0:
         return shape[1], shape[0]
     return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
-
-
-def _check_image(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be RGB uint8 H x W x 3, got {image.dtype} {image.shape}")
-    return image
 
 
 def _dilate(hole: np.ndarray, pixels: int) -> np.ndarray:
