@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.jobs.batch import BatchOptions, run_batch
+from model.jobs.batch import run_batch
+from model.jobs.options import BatchOptions
 from model.devices import describe
 
 

@@ -17,7 +17,12 @@ from PIL import Image
 
 import model.photos.imageio as imageio
 from conftest import smooth_photo
-from model.jobs.batch import MANIFEST_NAME, BatchError, BatchOptions, fit_mask, run_batch, validate_options
+from model.jobs.batch import run_batch
+from model.jobs.errors import BatchError
+from model.jobs.manifest import MANIFEST_NAME
+from model.jobs.mask_fit import fit_mask
+from model.jobs.options import BatchOptions
+from model.jobs.validation import validate_options
 from model.photos.atomic import TEMP_SUFFIX
 from model.photos.files import IMAGE_SUFFIXES, cleaned_folder
 from model.photos.imageio import read_image

@@ -20,7 +20,9 @@ ray = pytest.importorskip("ray")
 
 from conftest import smooth_photo  # noqa: E402
 from model.inference import Inpainter  # noqa: E402
-from model.jobs.batch import MANIFEST_NAME, BatchOptions, run_batch  # noqa: E402
+from model.jobs.batch import run_batch  # noqa: E402
+from model.jobs.manifest import MANIFEST_NAME  # noqa: E402
+from model.jobs.options import BatchOptions  # noqa: E402
 from model.jobs.cluster import LOCAL_NODE_IP, MAX_TRIES, run_cluster_batch  # noqa: E402
 from model.photos.atomic import TEMP_SUFFIX  # noqa: E402
 from test_batch import corner_mask, interrupt_batch, photo_hashes, photos_in, save, tree_hashes  # noqa: E402
@@ -264,7 +266,7 @@ def test_watermark_restoration_on_the_cluster_matches_a_local_run(cluster, tmp_p
 
 
 def test_a_local_run_refuses_options_meant_for_a_cluster(shop, tmp_path):
-    from model.jobs.batch import BatchError
+    from model.jobs.errors import BatchError
     with pytest.raises(BatchError, match="run_cluster_batch"):
         run_batch(options_for(shop, "never"), Inpainter(device="cpu", texture=False))
     assert not (shop[0] / "never").exists()

@@ -53,7 +53,8 @@ def test_flat_fill_scores_low_and_good_fill_high():
 
 
 def test_batch_report_ranks_broken_fills_first(tmp_path):
-    from model.jobs.batch import BatchOptions, run_batch
+    from model.jobs.batch import run_batch
+    from model.jobs.options import BatchOptions
     from model.inference import Inpainter
 
     rng = np.random.default_rng(7)

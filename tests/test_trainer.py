@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import cv2
@@ -67,6 +68,23 @@ def test_paper_losses_run_and_produce_all_terms(photo_dir, tmp_path):
     batch = [torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(2)))]
     parts = trainer.train_step(batch)
     assert {"l1", "correlation", "style", "total"} <= set(parts)
+
+
+def test_a_step_does_not_read_the_losses_but_the_log_does(photo_dir, tmp_path):
+    """Reading a loss as a number waits for the device: a step keeps them as
+    device tensors and the loop reads them (in one transfer) only when it logs."""
+    trainer = small_trainer(options(photo_dir, tmp_path, steps=4, log_every=2, val_every=1000,
+                                    checkpoint_every=1000, adversarial=True))
+    batch = [torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(2)))]
+    parts = trainer.train_step(batch)
+    assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in parts.values())
+    seen = []
+    trainer.run(progress=seen.append)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    logged = [row for row in rows if "l1" in row]
+    assert [row["step"] for row in logged] == [2, 4]
+    assert all(type(row["l1"]) is float and type(row["critic"]) is float for row in logged)
+    assert all(type(v) is float for info in seen for v in info.losses.values())
 
 
 @pytest.mark.parametrize("extra", [{}, {"lr_schedule": "cosine", "l1_region": "hole", "lr": 1e-3},

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.jobs.batch import BatchError, BatchOptions, run_batch
+from model.jobs.batch import run_batch
+from model.jobs.errors import BatchError
+from model.jobs.options import BatchOptions
 from model.jobs.watermark_restore import (NO_MARK, NoWatermarkError, Watermark, estimate_watermark, mark_evidence,
                                           place_mark, prepare_batch, restore, search_mark, watermark_from_folder)
 from model.photos.imageio import read_image, read_mask

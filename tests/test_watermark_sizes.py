@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from benchmarks.watermark import scaled_mark
-from model.jobs.batch import BatchOptions, run_batch
+from model.jobs.batch import run_batch
+from model.jobs.options import BatchOptions
 from model.jobs.watermark_placement import ANCHORS, REFERENCES, Placement, find_rule
 from model.jobs.watermark_restore import (NoWatermarkError, Watermark, colour_consistency, place_by_rule,
                                           prepare_batch, watermark_from_folder)

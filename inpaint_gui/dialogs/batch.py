@@ -16,13 +16,13 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout
                                QLineEdit, QListWidget, QListWidgetItem, QPushButton, QRadioButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from model.jobs.batch import MASK_FITS
-from model.jobs.batch import BatchError
-from model.jobs.batch import BatchOptions
-from model.jobs.batch import fit_mask
-from model.jobs.batch import BatchProgress
+from model.jobs.options import MASK_FITS
+from model.jobs.errors import BatchError
+from model.jobs.options import BatchOptions
+from model.jobs.mask_fit import fit_mask
+from model.jobs.report import BatchProgress
 from model.jobs.batch import run_batch
-from model.jobs.batch import validate_options
+from model.jobs.validation import validate_options
 from model.photos.imageio import ImageReadError
 from model.photos.imageio import read_image
 from model.photos.imageio import read_mask
@@ -42,7 +42,7 @@ from ..workers import Worker
 from .job import Job, JobDialog
 from .watermark import RestorePreview, WatermarkPreview, qimage
 
-# model.jobs.batch.MASK_FITS, as the user reads them
+# model.jobs.options.MASK_FITS, as the user reads them
 MASK_FIT_LABELS = {
     "error": "Refuse (report the photo)",
     "stretch": "Stretch the mask to the photo",

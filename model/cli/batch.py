@@ -66,8 +66,13 @@ def _prepare_watermark(options, args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..jobs.batch import (NO_MASK, BatchError, BatchOptions, BatchProgress, busy_message, lock_holder,
-                              run_batch, validate_options)
+    from ..jobs.batch import run_batch
+    from ..jobs.errors import BatchError
+    from ..jobs.lock import busy_message, lock_holder
+    from ..jobs.options import BatchOptions
+    from ..jobs.plan import NO_MASK
+    from ..jobs.report import BatchProgress
+    from ..jobs.validation import validate_options
 
     options = options_from_args(BatchOptions, args)
     restorer = None
@@ -157,7 +162,7 @@ def _weights_usable(args: argparse.Namespace) -> bool:
 
 def format_summary(summary) -> str:
     """The lines printed after a run: counts, rate, then each failed and refused file."""
-    from ..jobs.batch import NO_MASK
+    from ..jobs.plan import NO_MASK
 
     rate = summary.done / summary.seconds if summary.seconds > 0 else 0.0
     lines = [f"{'stopped' if summary.stopped else 'finished'}: {summary.done} cleaned, {summary.copied} copied, "

@@ -1,7 +1,7 @@
 """Batch cleaning on a Ray cluster: ``python main.py batch DIR --cluster ADDRESS``.
 
 The driver (this process) does what a local run does, with the same code
-(``model.jobs.batch``): it plans, holds the output folder's lock, writes every
+(``model.jobs.batch`` and the modules beside it): it plans, holds the output folder's lock, writes every
 result atomically, keeps the manifest and the report. Only the model step is
 elsewhere: Ray actors (``PhotoWorker``), each holding one loaded model,
 receive a photo's bytes (and its mask's) and answer with the encoded result,
@@ -33,8 +33,12 @@ from typing import Callable
 import numpy as np
 
 from ..photos.imageio import ImageReadError, check_regular_file, read_photo
-from .batch import (MISSES_PHOTO, BatchError, BatchOptions, BatchProgress, BatchSummary, Encoded, MaskFitter,
-                    PhotoError, _BatchRun, _Job, clean_photo, encode_result, run_locked)
+from .batch import MISSES_PHOTO, Encoded, PhotoError, _BatchRun, clean_photo, encode_result, run_locked
+from .errors import BatchError
+from .mask_fit import MaskFitter
+from .options import BatchOptions
+from .plan import Job
+from .report import BatchProgress, BatchSummary, write_report
 
 MAX_TRIES = 3  # a photo is tried on up to this many workers
 QUEUED_PER_WORKER = 2  # photos handed to a worker at once: the next one is there when it finishes one
@@ -239,7 +243,7 @@ class _Worker:
 
 @dataclass
 class _Try:
-    job: _Job
+    job: Job
     worker: _Worker
     seq: int  # hand-over order (a worker works in this order)
 
@@ -305,7 +309,7 @@ class _ClusterRun(_BatchRun):
             self.note(f"a worker was lost ({reason}); starting another")
             self._start_worker()
 
-    def _retry(self, job: _Job, worker: _Worker, reason: str, counted: bool = True) -> None:
+    def _retry(self, job: Job, worker: _Worker, reason: str, counted: bool = True) -> None:
         rel = job.rel.as_posix()
         if counted:
             self.tries[rel] = self.tries.get(rel, 0) + 1
@@ -316,7 +320,7 @@ class _ClusterRun(_BatchRun):
             self.todo.appendleft(job)
 
     # -- handing photos over
-    def _pick(self, job: _Job) -> _Worker | None:
+    def _pick(self, job: Job) -> _Worker | None:
         free = [w for w in self.workers if w.ready and w.queued < QUEUED_PER_WORKER]
         if not free:
             return None
@@ -371,7 +375,7 @@ class _ClusterRun(_BatchRun):
             return
         self._use(job, answer)
 
-    def _use(self, job: _Job, answer: dict) -> None:
+    def _use(self, job: Job, answer: dict) -> None:
         """A worker's answer: the result to write, a copy, or the reason it failed."""
         for message in answer.get("notes") or ():
             self.note(message)
@@ -405,7 +409,7 @@ class _ClusterRun(_BatchRun):
         summary = self.summary
         writer = threading.Thread(target=self._writer, daemon=True, name="batch-write")
         writer.start()
-        self.todo: deque[_Job] = deque()
+        self.todo: deque[Job] = deque()
         self._seq = 0
         try:
             for job in self.jobs:
@@ -461,9 +465,8 @@ class _ClusterRun(_BatchRun):
             self.sort_records()  # the same order as a local run's report, whatever order the workers answered in
             summary.seconds = time.perf_counter() - t_start
             if self.options.report is not None:
-                from .batch import _write_report
                 try:
-                    _write_report(Path(self.options.report), summary, self.token)
+                    write_report(Path(self.options.report), summary, self.token)
                 except OSError as exc:
                     summary.report_error = f"cannot write the report {self.options.report}: {exc.strerror or exc}"
         if self.writer_errors:

@@ -1,5 +1,5 @@
 """The options of a batch run (``BatchOptions``), apart from the batch code
-(``batch.py``) so that the command line builds its flags, and answers
+(``batch.py`` and the modules beside it) so that the command line builds its flags, and answers
 ``--help``, without loading numpy, OpenCV or the photo readers."""
 from __future__ import annotations
 

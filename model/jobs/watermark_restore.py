@@ -1190,7 +1190,9 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
     ``run_batch`` as its inpainter. Raises ``BatchError`` (usage, or
     "no consistent watermark found")."""
     from ..photos.files import cleaned_folder
-    from .batch import BatchError, busy_message, lock_holder, validate_options
+    from .errors import BatchError
+    from .lock import busy_message, lock_holder
+    from .validation import validate_options
 
     if options.mask is not None or options.masks_dir is not None:
         raise BatchError("--watermark replaces --mask and --masks: give only one of them")

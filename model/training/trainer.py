@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..checkpoint import FORMAT, CheckpointError, atomic_save, load_state, save_weights
+from ..losses import loss_values
 from ..devices import autocast, cpu_has_bf16, resolve_device
 from ..network import NetConfig
 from ..prefill import DEVICE_PREFILLS
@@ -191,8 +192,9 @@ class Trainer:
                           num_workers=workers, pin_memory=self.device.type == "cuda",
                           persistent_workers=False, prefetch_factor=4 if workers else None)
 
-    def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        """One optimiser step on ``batch`` (and one critic step with --adversarial); returns the loss parts."""
+    def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        """One optimiser step on ``batch`` (and one critic step with --adversarial); returns the loss
+        parts as detached device tensors, so that a step never waits for the device to finish."""
         truth, known, prefill = (t.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
                                  for t in batch)
         self.net.train()
@@ -267,23 +269,30 @@ class Trainer:
         t0, s0 = time.perf_counter(), self.step
         try:
             for batch in self._batches():
-                parts = self.train_step(batch)
-                rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
-                eta = (self.total - self.step) / max(rate, 1e-9)
+                step_parts = self.train_step(batch)
                 if tqdm_bar is not None:
                     tqdm_bar.update(1)
-                    tqdm_bar.set_postfix(loss=f"{parts['total']:.4f}", l1=f"{parts['l1']:.4f}")
-                if self.step % self.opts.log_every == 0 or self.step == self.total:
+                logging = self.step % self.opts.log_every == 0 or self.step == self.total
+                validating = self.step % self.opts.val_every == 0 or self.step == self.total
+                out_of_time = self.opts.time_limit is not None and time.perf_counter() - t0 > 60 * self.opts.time_limit
+                stopping = out_of_time or (should_stop is not None and should_stop())
+                parts = {}
+                if logging or validating or stopping:  # the only steps that read the losses (one device sync)
+                    parts = loss_values(step_parts)
+                    rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
+                    eta = (self.total - self.step) / max(rate, 1e-9)
+                    if tqdm_bar is not None:
+                        tqdm_bar.set_postfix(loss=f"{parts['total']:.4f}", l1=f"{parts['l1']:.4f}")
+                if logging:
                     self.log.append({"step": self.step, **parts, "time": time.time()})
                 val = None
-                if self.step % self.opts.val_every == 0 or self.step == self.total:
+                if validating:
                     val = self._validate_and_keep(progress, parts, rate, eta)
                 if self.step % self.opts.checkpoint_every == 0:
                     self.save_last()
-                if progress is not None and val is None:
+                if progress is not None and val is None and parts:
                     progress(TrainProgress(self.step, self.total, parts, steps_per_s=rate, eta_s=eta))
-                out_of_time = self.opts.time_limit is not None and time.perf_counter() - t0 > 60 * self.opts.time_limit
-                if out_of_time or (should_stop is not None and should_stop()):
+                if stopping:
                     stopped = self.step < self.total
                     if stopped and val is None:  # judge the weights as they are when stopped
                         self._validate_and_keep(progress, parts, rate)
