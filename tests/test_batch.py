@@ -22,6 +22,7 @@ from model.jobs.errors import BatchError
 from model.jobs.manifest import MANIFEST_NAME
 from model.jobs.mask_fit import fit_mask
 from model.jobs.options import BatchOptions
+from model.fill.base import Filler, FillResult
 from model.jobs.validation import validate_options
 from model.photos.atomic import TEMP_SUFFIX
 from model.photos.files import IMAGE_SUFFIXES, cleaned_folder
@@ -30,7 +31,7 @@ from model.photos.imageio import read_image
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class FakeInpainter:
+class FakeInpainter(Filler):
     """Inverts the masked pixels: fast, deterministic, easy to check."""
 
     def __init__(self):
@@ -42,7 +43,7 @@ class FakeInpainter:
         self.calls.append(hole.copy())
         out = image.copy()
         out[hole] = 255 - image[hole]
-        return SimpleNamespace(refined=out)
+        return FillResult({"refined": out})
 
 
 def tree_hashes(folder: Path) -> dict:

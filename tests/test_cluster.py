@@ -19,6 +19,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from conftest import smooth_photo  # noqa: E402
+from model.fill.base import Filler  # noqa: E402
 from model.inference import Inpainter  # noqa: E402
 from model.jobs.batch import run_batch  # noqa: E402
 from model.jobs.manifest import MANIFEST_NAME  # noqa: E402
@@ -161,7 +162,7 @@ def test_a_worker_killed_mid_photo_costs_a_retry_not_an_output(cluster, shop):
     assert report(shop[0] / "killed.json") == report(shop[0] / "local.json")
 
 
-class ExitOnWidth:
+class ExitOnWidth(Filler):
     """Stands in for the watermark restorer: kills the worker process on a
     photo 81 px wide, else runs the worker's model."""
 

@@ -7,10 +7,11 @@ import numpy as np
 from PIL import Image
 
 from model.confidence import fill_confidence
+from model.fill.base import Filler
 from test_watermark import random_photo
 
 
-class BreakSome:
+class BreakSome(Filler):
     """The real model, except that for the photos named in ``broken`` the fill
     is replaced by a flat colour (what a failed removal can look like)."""
 

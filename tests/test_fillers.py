@@ -127,3 +127,48 @@ def test_every_registered_filler_names_a_filler_class():
         cls = filler_class(name)
         assert issubclass(cls, Filler) and cls.name == name
     assert isinstance(FillResult({"x": np.zeros((1, 1, 3), np.uint8)}).image, np.ndarray)
+
+
+def test_batch_with_a_classical_method(tmp_path, capsys):
+    """``batch --method telea``: every photo gets Telea's fill, scored without a coarse stage."""
+    src = tmp_path / "in"
+    src.mkdir()
+    photos = [smooth_photo(90, 120, seed=40 + i) for i in range(2)]
+    for i, photo in enumerate(photos):
+        Image.fromarray(photo).save(src / f"p{i}.png")
+    hole = np.zeros((90, 120), bool)
+    hole[30:60, 40:80] = True
+    Image.fromarray(hole.astype(np.uint8) * 255).save(tmp_path / "m.png")
+    rc = main(["batch", str(src), "--mask", str(tmp_path / "m.png"), "-o", str(tmp_path / "out"), "--method", "telea",
+               "--report", str(tmp_path / "r.json")])
+    assert rc == 0, capsys.readouterr().err
+    for i, photo in enumerate(photos):
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"p{i}.png")), classical_fill(photo, hole))
+    records = json.loads((tmp_path / "r.json").read_text())["files"]
+    assert [r["status"] for r in records] == ["done", "done"] and all(0 < r["confidence"] <= 1 for r in records)
+
+
+def test_a_watermark_batch_takes_no_mask_and_resumes_on_its_estimate(tmp_path):
+    """The restorer places its own hole: the run has no mask (no generated
+    mask file keys the job); --resume keeps the photos of the same estimate
+    and redoes them for another."""
+    from model.jobs.batch import run_batch
+    from model.jobs.options import BatchOptions
+    from model.jobs.watermark_restore import Watermark, prepare_batch
+    from test_watermark_restore import FakeInpainter, synthetic
+
+    _, marked, _, _ = synthetic(12, h=100, w=160, opacity=0.5, seed=3)
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, m in enumerate(marked):
+        Image.fromarray(m).save(src / f"p{i:02d}.png")
+    options, restorer = prepare_batch(BatchOptions(src, output_dir=tmp_path / "out"), "auto", 12)
+    assert options.mask is None and options.masks_dir is None and restorer.finds_hole
+    first = run_batch(options, restorer.bind(FakeInpainter()))
+    assert first.done == 12 and all(r.confidence is not None for r in first.records)
+    again = run_batch(BatchOptions(src, output_dir=tmp_path / "out", resume=True), restorer)
+    assert again.skipped == 12 and again.done == 0  # the same estimate: nothing to redo
+    other = Watermark(restorer.mark.alpha * 0.9, restorer.mark.colour)
+    _, changed = prepare_batch(BatchOptions(src, output_dir=tmp_path / "out", resume=True), other)
+    assert run_batch(BatchOptions(src, output_dir=tmp_path / "out", resume=True),
+                     changed.bind(FakeInpainter())).done == 12  # another estimate: every photo again

@@ -28,6 +28,7 @@ from model.jobs.batch import run_batch
 from model.jobs.errors import BatchError
 from model.jobs.manifest import MANIFEST_NAME
 from model.jobs.options import BatchOptions
+from model.fill.base import Filler, FillResult
 from model.jobs.validation import validate_options
 from model.cli import main
 from model.photos.imageio import ImageReadError, read_mask, read_photo
@@ -35,7 +36,7 @@ from model.masks import hole_from_user_mask
 from model.photos.atomic import TEMP_SUFFIX
 
 
-class FakeInpainter:
+class FakeInpainter(Filler):
     """Inverts the masked pixels (fast, deterministic)."""
 
     def __init__(self, gate: threading.Event | None = None, started: threading.Event | None = None):
@@ -51,7 +52,7 @@ class FakeInpainter:
         hole = np.asarray(mask) != 0
         out = image.copy()
         out[hole] = 255 - image[hole]
-        return SimpleNamespace(refined=out, coarse=out)
+        return FillResult({"refined": out, "coarse": out})
 
 
 def save(path: Path, image: np.ndarray, **kw) -> Path:

@@ -110,14 +110,15 @@ def test_r2_batch_on_a_full_disk_fails_the_photo_and_resume_redoes_it(tmp_path):
     out = tmp_path / "out"
     script = FULL_DISK.format(root=str(ROOT)) + textwrap.dedent(f"""
         from pathlib import Path
-        from types import SimpleNamespace
+        from model.fill.base import Filler, FillResult
         from model.jobs.batch import run_batch
         from model.jobs.options import BatchOptions
-        def fill(image, hole, should_stop=None):
-            out = image.copy(); out[hole] = 255 - image[hole]
-            return SimpleNamespace(refined=out, coarse=out)
+        class Invert(Filler):
+            def fill(self, image, hole, should_stop=None, progress=None):
+                out = image.copy(); out[hole] = 255 - image[hole]
+                return FillResult({{"refined": out, "coarse": out}})
         s = run_batch(BatchOptions(Path({str(src)!r}), output_dir=Path({str(out)!r}), mask=Path({str(mask)!r}),
-                                   mask_fit="stretch"), fill)
+                                   mask_fit="stretch"), Invert())
         print("done", s.done, "failed", [p.rsplit("/", 1)[-1] for p, _ in s.failed])
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -9,8 +9,8 @@ from benchmarks.watermark import scaled_mark
 from model.jobs.batch import run_batch
 from model.jobs.options import BatchOptions
 from model.jobs.watermark_placement import ANCHORS, REFERENCES, Placement, find_rule
-from model.jobs.watermark_restore import (NoWatermarkError, Watermark, colour_consistency, place_by_rule,
-                                          prepare_batch, watermark_from_folder)
+from model.jobs.watermark_restore import (WATERMARK_DIR, NoWatermarkError, Watermark, colour_consistency,
+                                          place_by_rule, prepare_batch, watermark_from_folder)
 from test_watermark import random_photo
 from test_watermark_restore import FakeInpainter, blend, psnr
 
@@ -82,7 +82,7 @@ def test_a_mixed_folder_is_estimated_from_all_sizes_and_restored(tmp_path):
         gains.append(psnr(out[box], clean[box]) - psnr(marked[box], clean[box]))
     assert min(gains) > 3 and np.mean(gains) > 8
     # the rule travels with the saved estimate (--watermark FILE on another folder)
-    saved = Watermark.load(options.mask)
+    saved = Watermark.load(tmp_path / "out" / WATERMARK_DIR / "watermark.png")
     assert saved.placement == mark.placement and set(saved.fits) == set(mark.fits)
     for size in SIZES:
         assert np.abs(place_by_rule(saved, *size)[0] - place_by_rule(mark, *size)[0]).max() < 1e-3

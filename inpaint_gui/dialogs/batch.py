@@ -312,7 +312,7 @@ class BatchDialog(JobDialog):
             if self.use_restore.isChecked():
                 # as ``batch --watermark auto``: the approved estimate saved to the output folder, then restored
                 opts, restorer = prepare_batch(opts, self.restore_mark)
-            validate_options(opts)
+            validate_options(opts, finds_hole=restorer is not None)
         except (BatchError, ValueError, OSError) as exc:
             messages.message(self, messages.ERROR, "Cannot start the batch", for_the_dialog(str(exc)))
             return None

@@ -54,14 +54,14 @@ def _note(message: str) -> None:
 def _prepare_watermark(options, args: argparse.Namespace):
     """``--watermark auto|FILE [--sample N]``: ``prepare_batch`` with what it
     found printed. Raises BatchError."""
-    from ..jobs.watermark_restore import describe, prepare_batch
+    from ..jobs.watermark_restore import WATERMARK_DIR, describe, prepare_batch
 
     if str(args.watermark) == "auto":
         print(f"estimating the shared watermark from up to {args.sample} photos ...", file=sys.stderr)
     run, restorer = prepare_batch(options, args.watermark, args.sample, note=_note)
     mark = restorer.mark
     origin = f"from {len(mark.used)} photos" if mark.used else f"from {args.watermark}"
-    print(f"watermark {origin}: {describe(mark)}; kept in {run.mask.parent}", file=sys.stderr)
+    print(f"watermark {origin}: {describe(mark)}; kept in {Path(run.output_dir) / WATERMARK_DIR}", file=sys.stderr)
     return run, restorer
 
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.watermark is not None:  # model/jobs/watermark_restore.py: estimate, then restore instead of repaint
             options, restorer = _prepare_watermark(options, args)
-        out_dir = validate_options(options)
+        out_dir = validate_options(options, finds_hole=restorer is not None)
         holder = lock_holder(out_dir)
         if holder is not None:  # say so before the model is loaded
             raise BatchError(busy_message(out_dir, holder))
@@ -87,13 +87,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if options.cluster is not None:  # model/jobs/cluster.py: the workers load the model
-        if not _weights_usable(args):
+        if args.method == "network" and not _weights_usable(args):
             return 2
 
         def start(progress, should_stop):
             from ..jobs.cluster import run_cluster_batch
             return run_cluster_batch(options, args.weights, args.device, args.texture == "on", restorer,
-                                     progress=progress, should_stop=should_stop, note=_note)
+                                     progress=progress, should_stop=should_stop, note=_note, method=args.method)
     else:
         inpainter = open_inpainter(args)
         if inpainter is None:

@@ -81,6 +81,16 @@ class Filler:
         """Why this filler cannot run here (a library not installed), or None."""
         return None
 
+    def hole_key(self) -> str:
+        """For a filler that finds its own hole: what that hole depends on (a
+        batch's ``--resume`` redoes the photos when it changes)."""
+        return ""
+
+    def prepare_output(self, out_dir) -> None:
+        """Write the filler's own files into a batch's output folder (the
+        watermark restorer's estimate); called once the batch holds the
+        folder's lock, so a refused run writes nothing."""
+
     @property
     def stages(self) -> tuple[str, ...]:
         """The outputs besides the result (the network's "coarse"); empty for a one-stage fill."""
@@ -128,6 +138,8 @@ class CropFiller(Filler):
     crop around the holes (``context_box``; the whole image with
     ``whole_image``), calls ``fill_crop`` on it and pastes the crop's hole
     back into a copy of the photo. Its one output is named after it."""
+
+    device = "cpu"  # a classical fill runs on the CPU
 
     def __init__(self, context: float = DEFAULTS.context, whole_image: bool = False):
         self.context, self.whole_image = context, whole_image

@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..fill.base import Filler
 from ..masks import check_hole_fraction
 from ..paths import link_inside
 from ..photos.atomic import copy_atomic
@@ -57,24 +58,27 @@ class Cleaned:
     reason: str = ""  # why the source is copied, when the filler left it alone
 
 
-def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, inpainter) -> Cleaned:
-    """Fit the mask to ``photo`` and run the model. Raises PhotoError."""
+def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, filler: Filler) -> Cleaned:
+    """Fit the mask to ``photo`` (unless the filler places its own hole) and
+    fill it. Raises PhotoError."""
     h, w = photo.rgb.shape[:2]
-    try:
-        hole = fit(mask, h, w)
-        check_hole_fraction(hole)
-    except (ValueError, ImageReadError) as exc:
-        raise PhotoError(str(exc)) from None
+    hole = None
+    if not filler.finds_hole:
+        try:
+            hole = fit(mask, h, w)
+            check_hole_fraction(hole)
+        except (ValueError, ImageReadError) as exc:
+            raise PhotoError(str(exc)) from None
     t0 = time.perf_counter()
+    result, confidence, reason = None, None, ""
     try:
-        full = inpainter(photo.rgb, hole) if hole.any() else None
-        result = getattr(full, "refined", full)
-        confidence, reason = None, ""
-        if full is not None and result is None:  # e.g. a photo without the watermark: copied as is
-            reason = getattr(full, "reason", "")
-        elif full is not None:
+        filled = filler(photo.rgb, hole) if hole is None or hole.any() else None
+        if filled is not None:
+            result, reason = filled.image, filled.reason  # no image: the filler left it (e.g. no watermark)
+        if result is not None:
             from ..confidence import fill_confidence
-            confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
+            where = hole if filled.hole is None else filled.hole
+            confidence = round(fill_confidence(photo.rgb, where, result, filled.stage("coarse")), 4)
     except Exception as exc:  # out of memory on a huge photo etc.: this photo only
         raise PhotoError(f"removal failed: {type(exc).__name__}: {exc}") from None
     return Cleaned(result, confidence, time.perf_counter() - t0, reason)
@@ -116,30 +120,31 @@ def _decoder(jobs: list[Job], q: queue.Queue, stop: threading.Event) -> None:
     q.put(None)  # end marker (the consumer drains, so this never blocks for long)
 
 
-def run_batch(options: BatchOptions, inpainter, progress: Callable[[BatchProgress], None] | None = None,
+def run_batch(options: BatchOptions, filler: Filler, progress: Callable[[BatchProgress], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> BatchSummary:
-    """Clean every photo of ``options.input_dir`` with ``inpainter`` (an
-    ``Inpainter`` or any callable ``(image, mask) -> result.refined``).
+    """Clean every photo of ``options.input_dir`` with ``filler`` (a
+    ``model.fill`` filler: the network's ``Inpainter``, a classical fill,
+    the watermark restorer, which places its own hole and takes no mask).
 
     ``progress`` is called after each file, from a writer thread; ``should_stop``
-    is checked between photos (the current photo is finished first). An
-    inpainter with files of its own for the output folder (the watermark
-    restorer's estimate) writes them in ``prepare_output(out_dir)``, called
-    once the lock is held, so a refused run writes nothing."""
+    is checked between photos (the current photo is finished first). The
+    filler's own files for the output folder (the watermark restorer's
+    estimate) are written by its ``prepare_output(out_dir)``, called once the
+    lock is held, so a refused run writes nothing."""
     if options.cluster:  # never silently run on this machine what was meant for a cluster
         raise BatchError("options.cluster is set: run it with model.jobs.cluster.run_cluster_batch")
-    return run_locked(options, lambda out_dir, token: _BatchRun(options, inpainter, progress, out_dir, token),
-                      should_stop, getattr(inpainter, "prepare_output", None))
+    return run_locked(options, lambda out_dir, token: _BatchRun(options, filler, progress, out_dir, token),
+                      should_stop, filler)
 
 
 def run_locked(options: BatchOptions, start: Callable[[Path, str], "_BatchRun"],
-               should_stop: Callable[[], bool] | None = None,
-               prepare_output: Callable[[Path], None] | None = None) -> BatchSummary:
+               should_stop: Callable[[], bool] | None = None, filler: Filler | None = None) -> BatchSummary:
     """Validate, take the output folder's lock, remove a killed run's temps,
-    let ``prepare_output(out_dir)`` write the run's own files (only now, so a
-    refused run writes nothing), then run ``start(out_dir, token)`` (a local
-    run, or model/jobs/cluster.py's)."""
-    out_dir = validate_options(options)
+    let ``filler.prepare_output(out_dir)`` write the run's own files (only
+    now, so a refused run writes nothing), then run ``start(out_dir, token)``
+    (a local run, or model/jobs/cluster.py's, whose workers have the filler:
+    ``filler`` None, or the watermark restorer they bind)."""
+    out_dir = validate_options(options, filler is not None and filler.finds_hole)
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(6)  # names this run's temp files
@@ -148,8 +153,8 @@ def run_locked(options: BatchOptions, start: Callable[[Path, str], "_BatchRun"],
     try:
         remove_stale_temps(out_dir, str(stale.get("token", "")), tuple(p for _, p in input_paths(options)),
                             options.report)
-        if prepare_output is not None:
-            prepare_output(out_dir)
+        if filler is not None:
+            filler.prepare_output(out_dir)
         return start(out_dir, token).run(should_stop, t_start)
     finally:
         out_lock.release()
@@ -162,13 +167,15 @@ class _BatchRun:
     the results into place (``write``); ``finish`` records each file's outcome
     (from both threads, under a lock, so progress arrives in order)."""
 
-    def __init__(self, options: BatchOptions, inpainter, progress: Callable[[BatchProgress], None] | None,
+    def __init__(self, options: BatchOptions, filler: Filler | None, progress: Callable[[BatchProgress], None] | None,
                  out_dir: Path, token: str):
-        self.options, self.inpainter, self.progress, self.token = options, inpainter, progress, token
+        self.options, self.filler, self.progress, self.token = options, filler, progress, token
         self.out_dir = out_dir
-        self.manifest = Manifest(out_dir, job_key(options), options.resume, token)
+        finds_hole = filler is not None and filler.finds_hole
+        self.manifest = Manifest(out_dir, job_key(options, filler.hole_key() if finds_hole else ""), options.resume,
+                                 token)
         self.summary = BatchSummary(output_dir=str(out_dir))
-        self.jobs = plan_jobs(options, out_dir, self.manifest)
+        self.jobs = plan_jobs(options, out_dir, self.manifest, finds_hole)
         self.summary.total = len(self.jobs)
         self.lock = threading.Lock()
         self.shared_hole = read_mask(options.mask) if options.mask is not None else None
@@ -243,7 +250,7 @@ class _BatchRun:
     def clean(self, job: Job, photo: Photo, decode_s: float) -> None:
         """Fit the mask and run the model for one decoded photo (main thread)."""
         try:
-            cleaned = clean_photo(photo, job.mask, self.fit, self.inpainter)
+            cleaned = clean_photo(photo, job.mask, self.fit, self.filler)
         except PhotoError as exc:
             self.finish(job, "failed", str(exc), decode_s=decode_s)
             return

@@ -32,6 +32,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..fill.options import InferenceOptions
+from ..option import default_of
 from ..photos.imageio import ImageReadError, check_regular_file, read_photo
 from .batch import MISSES_PHOTO, Encoded, PhotoError, _BatchRun, clean_photo, encode_result, run_locked
 from .errors import BatchError
@@ -56,7 +58,8 @@ class WorkerSpec:
     """What each worker loads and how it writes (sent to every worker)."""
     device: str = "auto"  # "cpu", or "cuda" for a worker that holds a GPU
     threads: int = 1  # torch and OpenCV threads (= the CPUs Ray reserves for the worker)
-    texture: bool = True
+    method: str = default_of(InferenceOptions, "method")  # the filler each worker loads (model.fill)
+    texture: bool = default_of(InferenceOptions, "texture")
     mask_fit: str = "error"
     quality: int | None = None
 
@@ -72,7 +75,7 @@ class PhotoWorker:
         import cv2
         import torch
 
-        from ..inference import Inpainter
+        from ..fill import load_filler
 
         torch.set_num_threads(spec.threads)
         cv2.setNumThreads(spec.threads)
@@ -80,7 +83,7 @@ class PhotoWorker:
         self.folder = Path(tempfile.mkdtemp(prefix="inpaint-worker-"))
         weights_file = self.folder / "weights.pt"
         weights_file.write_bytes(weights)
-        self.inpainter = Inpainter(weights_file, spec.device, texture=spec.texture)
+        self.inpainter = load_filler(spec.method, weights_file, spec.device, texture=spec.texture)
         self.device = self.inpainter.device
         self.notes: list[str] = []
         if restorer is not None:  # --watermark: the restorer stands in for the model and calls it
@@ -254,7 +257,8 @@ class _ClusterRun(_BatchRun):
 
     def __init__(self, options: BatchOptions, progress, out_dir: Path, token: str, *, count: int, resources: dict,
                  spec: WorkerSpec, weights: bytes, restorer, note: Callable[[str], None] | None):
-        super().__init__(options, None, progress and self._with_workers(progress), out_dir, token)
+        # the workers have the fillers; here only the restorer's keys and files count (or none)
+        super().__init__(options, restorer, progress and self._with_workers(progress), out_dir, token)
         self.count, self.resources, self.note = count, resources, note or (lambda message: None)
         self.spec = dataclasses.replace(spec, mask_fit=options.mask_fit, quality=options.quality)
         self.restorer = restorer
@@ -339,7 +343,7 @@ class _ClusterRun(_BatchRun):
                 check_regular_file(job.path)
                 photo_bytes = job.path.read_bytes()
                 mask_bytes = None
-                if self.shared_hole is None:  # --masks: the photo's own mask goes with it
+                if job.mask is not None and self.shared_hole is None:  # --masks: the photo's own mask goes with it
                     check_regular_file(job.mask)
                     mask_bytes = job.mask.read_bytes()
             except ImageReadError as exc:
@@ -498,14 +502,17 @@ def _detached(restorer):
 
 
 def run_cluster_batch(options: BatchOptions, weights: str | os.PathLike | None = None, device: str = "auto",
-                      texture: bool = True, restorer=None, progress: Callable[[BatchProgress], None] | None = None,
+                      texture: bool = default_of(InferenceOptions, "texture"), restorer=None,
+                      progress: Callable[[BatchProgress], None] | None = None,
                       should_stop: Callable[[], bool] | None = None,
-                      note: Callable[[str], None] | None = None) -> BatchSummary:
+                      note: Callable[[str], None] | None = None,
+                      method: str = default_of(InferenceOptions, "method")) -> BatchSummary:
     """``run_batch`` on the Ray cluster at ``options.cluster``: the same
-    outputs, manifest and report. ``weights``/``device``/``texture``: the
-    model each worker loads (the weights file is sent to them); ``restorer``:
-    a ``WatermarkRestorer`` (``--watermark``). Raises ClusterError (a
-    BatchError) when the cluster cannot be used, BatchError for bad options."""
+    outputs, manifest and report. ``method``/``weights``/``device``/``texture``:
+    the filler each worker loads (the weights file is sent to them);
+    ``restorer``: a ``WatermarkRestorer`` (``--watermark``). Raises
+    ClusterError (a BatchError) when the cluster cannot be used, BatchError
+    for bad options."""
     from ..paths import resolve_weights
 
     if not options.cluster:
@@ -517,14 +524,13 @@ def run_cluster_batch(options: BatchOptions, weights: str | os.PathLike | None =
     started = connect(str(options.cluster))
     try:
         count, resources, spec = worker_plan(device, options.workers)
-        spec.texture = texture
+        spec.texture, spec.method = texture, method
         if note is not None:
             kind = "GPU" if spec.device == "cuda" else "CPU"
             note(f"cluster: {count} {kind} worker(s), {spec.threads} thread(s) each")
         return run_locked(options, lambda out_dir, token: _ClusterRun(
             options, progress, out_dir, token, count=count, resources=resources, spec=spec,
-            weights=weights_bytes, restorer=restorer, note=note), should_stop,
-            getattr(restorer, "prepare_output", None))
+            weights=weights_bytes, restorer=restorer, note=note), should_stop, restorer)
     finally:
         if started:
             _ray().shutdown()

@@ -81,12 +81,15 @@ def _signature(path: Path | None) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def job_key(options: BatchOptions) -> str:
-    """Identifies what a finished output depends on besides its source."""
+def job_key(options: BatchOptions, hole_key: str = "") -> str:
+    """Identifies what a finished output depends on besides its source;
+    ``hole_key``: what a filler that places its own hole places it by (the
+    watermark restorer's estimate)."""
     h = hashlib.sha256()
     if options.mask is not None:
         h.update(Path(options.mask).read_bytes())
-    else:
+    elif options.masks_dir is not None:
         h.update(str(Path(options.masks_dir).resolve()).encode())
+    h.update(hole_key.encode())
     h.update(f"|{options.mask_fit}|{options.quality}|{options.missing}".encode())
     return h.hexdigest()[:16]

@@ -40,7 +40,9 @@ def find_mask(index: dict[tuple[str, str], Path], rel: Path) -> Path | None:
     return index.get((rel.parent.as_posix(), rel.stem)) or index.get((".", rel.stem))
 
 
-def plan_jobs(options: BatchOptions, out_dir: Path, manifest: Manifest) -> list[Job]:
+def plan_jobs(options: BatchOptions, out_dir: Path, manifest: Manifest, finds_hole: bool = False) -> list[Job]:
+    """One job per file; ``finds_hole``: the filler places its own hole, so
+    every photo is cleaned without a mask."""
     src = Path(options.input_dir)
     exclude = tuple(p for p in (options.masks_dir, out_dir) if p is not None)
     index = _mask_index(Path(options.masks_dir)) if options.masks_dir is not None else None
@@ -52,7 +54,10 @@ def plan_jobs(options: BatchOptions, out_dir: Path, manifest: Manifest) -> list[
     for path in photos:
         rel = path.relative_to(src)
         out = out_dir / rel
-        mask = Path(options.mask) if index is None else find_mask(index, rel)
+        if index is not None:
+            mask = find_mask(index, rel)
+        else:  # the shared mask, or none: the filler places its own hole
+            mask = Path(options.mask) if options.mask is not None else None
         if options.mask is not None and real_path(path) == real_path(options.mask):
             continue  # the mask itself lies in the photo folder
         problem = entry_problem(path, src)
@@ -66,7 +71,7 @@ def plan_jobs(options: BatchOptions, out_dir: Path, manifest: Manifest) -> list[
             jobs.append(Job(path, rel, out, mask, "fail", "the output would be written into the input folder"))
         elif manifest.finished(rel.as_posix(), path, out, mask):
             jobs.append(Job(path, rel, out, mask, "resumed", "finished by an earlier run"))
-        elif mask is None:
+        elif mask is None and not finds_hole:
             action = "copy" if options.missing == "copy" else "skip"
             jobs.append(Job(path, rel, out, None, action, NO_MASK))
         else:

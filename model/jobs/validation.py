@@ -17,15 +17,17 @@ from .options import MASK_FITS, MISSING, BatchOptions
 def input_paths(options: BatchOptions) -> list[tuple[str, Path]]:
     """What the run reads (and so must never write): (what, path)."""
     items = [("photo folder", Path(options.input_dir))]
-    if options.mask is not None and not options.mask_is_generated:
+    if options.mask is not None:
         items.append(("mask file", Path(options.mask)))
     if options.masks_dir is not None:
         items.append(("mask folder", Path(options.masks_dir)))
     return items
 
 
-def validate_options(options: BatchOptions) -> Path:
+def validate_options(options: BatchOptions, finds_hole: bool = False) -> Path:
     """Check ``options``; return the output folder. Raises BatchError.
+    ``finds_hole``: the filler places its own hole in each photo (the
+    watermark restorer), so the run takes no mask.
 
     Inputs (the photo folder, the mask file, the mask folder) are read-only:
     an output folder that is, contains or lies inside one of them is refused,
@@ -33,9 +35,12 @@ def validate_options(options: BatchOptions) -> Path:
     src = Path(options.input_dir)
     if not src.is_dir():
         raise BatchError(f"input folder not found: {src}")
-    if (options.mask is None) == (options.masks_dir is None):
+    if finds_hole:
+        if options.mask is not None or options.masks_dir is not None:
+            raise BatchError("--watermark replaces --mask and --masks: give only one of them")
+    elif (options.mask is None) == (options.masks_dir is None):
         raise BatchError("give exactly one of a mask (--mask) or a mask folder (--masks)")
-    if options.mask is not None and not options.mask_is_generated:  # a generated one is written under the lock
+    if options.mask is not None:
         if not os.path.lexists(options.mask):
             raise BatchError(f"mask file not found: {options.mask}")
         try:

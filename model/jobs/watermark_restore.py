@@ -46,7 +46,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable, Iterable, Sequence
 
 import cv2
@@ -55,6 +54,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from PIL import Image, PngImagePlugin
 
+from ..fill.base import Filler, FillResult
 from .watermark import MIN_PHOTOS, WORK_PIXELS
 from .watermark_placement import Placement
 
@@ -872,8 +872,8 @@ def restore(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray, inpainter=
     FALLBACK_FROM to OPAQUE and wherever the inversion lands far out of
     range (clipped, or alpha / W wrong there), feathered; ``denoise``
     takes out the JPEG noise the inversion amplified (weight growing with
-    the gain 1 / (1 - alpha)). ``inpainter``: ``model.inference.Inpainter``
-    (or any ``(image, mask) -> result.refined``); None, or fewer than
+    the gain 1 / (1 - alpha)). ``inpainter``: a ``model.fill`` filler (the
+    network's ``Inpainter``, or another); None, or fewer than
     SMALL_FILL pixels to fill, uses OpenCV's Telea fill. Pixels outside the
     mark's box (+ a few px) are untouched."""
     image = np.asarray(image)
@@ -915,7 +915,7 @@ def restore(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray, inpainter=
             fill = base.copy()
             fill[y0:y1, x0:x1] = cv2.inpaint(base[y0:y1, x0:x1], hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
         else:
-            fill = inpainter(base, full_hole).refined
+            fill = inpainter(base, full_hole).image
         f = fall[..., None]
         result = np.clip(np.round(f * fill[y0:y1, x0:x1] + (1 - f) * restored), 0, 255).astype(np.uint8)
         filled[y0:y1, x0:x1] = fall
@@ -1113,10 +1113,16 @@ def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple
 
 # ------------------------------------------------------------------ batch
 
-class WatermarkRestorer:
-    """What ``run_batch`` calls in place of the inpainter with ``--watermark``:
-    ``restorer(image, hole).refined`` (the hole is ignored: the mark is
-    placed by ``rule`` and restored)."""
+class WatermarkRestorer(Filler):
+    """The filler of ``batch --watermark``: it places the mark in each photo
+    itself (by ``rule``; ``finds_hole``: the batch gives it no mask) and
+    restores the photo under it; where the mark is opaque, the filler it is
+    bound to (``bind``: the network, or any other) fills. Not in the
+    registry: it needs an estimate (``prepare_batch``)."""
+
+    name = "watermark"
+    outputs = ("restored",)
+    finds_hole = True
 
     def __init__(self, mark: Watermark, rule: str = "error", inpainter=None, denoise: bool = True,
                  note: Callable[[str], None] | None = None, fit: bool = True):
@@ -1137,23 +1143,26 @@ class WatermarkRestorer:
             m = rule_map(mark.placement, mark.size, (width, height))
         return float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
 
-    def bind(self, inpainter) -> "WatermarkRestorer":
+    def bind(self, inpainter: Filler) -> "WatermarkRestorer":
         self.inpainter = inpainter
         return self
+
+    def hole_key(self) -> str:
+        return f"watermark {self.mark.digest()} {self.rule}"
 
     def prepare_output(self, out_dir: Path) -> None:
         """Save the estimate to ``OUTPUT/.inpaint-watermark/`` (``run_batch``
         calls this once it holds the output folder's lock, so a refused run
-        writes nothing); only when it changed, since ``--resume`` keys on it."""
+        writes nothing); only when it changed."""
         mask_path = Path(out_dir) / WATERMARK_DIR / "watermark.png"
         mask_path.parent.mkdir(parents=True, exist_ok=True)
         if _saved_digest(mask_path) != self.mark.digest():
             self.mark.save(mask_path)
 
-    def __call__(self, image: np.ndarray, hole: np.ndarray | None = None, should_stop=None):
-        """The restored photo (``.refined``), or ``.refined`` None and a
-        ``.reason`` when the photo does not carry the mark: ``run_batch``
-        then copies it as is."""
+    def fill(self, image: np.ndarray, mask: np.ndarray | None = None, should_stop=None, progress=None) -> FillResult:
+        """The restored photo, and where the mark was (``hole``); or no image
+        and the ``reason`` when the photo does not carry the mark (``run_batch``
+        then copies it as is). ``mask`` is ignored: the mark is placed by ``rule``."""
         h, w = image.shape[:2]
         placed = self.placed.get((w, h)) or place_mark(self.mark, image, self.rule)
         alpha, colour, how = placed
@@ -1161,19 +1170,20 @@ class WatermarkRestorer:
             self.placed[(w, h)] = placed
         box = _box(alpha > 0, 3)
         if box is None:
-            return SimpleNamespace(refined=None, reason=f"no watermark: the mark falls outside this {w}x{h} photo")
+            return FillResult({}, f"no watermark: the mark falls outside this {w}x{h} photo")
         x0, y0, x1, y1 = box
         carries, before, after = carries_mark(alpha[y0:y1, x0:x1], colour[y0:y1, x0:x1], image[y0:y1, x0:x1])
         if not carries:
-            return SimpleNamespace(refined=None, reason=f"no watermark (its edges match the mark {before:.2f}, "
-                                                        f"with the mark taken out {after:.2f})")
+            return FillResult({}, f"no watermark (its edges match the mark {before:.2f}, "
+                                  f"with the mark taken out {after:.2f})")
         if how != "same size" and self.note is not None and how not in self.noted:
             self.noted.add(how)
             self.note(f"{w}x{h} photo: watermark {how}")
+        hole = tight_mask(alpha)  # where the mark is, as placed
         if self.fit:
             alpha, colour, _ = fit_to_photo(image, alpha, colour, self.enlarged(w, h))
         result = restore(image, alpha, colour, self.inpainter, self.denoise)
-        return SimpleNamespace(refined=result.image, coarse=result.image, filled=result.filled)
+        return FillResult({"restored": result.image}, hole=hole)
 
 
 WATERMARK_DIR = ".inpaint-watermark"  # in the output folder: the estimate the run used
@@ -1183,12 +1193,12 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
                   note: Callable[[str], None] | None = None):
     """Set a batch up to restore a shared watermark: estimate it (``"auto"``),
     load it (a ``watermark-mask`` output: MASK.png with MASK_alpha.png and
-    MASK_colour.png) or take a ``Watermark``; save it to
-    ``OUTPUT/.inpaint-watermark/`` (mask, alpha, colour; ``run_batch`` reads
-    that mask, so ``--resume`` sees a changed estimate). Returns the options
-    to run and a ``WatermarkRestorer`` to ``bind(inpainter)`` and pass to
-    ``run_batch`` as its inpainter. Raises ``BatchError`` (usage, or
-    "no consistent watermark found")."""
+    MASK_colour.png) or take a ``Watermark``. Returns the options to run and
+    a ``WatermarkRestorer`` to ``bind(filler)`` and pass to ``run_batch`` as
+    its filler: it saves the estimate to ``OUTPUT/.inpaint-watermark/``
+    (mask, alpha, colour) once the run holds the folder, and ``--resume``
+    keys on it (``hole_key``). Raises ``BatchError`` (usage, or "no
+    consistent watermark found")."""
     from ..photos.files import cleaned_folder
     from .errors import BatchError
     from .lock import busy_message, lock_holder
@@ -1198,10 +1208,8 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
         raise BatchError("--watermark replaces --mask and --masks: give only one of them")
     src = Path(options.input_dir)
     out = Path(options.output_dir) if options.output_dir is not None else cleaned_folder(src)
-    # the restorer places the mark itself (search for other sizes); the mask only keys the job
-    run = replace(options, output_dir=out, mask=out / WATERMARK_DIR / "watermark.png", mask_is_generated=True,
-                  mask_fit="stretch" if options.mask_fit == "error" else options.mask_fit)
-    validate_options(run)  # everything is checked, and nothing written, before the estimate
+    run = replace(options, output_dir=out)
+    validate_options(run, finds_hole=True)  # everything is checked, and nothing written, before the estimate
     holder = lock_holder(out)
     if holder is not None:
         raise BatchError(busy_message(out, holder))
