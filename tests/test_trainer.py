@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from model.checkpoint import load_network, read_checkpoint
+from model.losses import loss_values
 from model.training.data import CropDataset
 from model.training.options import TrainOptions
 from model.texture import available as texture_available
@@ -70,7 +71,7 @@ def test_paper_losses_run_and_produce_all_terms(photo_dir, tmp_path):
     assert {"l1", "correlation", "style", "total"} <= set(parts)
 
 
-def test_a_step_does_not_read_the_losses_but_the_log_does(photo_dir, tmp_path):
+def test_a_step_does_not_read_the_losses_but_the_log_does(photo_dir, tmp_path, monkeypatch):
     """Reading a loss as a number waits for the device: a step keeps them as
     device tensors and the loop reads them (in one transfer) only when it logs."""
     trainer = small_trainer(options(photo_dir, tmp_path, steps=4, log_every=2, val_every=1000,

@@ -89,6 +89,9 @@ class Trainer:
                                if self.pipeline == "device" else None)
         self.val_cases = validation_cases(self.val_photos, opts.size)
         self.loss, self.l1_loss = build_losses(opts, self.device)
+        # Reading the losses waits for an accelerator to finish the step: there they are read (in one
+        # transfer) only on the steps that log them; on the CPU they are ready, so the curve gets every step.
+        self.losses_every_step = self.device.type == "cpu"
         self.optimizer, self.critic, self.critic_opt = build_optimisers(self.net, opts, self.device)
         self.log = RunLog(self.out)
         self.step = 0
@@ -277,7 +280,7 @@ class Trainer:
                 out_of_time = self.opts.time_limit is not None and time.perf_counter() - t0 > 60 * self.opts.time_limit
                 stopping = out_of_time or (should_stop is not None and should_stop())
                 parts = {}
-                if logging or validating or stopping:  # the only steps that read the losses (one device sync)
+                if logging or validating or stopping or self.losses_every_step:
                     parts = loss_values(step_parts)
                     rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
                     eta = (self.total - self.step) / max(rate, 1e-9)
