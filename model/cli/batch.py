@@ -15,6 +15,7 @@ from .options import add_option_flags, options_from_args
 
 def add_command(sub: argparse._SubParsersAction) -> None:
     from ..jobs.options import BatchOptions
+    from ..jobs.watermark_options import SAMPLE
 
     p = sub.add_parser("batch", help="remove a region (one mask or per-photo masks) from a folder of photos",
                        description="Clean every photo of a folder (recursively). Results keep the relative "
@@ -24,8 +25,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:
                                 help="restore a semi-transparent watermark shared by the photos: estimate it "
                                      "(auto) or use a watermark-mask output (MASK.png with MASK_alpha.png, "
                                      "MASK_colour.png)")
-    p.add_argument("--sample", type=int, default=100,
-                   help="with --watermark auto: photos to estimate it from (default 100)")
+    p.add_argument("--sample", type=int, default=SAMPLE,
+                   help=f"with --watermark auto: photos to estimate it from (default {SAMPLE})")
     add_device_weights(p)
     p.set_defaults(func=run)
 
@@ -54,7 +55,8 @@ def _note(message: str) -> None:
 def _prepare_watermark(options, args: argparse.Namespace):
     """``--watermark auto|FILE [--sample N]``: ``prepare_batch`` with what it
     found printed. Raises BatchError."""
-    from ..jobs.watermark_restore import describe, prepare_batch
+    from ..jobs.watermark_model import describe
+    from ..jobs.watermark_restore import prepare_batch
 
     if str(args.watermark) == "auto":
         print(f"estimating the shared watermark from up to {args.sample} photos ...", file=sys.stderr)
