@@ -403,12 +403,9 @@ class _ClusterRun(_BatchRun):
 
     # -- the run
     def run(self, should_stop: Callable[[], bool] | None, t_start: float) -> BatchSummary:
-        import threading
-
         ray = _ray()
         summary = self.summary
-        writer = threading.Thread(target=self._writer, daemon=True, name="batch-write")
-        writer.start()
+        self.start_writers()
         self.todo: deque[Job] = deque()
         self._seq = 0
         try:
@@ -459,8 +456,7 @@ class _ClusterRun(_BatchRun):
                     ray.kill(worker.handle)
                 except Exception:
                     pass
-            self.writes.put(None)
-            writer.join()  # every answer received is written before we return
+            self.stop_writers()  # every answer received is written before we return
             self.manifest.close()
             self.sort_records()  # the same order as a local run's report, whatever order the workers answered in
             summary.seconds = time.perf_counter() - t_start
