@@ -28,11 +28,8 @@ StopCheck = Callable[[], bool]
 
 
 def _is_cancellation(exc: BaseException) -> bool:
-    """The model's own answer to ``should_stop()`` (model.inference.Cancelled)."""
-    # imported here, on the job thread, not at the top: the window opens before
-    # torch is loaded (model.inference imports it); a job that raised Cancelled
-    # has loaded it already
-    from model.inference import Cancelled
+    """The model's own answer to ``should_stop()`` (model.fill.base.Cancelled)."""
+    from model.fill.base import Cancelled  # a job that raised it has loaded it already
     return isinstance(exc, Cancelled)
 
 

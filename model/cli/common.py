@@ -28,22 +28,33 @@ def check_device(name: str) -> str | None:
 
 
 def add_device_weights(parser: argparse.ArgumentParser) -> None:
+    """``--method``, ``--device``, ``--weights`` and ``--texture`` (their
+    defaults and the method names from ``model.fill``, which loads no torch)."""
+    from ..fill import FILLERS, InferenceOptions
+    from ..option import default_of
+
+    method = default_of(InferenceOptions, "method")
+    parser.add_argument("--method", choices=tuple(FILLERS), default=method,
+                        help=f"how to fill: {', '.join(f'{name} ({entry.label})' for name, entry in FILLERS.items())} "
+                             f"(default {method})")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     parser.add_argument("--weights", type=Path, help="model checkpoint (default: $INPAINT_WEIGHTS, then the bundled model)")
-    parser.add_argument("--texture", choices=("on", "off"), default="on",
+    texture = "on" if default_of(InferenceOptions, "texture") else "off"
+    parser.add_argument("--texture", choices=("on", "off"), default=texture,
                         help="stage 2's texture step: the photo's own detail (PatchMatch) under the "
-                             "network's colours and shapes (default on; off: the network's fill alone)")
+                             f"network's colours and shapes (default {texture}; off: the network's fill alone)")
 
 
 def open_inpainter(args: argparse.Namespace, **settings):
-    """The model for a command (``--weights``, ``--device``, ``--texture``;
-    ``settings``: other ``Inpainter`` arguments, e.g. eval's run size), or
-    None after printing why it cannot be loaded (the caller exits with 2)."""
-    from ..inference import Inpainter
+    """The filler for a command (``--method``, ``--weights``, ``--device``,
+    ``--texture``; ``settings``: other ``Inpainter`` arguments, e.g. eval's
+    run size), or None after printing why it cannot be loaded (the caller
+    exits with 2)."""
+    from ..fill import load_filler
 
-    settings = {"texture": getattr(args, "texture", "on") == "on", **settings}
+    settings = {"texture": args.texture == "on", **settings}
     try:
-        return Inpainter(args.weights, args.device, **settings)
+        return load_filler(args.method, args.weights, args.device, **settings)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
