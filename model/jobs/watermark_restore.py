@@ -55,6 +55,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from PIL import Image, PngImagePlugin
 
+from .errors import PhotoRefused
 from .watermark import MIN_PHOTOS, WORK_PIXELS
 from .watermark_placement import Placement
 
@@ -1087,7 +1088,7 @@ def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple
     """alpha and colour at ``image``'s size, and how they were placed: the
     same size as is; another size by ``rule`` (``stretch``, ``anchor-*``,
     as ``batch --mask-fit``) or, for ``error`` (the default), by searching
-    for the mark. Raises ValueError when a searched mark is not found."""
+    for the mark. Raises PhotoRefused (a ValueError) when a searched mark is not found."""
     h, w = image.shape[:2]
     mh, mw = mark.alpha.shape
     if (mh, mw) == (h, w):
@@ -1105,8 +1106,8 @@ def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple
     else:
         oy, ox, score = search_mark(mark, image)
         if score < NCC_FOUND:
-            raise ValueError(f"the watermark was not found in this {w}x{h} photo (best match {score:.2f} < "
-                             f"{NCC_FOUND}; use --mask-fit to place it)")
+            raise PhotoRefused(f"the watermark was not found in this {w}x{h} photo: best match {score:.2f} < "
+                               f"{NCC_FOUND}", "mask_fit")
         how = f"found by search at offset x {ox}, y {oy} (match {score:.2f})"
     return _shift(mark.alpha, h, w, oy, ox), _shift(mark.colour, h, w, oy, ox), how
 
@@ -1190,12 +1191,12 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
     ``run_batch`` as its inpainter. Raises ``BatchError`` (usage, or
     "no consistent watermark found")."""
     from ..photos.files import cleaned_folder
-    from .errors import BatchError
+    from .errors import BatchError, BatchOptionError
     from .lock import busy_message, lock_holder
     from .validation import validate_options
 
     if options.mask is not None or options.masks_dir is not None:
-        raise BatchError("--watermark replaces --mask and --masks: give only one of them")
+        raise BatchOptionError("{watermark} replaces {mask} and {masks_dir}: give only one of them")
     src = Path(options.input_dir)
     out = Path(options.output_dir) if options.output_dir is not None else cleaned_folder(src)
     # the restorer places the mark itself (search for other sizes); the mask only keys the job
@@ -1209,7 +1210,7 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
         mark = watermark
     elif str(watermark) == "auto":
         if sample < MIN_PHOTOS:
-            raise BatchError(f"--sample must be at least {MIN_PHOTOS}")
+            raise BatchOptionError("{sample} must be at least {least}", least=MIN_PHOTOS)
         try:
             mark = watermark_from_folder(src, sample, by_rule=options.mask_fit == "error")
         except ValueError as exc:  # NoWatermarkError too
