@@ -1,4 +1,4 @@
-"""Batch cleaning (model/batch.py): bad input, mask fitting, missing masks,
+"""Batch cleaning (model/jobs/): bad input, mask fitting, missing masks,
 resume after an interruption (should_stop and SIGKILL), the CLI."""
 import hashlib
 import io

@@ -31,7 +31,7 @@ from ..paths import link_inside
 from ..photos.atomic import copy_atomic
 from ..photos.imageio import ImageReadError, Photo, read_mask, read_photo
 from ..photos.savefile import restore_like, save_pixels, write_encoded
-from .errors import BatchError
+from .errors import BatchError, PhotoRefused
 from .lock import OutputLock, remove_stale_temps
 from .manifest import Manifest, job_key
 from .mask_fit import MaskFitter
@@ -57,7 +57,12 @@ def io_threads() -> int:
 # photo, so that their outputs are the same bytes.
 
 class PhotoError(Exception):
-    """This photo cannot be cleaned; the message is the reason listed for it."""
+    """This photo cannot be cleaned; the message is the reason listed for it,
+    ``option`` the option whose value refused it (PhotoRefused), if one did."""
+
+    def __init__(self, reason: str, option: str = ""):
+        super().__init__(reason)
+        self.option = option
 
 
 @dataclass
@@ -75,7 +80,7 @@ def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, inpainter) -> 
         hole = fit(mask, h, w)
         check_hole_fraction(hole)
     except (ValueError, ImageReadError) as exc:
-        raise PhotoError(str(exc)) from None
+        raise PhotoError(str(exc), getattr(exc, "option", "")) from None
     t0 = time.perf_counter()
     try:
         full = inpainter(photo.rgb, hole) if hole.any() else None
@@ -86,6 +91,8 @@ def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, inpainter) -> 
         elif full is not None:
             from ..confidence import fill_confidence
             confidence = round(fill_confidence(photo.rgb, hole, result, getattr(full, "coarse", None)), 4)
+    except PhotoRefused as exc:  # e.g. a watermark not found where the rule placed it
+        raise PhotoError(str(exc), exc.option) from None
     except Exception as exc:  # out of memory on a huge photo etc.: this photo only
         raise PhotoError(f"removal failed: {type(exc).__name__}: {exc}") from None
     return Cleaned(result, confidence, time.perf_counter() - t0, reason)
@@ -202,10 +209,11 @@ class _BatchRun:
         self.writer_errors: list[BaseException] = []
         self.writers: list[threading.Thread] = []
 
-    def finish(self, job: Job, status: str, reason: str = "", **times: float) -> None:
+    def finish(self, job: Job, status: str, reason: str = "", option: str = "", **times: float) -> None:
         reason = reason.removeprefix(f"{job.path}: ")  # the path is listed next to it anyway
         record = FileRecord(str(job.path), job.rel.as_posix(), status, reason,
-                            str(job.out) if status in ("done", "copied", "resumed") else None, **times)
+                            str(job.out) if status in ("done", "copied", "resumed") else None, **times,
+                            option=option)
         record.seconds = sum(times.values())
         record.confidence = getattr(job, "confidence", None)
         summary = self.summary
@@ -222,7 +230,7 @@ class _BatchRun:
             if self.progress is not None:  # under the lock: reports arrive in order from both threads
                 shown = status if not reason or status in ("done", "resumed") else f"{status}: {reason}"
                 self.progress(BatchProgress(len(summary.records), summary.total, str(job.path), shown, status,
-                                            reason))
+                                            reason, option=option))
 
     def write(self, job: Job, photo: Photo | None, result: np.ndarray | None, times: dict) -> None:
         """On the writer thread: encode, rename into place, record."""
@@ -285,7 +293,7 @@ class _BatchRun:
         try:
             cleaned = clean_photo(photo, job.mask, self.fit, self.inpainter)
         except PhotoError as exc:
-            self.finish(job, "failed", str(exc), decode_s=decode_s)
+            self.finish(job, "failed", str(exc), exc.option, decode_s=decode_s)
             return
         job.confidence = cleaned.confidence
         if cleaned.result is None and cleaned.reason:

@@ -102,12 +102,12 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
     ``run_batch`` as its inpainter. Raises ``BatchError`` (usage, or
     "no consistent watermark found")."""
     from ..photos.files import cleaned_folder
-    from .errors import BatchError
+    from .errors import BatchError, BatchOptionError
     from .lock import busy_message, lock_holder
     from .validation import validate_options
 
     if options.mask is not None or options.masks_dir is not None:
-        raise BatchError("--watermark replaces --mask and --masks: give only one of them")
+        raise BatchOptionError("{watermark} replaces {mask} and {masks_dir}: give only one of them")
     src = Path(options.input_dir)
     out = Path(options.output_dir) if options.output_dir is not None else cleaned_folder(src)
     # the restorer places the mark itself (search for other sizes); the mask only keys the job
@@ -121,7 +121,7 @@ def prepare_batch(options, watermark: "str | Path | Watermark" = "auto", sample:
         mark = watermark
     elif str(watermark) == "auto":
         if sample < MIN_PHOTOS:
-            raise BatchError(f"--sample must be at least {MIN_PHOTOS}")
+            raise BatchOptionError("{sample} must be at least {least}", least=MIN_PHOTOS)
         try:
             mark = watermark_from_folder(src, sample, by_rule=options.mask_fit == "error")
         except ValueError as exc:  # NoWatermarkError too
