@@ -54,7 +54,7 @@ def test_batch_option_errors_name_fields_and_the_cli_words_them_as_flags(folder,
 
 
 def test_watermark_option_errors(folder):
-    from model.jobs.watermark import MIN_PHOTOS
+    from model.jobs.watermark_options import MIN_PHOTOS
     from model.jobs.watermark_restore import prepare_batch
 
     with pytest.raises(BatchError) as info:
