@@ -3,7 +3,7 @@ previews all call ``Inpainter``.
 
 High-resolution photos are handled region by region: each connected hole
 (near ones merged) gets a crop with context, resized so the network sees it
-at its training resolution; only the (slightly dilated, feathered) hole is
+at its run size (``cfg.run_size``, stored with the weights); only the (slightly dilated, feathered) hole is
 pasted back, so every other pixel stays bit-identical to the input.
 """
 from __future__ import annotations
@@ -191,7 +191,7 @@ class Inpainter(Filler):
 
     def region_boxes(self, paste: np.ndarray) -> list[Box]:
         """Boxes around each connected region of ``paste`` with context,
-        at least the training size where the image allows, overlaps merged."""
+        at least the run size where the image allows, overlaps merged."""
         h, w = paste.shape
         count, _, stats, _ = cv2.connectedComponentsWithStats(paste.astype(np.uint8), connectivity=8)
         boxes = []

@@ -1,4 +1,4 @@
-"""Batch cleaning (model/batch.py): bad input, mask fitting, missing masks,
+"""Batch cleaning (model/jobs/): bad input, mask fitting, missing masks,
 resume after an interruption (should_stop and SIGKILL), the CLI."""
 import hashlib
 import io
@@ -158,6 +158,46 @@ def test_bad_files_are_reported_and_never_stop_the_run(tmp_path, monkeypatch):
     assert photos_in(tmp_path / "out") == sorted(["good1.png", "good2.jpg"] + ([] if can_lock else ["locked.png"]))
     if before is not None:
         assert tree_hashes(src) == before
+
+
+def test_several_decoding_and_writing_threads_give_the_same_run(tmp_path, monkeypatch):
+    """On a big machine photos are decoded and written by several threads
+    (io_threads): slow and fast decodes mixed, the model still sees the photos
+    in plan order, every output is the same bytes and the report the same."""
+    import model.jobs.batch as batch
+
+    src = tmp_path / "in"
+    for i in range(9):
+        save(src / f"p{i}.{('png', 'jpg', 'webp')[i % 3]}", smooth_photo(40, 50, seed=i))
+    save(src / "broken.jpg", smooth_photo(40, 50))
+    (src / "broken.jpg").write_bytes((src / "broken.jpg").read_bytes()[:200])
+    mask = save(tmp_path / "m.png", corner_mask(40, 50))
+    read = batch.read_photo
+    delays = {f"p{i}": (0.08 if i % 4 == 0 else 0.0) for i in range(9)}
+
+    def slow_read(path):
+        time.sleep(delays.get(Path(path).stem, 0.0))
+        return read(path)
+
+    def run(threads, out):
+        monkeypatch.setattr(batch, "io_threads", lambda: threads)
+        monkeypatch.setattr(batch, "read_photo", slow_read)
+        seen = []
+        fake = FakeInpainter()
+
+        def model(image, mask, should_stop=None):
+            seen.append(hashlib.sha1(image.tobytes()).hexdigest())
+            return fake(image, mask)
+
+        summary = run_batch(BatchOptions(src, output_dir=out, mask=mask, report=tmp_path / f"{out.name}.json"), model)
+        return summary, seen
+
+    one, seen_one = run(1, tmp_path / "one")
+    four, seen_four = run(4, tmp_path / "four")
+    assert one.done == four.done == 9 and len(four.failed) == 1
+    assert seen_four == seen_one  # the model got the photos in the same (plan) order
+    assert photo_hashes(tmp_path / "four") == photo_hashes(tmp_path / "one")
+    assert [(r.relpath, r.status, r.reason) for r in four.records] == [(r.relpath, r.status, r.reason) for r in one.records]
 
 
 # --------------------------------------------------------------- mask fit

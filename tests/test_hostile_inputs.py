@@ -313,15 +313,17 @@ def test_5_fifo_in_the_input_is_skipped_not_read(shop):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_5_fifo_does_not_hang_watermark_mask(tmp_path):
-    from model.jobs.watermark import watermark_mask_from_folder
+    from model.jobs.watermark_estimate import watermark_from_folder
+    from test_watermark import watermarked
 
-    for i in range(6):
-        save(tmp_path / "in" / f"p{i}.png", smooth_photo(40, 50, seed=i))
+    photos, _ = watermarked(6, 120, 300, False, 0.5, 255.0, 7)
+    for i, photo in enumerate(photos):
+        save(tmp_path / "in" / f"p{i}.png", photo)
     fifo = tmp_path / "in" / "a.png"
     os.mkfifo(fifo)
     with pytest.raises(ImageReadError, match="FIFO"):
         run_within(lambda: read_photo(fifo), 10, [fifo])
-    result = run_within(lambda: watermark_mask_from_folder(tmp_path / "in", sample=6), 60, [fifo])
+    result = run_within(lambda: watermark_from_folder(tmp_path / "in", sample=6), 60, [fifo])
     assert any(Path(p).name == "a.png" and "FIFO" in why for p, why in result.skipped)
 
 

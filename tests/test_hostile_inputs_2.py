@@ -347,7 +347,7 @@ def test_r10_watermark_run_saves_its_estimate_under_the_lock(marked, tmp_path, c
 # ------------------------- 12. one photo lister: never out of the folder
 
 def test_r12_watermark_estimate_never_follows_links_out_of_the_folder(marked, tmp_path):
-    from model.jobs.watermark_restore import watermark_from_folder
+    from model.jobs.watermark_estimate import watermark_from_folder
     from model.photos.files import readable_photos
 
     outside = tmp_path / "none"

@@ -8,10 +8,12 @@ import torch
 from PIL import Image
 
 from model.checkpoint import load_network, read_checkpoint
+from model.losses import loss_values
 from model.training.data import CropDataset
 from model.training.options import TrainOptions
 from model.texture import available as texture_available
 from model.training.trainer import TrainError, Trainer
+from model.cli.options import in_flags
 
 from conftest import smooth_photo
 
@@ -70,7 +72,7 @@ def test_paper_losses_run_and_produce_all_terms(photo_dir, tmp_path):
     assert {"l1", "correlation", "style", "total"} <= set(parts)
 
 
-def test_a_step_does_not_read_the_losses_but_the_log_does(photo_dir, tmp_path):
+def test_a_step_does_not_read_the_losses_but_the_log_does(photo_dir, tmp_path, monkeypatch):
     """Reading a loss as a number waits for the device: a step keeps them as
     device tensors and the loop reads them (in one transfer) only when it logs."""
     trainer = small_trainer(options(photo_dir, tmp_path, steps=4, log_every=2, val_every=1000,
@@ -139,13 +141,19 @@ def test_refine_stage_training_leaves_stage_one_unchanged(photo_dir, tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in stage2)
 
 
+def in_train_flags(exc: BaseException) -> str:
+    """The message as ``main.py train`` prints it (the engine names the fields)."""
+    assert "--" not in str(exc), str(exc)
+    return in_flags(exc, TrainOptions)
+
+
 def test_bad_schedule_or_l1_region_is_a_clear_error(photo_dir, tmp_path):
-    with pytest.raises(TrainError, match="lr-schedule"):
-        small_trainer(options(photo_dir, tmp_path, lr_schedule="linear"))
-    with pytest.raises(TrainError, match="--l1"):
-        small_trainer(options(photo_dir, tmp_path, l1_region="known"))
-    with pytest.raises(TrainError, match="--stages"):
-        small_trainer(options(photo_dir, tmp_path, stages="first"))
+    for field, value, message in (("lr_schedule", "linear", "--lr-schedule must be constant or cosine, not 'linear'"),
+                                  ("l1_region", "known", "--l1 must be image or hole, not 'known'"),
+                                  ("stages", "first", "--stages must be both or refine, not 'first'")):
+        with pytest.raises(TrainError) as info:
+            small_trainer(options(photo_dir, tmp_path, **{field: value}))
+        assert in_train_flags(info.value) == message
 
 
 def test_should_stop_within_one_step_leaves_loadable_checkpoint(photo_dir, tmp_path):
@@ -259,8 +267,9 @@ def test_select_last_keeps_the_newest_validated_weights(photo_dir, tmp_path, mon
     assert 0 <= ckpt["meta"]["val_sharpness"] < 10
     log = [l for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "val_psnr" in l]
     assert len(log) == 3 and all('"val_sharpness"' in l and '"val_sharpness_coarse"' in l for l in log)
-    with pytest.raises(TrainError, match="--select"):
+    with pytest.raises(TrainError) as info:
         small_trainer(options(photo_dir, tmp_path, select="best"))
+    assert in_train_flags(info.value).startswith("--select must be psnr or last")
 
 
 def _options_from_cli(monkeypatch, *args):

@@ -1,5 +1,5 @@
 """Restoring photos under a shared semi-transparent watermark
-(model/watermark_restore.py, ``batch --watermark``)."""
+(model/jobs/watermark_*.py, ``batch --watermark``)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +13,12 @@ from model.fill.base import Filler, FillResult
 from model.jobs.batch import run_batch
 from model.jobs.errors import BatchError
 from model.jobs.options import BatchOptions
-from model.jobs.watermark_restore import (NO_MARK, NoWatermarkError, Watermark, estimate_watermark, mark_evidence,
-                                          place_mark, prepare_batch, restore, search_mark, watermark_from_folder)
+from model.jobs.watermark_estimate import estimate_watermark, watermark_from_folder
+from model.jobs.watermark_matte import mark_evidence
+from model.jobs.watermark_model import NO_MARK, NoWatermarkError, Watermark
+from model.jobs.watermark_placement import place_mark, search_mark
+from model.jobs.watermark_restore import prepare_batch
+from model.jobs.watermark_unblend import restore
 from model.photos.imageio import read_image, read_mask
 from test_watermark import random_photo, watermark_alpha
 

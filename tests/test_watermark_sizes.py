@@ -1,6 +1,6 @@
 """Watermark restoration on folders of photos of many sizes, the mark
 scaled to each (model/jobs/watermark_placement.py and the rule-based path of
-model/jobs/watermark_restore.py), and photos without the mark."""
+model/jobs/watermark_estimate.py), and photos without the mark."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -8,9 +8,10 @@ from PIL import Image
 from benchmarks.watermark import scaled_mark
 from model.jobs.batch import run_batch
 from model.jobs.options import BatchOptions
-from model.jobs.watermark_placement import ANCHORS, REFERENCES, Placement, find_rule
-from model.jobs.watermark_restore import (WATERMARK_DIR, NoWatermarkError, Watermark, colour_consistency,
-                                          place_by_rule, prepare_batch, watermark_from_folder)
+from model.jobs.watermark_estimate import colour_consistency, watermark_from_folder
+from model.jobs.watermark_model import NoWatermarkError, Watermark
+from model.jobs.watermark_placement import ANCHORS, REFERENCES, Placement, find_rule, place_by_rule
+from model.jobs.watermark_restore import WATERMARK_DIR, prepare_batch
 from test_watermark import random_photo
 from test_watermark_restore import FakeInpainter, blend, psnr
 

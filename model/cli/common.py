@@ -56,5 +56,12 @@ def open_inpainter(args: argparse.Namespace, **settings):
     try:
         return load_filler(args.method, args.weights, args.device, **settings)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {weights_message(exc)}", file=sys.stderr)
         return None
+
+
+def weights_message(exc: BaseException, flag: str = "--weights") -> str:
+    """Why the model cannot be loaded; where no weights were found, how to give them."""
+    from ..paths import WEIGHTS_ENV, MissingWeights
+
+    return f"{exc}; pass {flag} FILE or set ${WEIGHTS_ENV}" if isinstance(exc, MissingWeights) else str(exc)

@@ -1,5 +1,5 @@
 """``python main.py watermark-mask INPUT_DIR -o MASK.png [--sample N]``: estimate
-a folder's shared watermark (``model/jobs/watermark_restore.py``) and write it."""
+a folder's shared watermark (``model/jobs/watermark_estimate.py``) and write it."""
 from __future__ import annotations
 
 import argparse
@@ -8,22 +8,25 @@ from pathlib import Path
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
+    from ..jobs.watermark_options import SAMPLE
+
     p = sub.add_parser("watermark-mask", help="estimate the watermark shared by a folder of photos",
                        description="Find what is the same at the same place in many photos (a watermark) "
                                    "and write it as a mask (white = remove) for `batch --mask`.")
     p.add_argument("input_dir", type=Path, help="folder of photos that share the watermark")
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="mask file to write (PNG); its opacity and colour go to MASK_alpha.png and MASK_colour.png")
-    p.add_argument("--sample", type=int, default=40,
-                   help="photos to analyse (default 40; 20 or more for a good opacity estimate)")
+    p.add_argument("--sample", type=int, default=SAMPLE,
+                   help=f"photos to analyse (default {SAMPLE}; 20 or more for a good opacity estimate)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..jobs.watermark import MIN_PHOTOS
-    from ..jobs.watermark_restore import NoWatermarkError, companion_paths, watermark_from_folder
+    from ..jobs.watermark_options import MIN_PHOTOS
+    from ..jobs.watermark_estimate import watermark_from_folder
+    from ..jobs.watermark_model import companion_paths, NoWatermarkError
     from ..paths import is_inside, output_file_problem
     from ..photos.savefile import output_format
 

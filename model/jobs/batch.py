@@ -8,15 +8,18 @@ run leaves no half-written photo; the next run removes exactly that run's
 temps); one run at a time per output folder (``OutputLock``); a manifest in
 the output folder lets ``resume`` skip finished photos; symlinks leading out of
 the input and special files are skipped, never read; a bad file is reported
-and never stops the run. Photos are decoded on a background thread and
-written on another while the model runs. The rules: docs/batch.md.
+and never stops the run. Photos are decoded on background threads and
+written on others while the model runs (``io_threads`` of each). The rules: docs/batch.md.
 """
 from __future__ import annotations
 
+import os
 import queue
 import secrets
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,7 +32,7 @@ from ..paths import link_inside
 from ..photos.atomic import copy_atomic
 from ..photos.imageio import ImageReadError, Photo, read_mask, read_photo
 from ..photos.savefile import restore_like, save_pixels, write_encoded
-from .errors import BatchError
+from .errors import BatchError, PhotoRefused
 from .lock import OutputLock, remove_stale_temps
 from .manifest import Manifest, job_key
 from .mask_fit import MaskFitter
@@ -42,12 +45,25 @@ MISSES_PHOTO = "the mask does not touch this photo"
 PREFETCH = 2  # decoded photos waiting for the model (each 12 MP photo is ~70 MB)
 
 
+def io_threads() -> int:
+    """Decoding and writing threads, each. A 12 MP JPEG takes about 0.1 s to
+    decode and 0.2 s to encode on one core, so a GPU that cleans several
+    photos a second needs several of each (PIL and OpenCV release the GIL
+    while they work); on a small machine one each leaves the cores to the model."""
+    return max(1, min(4, (os.cpu_count() or 1) // 4))
+
+
 # ---------------------------------------------------- one photo's cleaning
 # What a local run and a cluster worker (model/jobs/cluster.py) both do for a
 # photo, so that their outputs are the same bytes.
 
 class PhotoError(Exception):
-    """This photo cannot be cleaned; the message is the reason listed for it."""
+    """This photo cannot be cleaned; the message is the reason listed for it,
+    ``option`` the option whose value refused it (PhotoRefused), if one did."""
+
+    def __init__(self, reason: str, option: str = ""):
+        super().__init__(reason)
+        self.option = option
 
 
 @dataclass
@@ -68,7 +84,7 @@ def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, filler: Filler
             hole = fit(mask, h, w)
             check_hole_fraction(hole)
         except (ValueError, ImageReadError) as exc:
-            raise PhotoError(str(exc)) from None
+            raise PhotoError(str(exc), getattr(exc, "option", "")) from None
     t0 = time.perf_counter()
     result, confidence, reason = None, None, ""
     try:
@@ -79,6 +95,8 @@ def clean_photo(photo: Photo, mask: Path | None, fit: MaskFitter, filler: Filler
             from ..confidence import fill_confidence
             where = hole if filled.hole is None else filled.hole
             confidence = round(fill_confidence(photo.rgb, where, result, filled.stage("coarse")), 4)
+    except PhotoRefused as exc:  # e.g. a watermark not found where the rule placed it
+        raise PhotoError(str(exc), exc.option) from None
     except Exception as exc:  # out of memory on a huge photo etc.: this photo only
         raise PhotoError(f"removal failed: {type(exc).__name__}: {exc}") from None
     return Cleaned(result, confidence, time.perf_counter() - t0, reason)
@@ -97,26 +115,39 @@ class Encoded:
 
 # ---------------------------------------------------------------- running
 
-def _decoder(jobs: list[Job], q: queue.Queue, stop: threading.Event) -> None:
-    """Decode the photos to clean, in order, ahead of the model."""
-    for job in jobs:
-        if stop.is_set():
-            break
-        item: tuple = (job, None, None, 0.0)
-        if job.action == "clean":
-            t0 = time.perf_counter()
-            try:
-                item = (job, read_photo(job.path), None, time.perf_counter() - t0)
-            except ImageReadError as exc:
-                item = (job, None, str(exc), time.perf_counter() - t0)
-            except Exception as exc:  # a decoder bug or out of memory: this photo only
-                item = (job, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
+def _read_job(job: Job) -> tuple:
+    """(job, photo, error, seconds): one photo decoded, or why it cannot be."""
+    if job.action != "clean":
+        return job, None, None, 0.0
+    t0 = time.perf_counter()
+    try:
+        return job, read_photo(job.path), None, time.perf_counter() - t0
+    except ImageReadError as exc:
+        return job, None, str(exc), time.perf_counter() - t0
+    except Exception as exc:  # a decoder bug or out of memory: this photo only
+        return job, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0
+
+
+def _decoder(jobs: list[Job], q: queue.Queue, stop: threading.Event, threads: int = 1) -> None:
+    """Decode the photos to clean ahead of the model, ``threads`` at a time,
+    and hand them over in plan order."""
+    upcoming = iter(jobs)
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="batch-decode") as pool:
         while not stop.is_set():
-            try:
-                q.put(item, timeout=0.2)
+            while len(pending) < threads and (job := next(upcoming, None)) is not None:
+                pending.append(pool.submit(_read_job, job))
+            if not pending:
                 break
-            except queue.Full:
-                continue
+            item = pending.popleft().result()
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+        for future in pending:
+            future.cancel()
     q.put(None)  # end marker (the consumer drains, so this never blocks for long)
 
 
@@ -162,8 +193,8 @@ def run_locked(options: BatchOptions, start: Callable[[Path, str], "_BatchRun"],
 
 class _BatchRun:
     """One run over the planned jobs, with the output folder locked: the main
-    thread fits masks and runs the model (``clean``), a decoder thread reads
-    photos ahead of it (``_decoder``) and a writer thread encodes and renames
+    thread fits masks and runs the model (``clean``), decoder threads read
+    photos ahead of it (``_decoder``) and writer threads encode and rename
     the results into place (``write``); ``finish`` records each file's outcome
     (from both threads, under a lock, so progress arrives in order)."""
 
@@ -180,13 +211,16 @@ class _BatchRun:
         self.lock = threading.Lock()
         self.shared_hole = read_mask(options.mask) if options.mask is not None else None
         self.fit = MaskFitter(self.shared_hole, options.mask_fit)
-        self.writes: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        self.io_threads = io_threads()
+        self.writes: queue.Queue = queue.Queue(maxsize=max(PREFETCH, self.io_threads))
         self.writer_errors: list[BaseException] = []
+        self.writers: list[threading.Thread] = []
 
-    def finish(self, job: Job, status: str, reason: str = "", **times: float) -> None:
+    def finish(self, job: Job, status: str, reason: str = "", option: str = "", **times: float) -> None:
         reason = reason.removeprefix(f"{job.path}: ")  # the path is listed next to it anyway
         record = FileRecord(str(job.path), job.rel.as_posix(), status, reason,
-                            str(job.out) if status in ("done", "copied", "resumed") else None, **times)
+                            str(job.out) if status in ("done", "copied", "resumed") else None, **times,
+                            option=option)
         record.seconds = sum(times.values())
         record.confidence = getattr(job, "confidence", None)
         summary = self.summary
@@ -203,7 +237,7 @@ class _BatchRun:
             if self.progress is not None:  # under the lock: reports arrive in order from both threads
                 shown = status if not reason or status in ("done", "resumed") else f"{status}: {reason}"
                 self.progress(BatchProgress(len(summary.records), summary.total, str(job.path), shown, status,
-                                            reason))
+                                            reason, option=option))
 
     def write(self, job: Job, photo: Photo | None, result: np.ndarray | None, times: dict) -> None:
         """On the writer thread: encode, rename into place, record."""
@@ -247,12 +281,26 @@ class _BatchRun:
             except Exception as exc:  # e.g. a progress callback that raised: keep draining, re-raise later
                 self.writer_errors.append(exc)
 
+    def start_writers(self) -> None:
+        """The threads that encode and write the results (``io_threads`` of them)."""
+        self.writers = [threading.Thread(target=self._writer, daemon=True, name=f"batch-write-{i}")
+                        for i in range(self.io_threads)]
+        for t in self.writers:
+            t.start()
+
+    def stop_writers(self) -> None:
+        """Return once every result handed over is written."""
+        for _ in self.writers:
+            self.writes.put(None)
+        for t in self.writers:
+            t.join()
+
     def clean(self, job: Job, photo: Photo, decode_s: float) -> None:
         """Fit the mask and run the model for one decoded photo (main thread)."""
         try:
             cleaned = clean_photo(photo, job.mask, self.fit, self.filler)
         except PhotoError as exc:
-            self.finish(job, "failed", str(exc), decode_s=decode_s)
+            self.finish(job, "failed", str(exc), exc.option, decode_s=decode_s)
             return
         job.confidence = cleaned.confidence
         if cleaned.result is None and cleaned.reason:
@@ -278,11 +326,10 @@ class _BatchRun:
         summary, options = self.summary, self.options
         decoded: queue.Queue = queue.Queue(maxsize=PREFETCH)
         stop_decoding = threading.Event()
-        threads = [threading.Thread(target=_decoder, args=(self.jobs, decoded, stop_decoding), daemon=True,
-                                    name="batch-decode"),
-                   threading.Thread(target=self._writer, daemon=True, name="batch-write")]
-        for t in threads:
-            t.start()
+        decoder = threading.Thread(target=_decoder, args=(self.jobs, decoded, stop_decoding, self.io_threads),
+                                   daemon=True, name="batch-decode")
+        decoder.start()
+        self.start_writers()
         try:
             while (item := decoded.get()) is not None:
                 job, photo, error, decode_s = item
@@ -302,10 +349,9 @@ class _BatchRun:
                     if decoded.get(timeout=0.05) is None:
                         break
                 except queue.Empty:
-                    if not threads[0].is_alive():
+                    if not decoder.is_alive():
                         break
-            self.writes.put(None)
-            threads[1].join()  # every photo handed over is written before we return
+            self.stop_writers()  # every photo handed over is written before we return
             self.manifest.close()
             self.sort_records()
             summary.seconds = time.perf_counter() - t_start

@@ -36,7 +36,7 @@ from ..fill.options import InferenceOptions
 from ..option import default_of
 from ..photos.imageio import ImageReadError, check_regular_file, read_photo
 from .batch import MISSES_PHOTO, Encoded, PhotoError, _BatchRun, clean_photo, encode_result, run_locked
-from .errors import BatchError
+from .errors import BatchError, BatchOptionError
 from .mask_fit import MaskFitter
 from .options import BatchOptions
 from .plan import Job
@@ -50,7 +50,7 @@ DEFAULT_PORT = 6379  # `ray start --head`'s port
 
 
 class ClusterError(BatchError):
-    """The cluster cannot be used: not reachable, Ray missing, no worker could start."""
+    """The cluster cannot be used: not reachable, no worker could start (without Ray: BatchOptionError)."""
 
 
 @dataclass
@@ -134,7 +134,7 @@ class PhotoWorker:
             try:
                 cleaned = clean_photo(photo, mask_path, self.fit, self.inpainter)
             except PhotoError as exc:
-                return {**answer, "reason": named(str(exc))}
+                return {**answer, "reason": named(str(exc)), "option": exc.option}
             answer.update(model_s=cleaned.model_s, confidence=cleaned.confidence)
             if cleaned.result is None:
                 return {**answer, "status": "copy", "reason": cleaned.reason}
@@ -158,8 +158,8 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise ClusterError("--cluster needs Ray: pip install 'region-inpaint[cluster]' "
-                           "(or pip install ray) on this machine and on every machine of the cluster") from None
+        raise BatchOptionError("{cluster} needs Ray: pip install 'region-inpaint[cluster]' "
+                               "(or pip install ray) on this machine and on every machine of the cluster") from None
     return ray
 
 
@@ -220,9 +220,9 @@ def worker_plan(device: str, workers: int | None) -> tuple[int, dict, WorkerSpec
     resources = ray.cluster_resources()
     cpus, gpus = int(resources.get("CPU", 0)), int(resources.get("GPU", 0))
     if device.startswith("cuda") and gpus == 0:
-        raise ClusterError(f"--device {device}: the cluster has no GPU (it has {cpus} CPUs)")
+        raise BatchOptionError("{device} {name}: the cluster has no GPU (it has {cpus} CPUs)", name=device, cpus=cpus)
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise ClusterError(f"--device {device}: a cluster runs on cpu or cuda workers (or auto)")
+        raise BatchOptionError("{device} {name}: a cluster runs on cpu or cuda workers (or auto)", name=device)
     if gpus and device != "cpu":
         count = min(workers or gpus, gpus)
         threads = max(1, min(8, cpus // gpus))  # the texture step is on the CPU: give it some
@@ -391,7 +391,7 @@ class _ClusterRun(_BatchRun):
             job.reason = job.reason or answer.get("reason") or MISSES_PHOTO
             self.writes.put((job, None, None, times))
         else:
-            self.finish(job, "failed", answer["reason"], **times)
+            self.finish(job, "failed", answer["reason"], answer.get("option", ""), **times)
 
     def _started(self, worker: _Worker) -> None:
         ray = _ray()
@@ -407,12 +407,9 @@ class _ClusterRun(_BatchRun):
 
     # -- the run
     def run(self, should_stop: Callable[[], bool] | None, t_start: float) -> BatchSummary:
-        import threading
-
         ray = _ray()
         summary = self.summary
-        writer = threading.Thread(target=self._writer, daemon=True, name="batch-write")
-        writer.start()
+        self.start_writers()
         self.todo: deque[Job] = deque()
         self._seq = 0
         try:
@@ -463,8 +460,7 @@ class _ClusterRun(_BatchRun):
                     ray.kill(worker.handle)
                 except Exception:
                     pass
-            self.writes.put(None)
-            writer.join()  # every answer received is written before we return
+            self.stop_writers()  # every answer received is written before we return
             self.manifest.close()
             self.sort_records()  # the same order as a local run's report, whatever order the workers answered in
             summary.seconds = time.perf_counter() - t_start
@@ -516,7 +512,7 @@ def run_cluster_batch(options: BatchOptions, weights: str | os.PathLike | None =
     from ..paths import resolve_weights
 
     if not options.cluster:
-        raise BatchError("no cluster address given (--cluster ADDRESS or auto)")
+        raise BatchOptionError("no cluster address given ({cluster} ADDRESS or auto)")
     try:
         weights_bytes = resolve_weights(weights).read_bytes()
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""Fitting a mask to a photo of another size (``--mask-fit``)."""
+"""Fitting a mask to a photo of another size (``BatchOptions.mask_fit``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from ..photos.imageio import read_mask
+from .errors import PhotoRefused
 from .options import MASK_FITS
 
 
@@ -16,13 +17,12 @@ def fit_mask(hole: np.ndarray, height: int, width: int, rule: str) -> np.ndarray
     ``stretch`` scales it (any covered pixel stays a hole, so a thin
     watermark is never lost); ``anchor-*`` keeps its pixel size and pins it
     to a corner or the centre (watermarks sit at a fixed size in a corner),
-    cropping what falls outside; ``error`` refuses a different size."""
+    cropping what falls outside; ``error`` refuses a different size (PhotoRefused)."""
     mh, mw = hole.shape
     if (mh, mw) == (height, width):
         return hole
     if rule == "error":
-        raise ValueError(f"mask is {mw}x{mh} but the photo is {width}x{height} "
-                         "(use --mask-fit to map it)")
+        raise PhotoRefused(f"mask is {mw}x{mh} but the photo is {width}x{height}", "mask_fit")
     if rule == "stretch":
         interp = cv2.INTER_AREA if width * height < mw * mh else cv2.INTER_LINEAR
         return cv2.resize(hole.astype(np.float32), (width, height), interpolation=interp) > 0
@@ -41,7 +41,7 @@ def fit_mask(hole: np.ndarray, height: int, width: int, rule: str) -> np.ndarray
 
 class MaskFitter:
     """Each photo's mask fitted to it by ``rule`` (``fit_mask``); the shared
-    mask (--mask) is fitted once per photo size."""
+    mask (``BatchOptions.mask``) is fitted once per photo size."""
 
     def __init__(self, shared_hole: np.ndarray | None, rule: str):
         self.shared_hole, self.rule = shared_hole, rule

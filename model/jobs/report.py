@@ -20,6 +20,7 @@ class BatchProgress:
     outcome: str = ""  # done | copied | skipped | resumed | failed
     reason: str = ""
     workers: int = 0  # a cluster run's workers at work now (0 for a local run)
+    option: str = ""  # failed: the option whose value refused the photo (mask_fit), for the front end's hint
 
 
 @dataclass
@@ -34,6 +35,7 @@ class FileRecord:
     model_s: float = 0.0
     encode_s: float = 0.0
     confidence: float | None = None  # model.confidence: low = review this result first
+    option: str = ""  # failed: the option whose value refused the photo (mask_fit); another value cleans it
 
 
 @dataclass

@@ -10,7 +10,7 @@ from ..masks import check_hole_fraction
 from ..paths import path_relation, real_path
 from ..photos.files import cleaned_folder, is_image_file
 from ..photos.imageio import ImageReadError, read_mask
-from .errors import BatchError
+from .errors import BatchError, BatchOptionError
 from .options import MASK_FITS, MISSING, BatchOptions
 
 
@@ -37,9 +37,9 @@ def validate_options(options: BatchOptions, finds_hole: bool = False) -> Path:
         raise BatchError(f"input folder not found: {src}")
     if finds_hole:
         if options.mask is not None or options.masks_dir is not None:
-            raise BatchError("--watermark replaces --mask and --masks: give only one of them")
+            raise BatchOptionError("{watermark} replaces {mask} and {masks_dir}: give only one of them")
     elif (options.mask is None) == (options.masks_dir is None):
-        raise BatchError("give exactly one of a mask (--mask) or a mask folder (--masks)")
+        raise BatchOptionError("give exactly one of a mask ({mask}) or a mask folder ({masks_dir})")
     if options.mask is not None:
         if not os.path.lexists(options.mask):
             raise BatchError(f"mask file not found: {options.mask}")
@@ -56,15 +56,16 @@ def validate_options(options: BatchOptions, finds_hole: bool = False) -> Path:
     if options.masks_dir is not None and not Path(options.masks_dir).is_dir():
         raise BatchError(f"mask folder not found: {options.masks_dir}")
     if options.mask_fit not in MASK_FITS:
-        raise BatchError(f"unknown mask fit {options.mask_fit!r}; choose from {', '.join(MASK_FITS)}")
+        raise BatchOptionError("unknown {mask_fit} {got!r}; choose from {choices}", got=options.mask_fit,
+                               choices=", ".join(MASK_FITS))
     if options.missing not in MISSING:
-        raise BatchError(f"unknown --missing {options.missing!r}; choose copy or skip")
+        raise BatchOptionError("unknown {missing} {got!r}; choose copy or skip", got=options.missing)
     if options.quality is not None and not 1 <= int(options.quality) <= 100:
-        raise BatchError(f"quality must be 1-100, got {options.quality}")
+        raise BatchOptionError("{quality} must be 1-100, got {got}", got=options.quality)
     if options.workers is not None and options.cluster is None:
-        raise BatchError("--workers is for a cluster run: give --cluster ADDRESS (or auto) too")
+        raise BatchOptionError("{workers} is for a cluster run: give {cluster} ADDRESS (or auto) too")
     if options.workers is not None and int(options.workers) < 1:
-        raise BatchError(f"--workers must be 1 or more, got {options.workers}")
+        raise BatchOptionError("{workers} must be 1 or more, got {got}", got=options.workers)
     out = Path(options.output_dir) if options.output_dir is not None else cleaned_folder(src)
     for what, path in input_paths(options):
         relation = path_relation(out, path)

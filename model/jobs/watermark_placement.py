@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
+
+from .errors import PhotoRefused
+
+if TYPE_CHECKING:
+    from .watermark_model import Watermark
 
 ANCHORS = ("bottom-right", "bottom-left", "top-right", "top-left", "centre")
 REFERENCES = ("width", "height", "short side")
@@ -231,3 +236,129 @@ def find_rule(images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]], co
 
     _, anchor, reference, extent, score, per_unit = min(close, key=distance)
     return anchor, reference, extent, score, per_unit
+
+
+# ------------------------------------------- the estimate on a photo of any size
+
+NCC_FOUND = 0.5  # a mark searched for in a photo of another size counts as found above this
+
+
+def gradient_magnitude(grey: np.ndarray) -> np.ndarray:
+    return cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3))
+
+
+def box_around(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None
+    h, w = mask.shape
+    return (max(0, int(xs.min()) - margin), max(0, int(ys.min()) - margin),
+            min(w, int(xs.max()) + 1 + margin), min(h, int(ys.max()) + 1 + margin))
+
+
+def _anchor(shape_src: tuple[int, int], height: int, width: int, rule: str) -> tuple[int, int]:
+    """Offset (oy, ox) of a source of ``shape_src`` pinned by ``rule``
+    (the same placement as ``model.batch.fit_mask``)."""
+    mh, mw = shape_src
+    where = rule.removeprefix("anchor-")
+    oy = 0 if "top" in where else (height - mh if "bottom" in where else (height - mh) // 2)
+    ox = 0 if "left" in where else (width - mw if "right" in where else (width - mw) // 2)
+    return oy, ox
+
+
+def _shift(src: np.ndarray, height: int, width: int, oy: int, ox: int) -> np.ndarray:
+    out = np.zeros((height, width) + src.shape[2:], src.dtype)
+    mh, mw = src.shape[:2]
+    y0, x0 = max(oy, 0), max(ox, 0)
+    y1, x1 = min(oy + mh, height), min(ox + mw, width)
+    if y1 > y0 and x1 > x0:
+        out[y0:y1, x0:x1] = src[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+    return out
+
+
+def search_mark(mark: Watermark, image: np.ndarray) -> tuple[int, int, float]:
+    """Where the mark (at its pixel size) sits in ``image``: normalised
+    cross-correlation of the mark's gradient magnitude with the photo's.
+    Returns (oy, ox) of the mark's full frame and the score (-1..1)."""
+    box = mark.bbox
+    if box is None:
+        return 0, 0, -1.0
+    x0, y0, x1, y1 = box
+    templ = gradient_magnitude(cv2.cvtColor(mark.preview(), cv2.COLOR_RGB2GRAY).astype(np.float32)[y0:y1, x0:x1])
+    photo = gradient_magnitude(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32))
+    if photo.shape[0] < templ.shape[0] or photo.shape[1] < templ.shape[1]:
+        return 0, 0, -1.0
+    ncc = cv2.matchTemplate(photo, templ, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(ncc)
+    return by - y0, bx - x0, float(best)
+
+
+def place_by_rule(mark: Watermark, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """alpha and colour on a photo of ``width`` x ``height`` by the mark's
+    placement rule (refined for the sizes the estimate saw,
+    ``Watermark.fits``): the mark resampled from the estimate's frame (a
+    Gaussian blur first where it shrinks, bilinear), alpha and alpha * W
+    alike (so the colour at the mark's anti-aliased edge stays right); what
+    falls outside the photo is cut off."""
+    alpha = np.zeros((height, width), np.float32)
+    colour = np.zeros((height, width, 3), np.float32)
+    src_box = box_around(mark.alpha > 0, 4)
+    if src_box is None:
+        return alpha, colour
+    to_photo = mark.fits.get((width, height))
+    if to_photo is None:
+        to_photo = rule_map(mark.placement, mark.size, (width, height))
+    sx0, sy0, sx1, sy1 = src_box
+    corners = np.array([[sx0, sy0, 1], [sx1, sy0, 1], [sx0, sy1, 1], [sx1, sy1, 1]], np.float64)
+    at = corners @ to_photo.T  # the photo's pixels showing the mark's box
+    from_photo = invert_map(to_photo)
+    box = (max(0, int(np.floor(at[:, 0].min())) - 2), max(0, int(np.floor(at[:, 1].min())) - 2),
+           min(width, int(np.ceil(at[:, 0].max())) + 2), min(height, int(np.ceil(at[:, 1].max())) + 2))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return alpha, colour
+    a, col = map_mark(mark.alpha, mark.colour, from_photo, src_box, box)
+    x0, y0, x1, y1 = box
+    alpha[y0:y1, x0:x1] = a
+    colour[y0:y1, x0:x1] = col
+    return alpha, colour
+
+
+def map_mark(alpha: np.ndarray, colour: np.ndarray, m: np.ndarray, src_box, out_box) -> tuple[np.ndarray, np.ndarray]:
+    """alpha and colour (full frame arrays, read in ``src_box``) at the
+    pixels ``out_box`` of another photo (``m``: its index -> the frame's);
+    alpha and alpha * W resampled alike."""
+    sx0, sy0, sx1, sy1 = src_box
+    a_src = alpha[sy0:sy1, sx0:sx1]
+    aw_src = a_src[..., None] * colour[sy0:sy1, sx0:sx1]
+    a = np.clip(warp(a_src, m, out_box, src_origin=(sx0, sy0)), 0, 1)
+    aw = warp(aw_src, m, out_box, src_origin=(sx0, sy0))
+    a[a < 0.005] = 0
+    return a, np.where(a[..., None] > 0, np.clip(aw / np.maximum(a, 1e-3)[..., None], 0, 255), 0)
+
+
+def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple[np.ndarray, np.ndarray, str]:
+    """alpha and colour at ``image``'s size, and how they were placed: the
+    same size as is; another size by ``rule`` (``stretch``, ``anchor-*``,
+    as ``batch --mask-fit``) or, for ``error`` (the default), by searching
+    for the mark. Raises PhotoRefused (a ValueError) when a searched mark is not found."""
+    h, w = image.shape[:2]
+    mh, mw = mark.alpha.shape
+    if (mh, mw) == (h, w):
+        return mark.alpha, mark.colour, "same size"
+    if mark.placement is not None and rule == "error":
+        alpha, colour = place_by_rule(mark, w, h)
+        return alpha, colour, f"placed by its rule ({mark.placement.describe()})"
+    if rule == "stretch":
+        size = (w, h)
+        return (cv2.resize(mark.alpha, size, interpolation=cv2.INTER_LINEAR),
+                cv2.resize(mark.colour, size, interpolation=cv2.INTER_LINEAR), f"stretched to {w}x{h}")
+    if rule.startswith("anchor-"):
+        oy, ox = _anchor((mh, mw), h, w, rule)
+        how = f"{rule}"
+    else:
+        oy, ox, score = search_mark(mark, image)
+        if score < NCC_FOUND:
+            raise PhotoRefused(f"the watermark was not found in this {w}x{h} photo: best match {score:.2f} < "
+                               f"{NCC_FOUND}", "mask_fit")
+        how = f"found by search at offset x {ox}, y {oy} (match {score:.2f})"
+    return _shift(mark.alpha, h, w, oy, ox), _shift(mark.colour, h, w, oy, ox), how

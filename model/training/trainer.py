@@ -34,7 +34,7 @@ from .build import build_losses, build_optimisers, find_photos, total_steps
 from .build import build_network as _build_network  # looked up here when a Trainer is made: tests swap it
 from .data import CropDataset
 from .device_data import DeviceBatches
-from .options import TrainError, TrainOptions, check_choices
+from .options import TrainError, TrainOptionError, TrainOptions, check_choices
 from .run_folder import (RunLog, check_run_folder, read_last, remove_stale_checkpoint_temps, rng_state,
                          set_rng_state)
 from .step import adversarial_term, learning_rate
@@ -89,6 +89,9 @@ class Trainer:
                                if self.pipeline == "device" else None)
         self.val_cases = validation_cases(self.val_photos, opts.size)
         self.loss, self.l1_loss = build_losses(opts, self.device)
+        # Reading the losses waits for an accelerator to finish the step: there they are read (in one
+        # transfer) only on the steps that log them; on the CPU they are ready, so the curve gets every step.
+        self.losses_every_step = self.device.type == "cpu"
         self.optimizer, self.critic, self.critic_opt = build_optimisers(self.net, opts, self.device)
         self.log = RunLog(self.out)
         self.step = 0
@@ -105,6 +108,8 @@ class Trainer:
         torch.manual_seed(opts.seed)
         self.net, self.init_source = _build_network(opts, self.device)
         if opts.widen is not None:
+            if opts.widen < 1:
+                raise TrainOptionError("{widen} must be at least 1, not {got}", got=opts.widen)
             try:
                 self.net = widen_network(self.net, opts.widen)
             except ValueError as exc:
@@ -150,9 +155,10 @@ class Trainer:
             load_state(self.net, ckpt["model"], path, plan)
             self.optimizer.load_state_dict(ckpt["optimizer"])
         except (CheckpointError, ValueError, KeyError, TypeError) as exc:
-            detail = str(exc) if isinstance(exc, CheckpointError) else (
-                f"{path}: its optimiser state does not fit this run (another --stages or --adversarial?)")
-            raise TrainError(f"--resume: {detail}") from None
+            if isinstance(exc, CheckpointError):
+                raise TrainOptionError("{resume}: {problem}", problem=str(exc)) from None
+            raise TrainOptionError("{resume}: {path}: its optimiser state does not fit this run "
+                                   "(another {stages} or {adversarial}?)", path=path) from None
         if self.critic is not None and "critic" in ckpt:
             self.critic.load_state_dict(ckpt["critic"])
             self.critic_opt.load_state_dict(ckpt["critic_optimizer"])
@@ -167,8 +173,9 @@ class Trainer:
         if pipeline == "auto":
             return "device" if self.device.type == "cuda" and prefill in DEVICE_PREFILLS else "loader"
         if pipeline == "device" and prefill not in DEVICE_PREFILLS:
-            raise TrainError(f"--pipeline device makes the prefill on the device, and the {prefill} prefill "
-                             f"cannot be made there: add --prefill harmonic (or zero), or use --pipeline loader")
+            raise TrainOptionError("{pipeline} device makes the prefill on the device, and the {name} prefill "
+                                   "cannot be made there: add {prefill} harmonic (or zero), or use {pipeline} loader",
+                                   name=prefill)
         return pipeline
 
     # ------------------------------------------------------------- step
@@ -277,7 +284,7 @@ class Trainer:
                 out_of_time = self.opts.time_limit is not None and time.perf_counter() - t0 > 60 * self.opts.time_limit
                 stopping = out_of_time or (should_stop is not None and should_stop())
                 parts = {}
-                if logging or validating or stopping:  # the only steps that read the losses (one device sync)
+                if logging or validating or stopping or self.losses_every_step:
                     parts = loss_values(step_parts)
                     rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
                     eta = (self.total - self.step) / max(rate, 1e-9)
