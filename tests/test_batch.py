@@ -183,13 +183,14 @@ def test_several_decoding_and_writing_threads_give_the_same_run(tmp_path, monkey
         monkeypatch.setattr(batch, "io_threads", lambda: threads)
         monkeypatch.setattr(batch, "read_photo", slow_read)
         seen = []
-        fake = FakeInpainter()
 
-        def model(image, mask, should_stop=None):
-            seen.append(hashlib.sha1(image.tobytes()).hexdigest())
-            return fake(image, mask)
+        class Seeing(FakeInpainter):
+            def __call__(self, image, mask, should_stop=None):
+                seen.append(hashlib.sha1(image.tobytes()).hexdigest())
+                return super().__call__(image, mask)
 
-        summary = run_batch(BatchOptions(src, output_dir=out, mask=mask, report=tmp_path / f"{out.name}.json"), model)
+        summary = run_batch(BatchOptions(src, output_dir=out, mask=mask, report=tmp_path / f"{out.name}.json"),
+                            Seeing())
         return summary, seen
 
     one, seen_one = run(1, tmp_path / "one")

@@ -96,11 +96,13 @@ def test_batch_dialog_names_its_own_controls_not_flags(qtbot, tmp_path, recorder
     mask[10:20, 10:25] = 255
     Image.fromarray(mask).save(tmp_path / "m.png")
 
-    class Inverter:
-        def __call__(self, image, hole, should_stop=None, progress=None):
+    from model.fill.base import Filler, FillResult
+
+    class Inverter(Filler):
+        def fill(self, image, hole, should_stop=None, progress=None):
             out = image.copy()
             out[hole] = 255 - out[hole]
-            return out
+            return FillResult({"inverted": out})
 
     inverter = Inverter()
     dialog = BatchDialog(None, lambda: inverter, None)

@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import smooth_photo
 from model.cli import main
 from model.cli.options import flag_of, in_flags
+from model.fill.base import Filler, FillResult
 from model.jobs.errors import BatchError, BatchOptionError, PhotoRefused
 from model.jobs.mask_fit import fit_mask
 from model.jobs.options import BatchOptions
@@ -109,11 +110,11 @@ def test_values_keep_their_braces_and_the_error_survives_pickling():
     assert str(refused) == "too big" and refused.option == "mask_fit"
 
 
-class Inverter:
-    def __call__(self, image, mask, should_stop=None, progress=None):
+class Inverter(Filler):
+    def fill(self, image, mask, should_stop=None, progress=None):
         out = image.copy()
         out[mask] = 255 - out[mask]
-        return out
+        return FillResult({"inverted": out})
 
 
 def test_cli_lists_a_refused_photo_with_the_flag_that_maps_it(folder, monkeypatch, capsys):
