@@ -481,3 +481,42 @@ def test_a_failing_progress_callback_does_not_hang_the_run(shop):
     with pytest.raises(RuntimeError, match="GUI went away"):
         run_batch(BatchOptions(src, mask=mask), FakeInpainter(), progress=progress)
     assert len(photos_in(cleaned_folder(src))) == 3  # every photo was still written
+
+
+def test_resume_redoes_the_photos_another_fill_made(tmp_path):
+    """The fill keys the job as the mask does: another method, other weights
+    (by content, not path) or the texture step switched redoes every photo,
+    and the summary says so; the same fill resumes."""
+    import shutil
+
+    from model.fill import load_filler
+    from model.inference import Inpainter
+    from model.paths import BUNDLED_WEIGHTS
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(3):
+        save(src / f"p{i}.png", smooth_photo(40, 50, seed=i))
+    save(tmp_path / "m.png", corner_mask(40, 50))
+    options = BatchOptions(src, output_dir=out, mask=tmp_path / "m.png", resume=True)
+    first = run_batch(options, load_filler("telea"))
+    telea = {name: (out / name).read_bytes() for name in photos_in(out)}
+    again = run_batch(options, load_filler("telea"))
+    other = run_batch(options, load_filler("ns"))
+    assert (first.done, again.skipped, other.done) == (3, 3, 3)
+    assert {name: (out / name).read_bytes() for name in photos_in(out)} != telea  # ns's fill, not telea's kept
+    assert (first.other_job, again.other_job, other.other_job) == (False, False, True)  # no manifest yet: no word
+
+    from model.jobs.manifest import fill_key
+
+    copy = shutil.copy(BUNDLED_WEIGHTS, tmp_path / "same.pt")
+    with_texture = Inpainter(device="cpu")
+    assert fill_key(with_texture) == fill_key(Inpainter(copy, device="cpu"))  # the same weights elsewhere
+    assert fill_key(with_texture) != fill_key(Inpainter(device="cpu", texture=False))
+    assert fill_key(with_texture) != fill_key(Inpainter(device="cpu", context=1.0))
+    changed = tmp_path / "changed.pt"
+    changed.write_bytes(BUNDLED_WEIGHTS.read_bytes() + b"\0")  # other bytes (torch reads it all the same)
+    assert fill_key(with_texture) != fill_key(Inpainter(changed, device="cpu"))
+    network = run_batch(options, Inpainter(device="cpu", texture=False))
+    assert (network.done, network.other_job) == (3, True)
+    assert run_batch(options, Inpainter(copy, device="cpu", texture=False)).skipped == 3
+    assert run_batch(options, with_texture).done == 3

@@ -34,7 +34,7 @@ from ..photos.imageio import ImageReadError, Photo, read_mask, read_photo
 from ..photos.savefile import restore_like, save_pixels, write_encoded
 from .errors import BatchError, PhotoRefused
 from .lock import OutputLock, remove_stale_temps
-from .manifest import Manifest, job_key
+from .manifest import Manifest, fill_key, job_key
 from .mask_fit import MaskFitter
 from .options import BatchOptions
 from .plan import Job, plan_jobs
@@ -199,13 +199,15 @@ class _BatchRun:
     (from both threads, under a lock, so progress arrives in order)."""
 
     def __init__(self, options: BatchOptions, filler: Filler | None, progress: Callable[[BatchProgress], None] | None,
-                 out_dir: Path, token: str):
+                 out_dir: Path, token: str, fill: str | None = None):
+        """``fill``: the filler's ``fill_key`` where ``filler`` is not the one
+        that fills (a cluster run's: the workers hold theirs)."""
         self.options, self.filler, self.progress, self.token = options, filler, progress, token
         self.out_dir = out_dir
         finds_hole = filler is not None and filler.finds_hole
-        self.manifest = Manifest(out_dir, job_key(options, filler.hole_key() if finds_hole else ""), options.resume,
-                                 token)
-        self.summary = BatchSummary(output_dir=str(out_dir))
+        key = job_key(options, filler.hole_key() if finds_hole else "", fill_key(filler) if fill is None else fill)
+        self.manifest = Manifest(out_dir, key, options.resume, token)
+        self.summary = BatchSummary(output_dir=str(out_dir), other_job=self.manifest.other_job)
         self.jobs = plan_jobs(options, out_dir, self.manifest, finds_hole)
         self.summary.total = len(self.jobs)
         self.lock = threading.Lock()

@@ -50,6 +50,7 @@ class BatchSummary:
     stopped: bool = False  # should_stop / Ctrl+C ended the run early
     output_dir: str = ""
     report_error: str = ""  # the report could not be written (the summary itself is complete)
+    other_job: bool = False  # resume asked, but the output folder's manifest is another job's: every photo redone
 
     def to_json(self) -> dict:
         return {"output_dir": self.output_dir, "total": self.total, "done": self.done, "copied": self.copied,
