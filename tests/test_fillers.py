@@ -115,6 +115,7 @@ def test_eval_scores_a_filler_without_a_coarse_stage(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     data = json.loads((tmp_path / "e.json").read_text())
     assert data["methods"] == ["telea", "ns"] and data["run_size"] is None and data["weights"] is None
+    assert data["method"] == "telea" and data["options"] == {}  # the network's settings do not apply to it
     sheet = np.asarray(Image.open(tmp_path / "s.png"))
     assert sheet.shape[1] == 4 * 256  # input, mask, telea (ours), truth: no coarse or refined column
     assert sheet_columns(SHEET_COLUMNS, ["lama", "telea"], ("lama",)) == ["input", "mask", "telea", "lama", "truth"]
@@ -172,3 +173,70 @@ def test_a_watermark_batch_takes_no_mask_and_resumes_on_its_estimate(tmp_path):
     _, changed = prepare_batch(BatchOptions(src, output_dir=tmp_path / "out", resume=True), other)
     assert run_batch(BatchOptions(src, output_dir=tmp_path / "out", resume=True),
                      changed.bind(FakeInpainter())).done == 12  # another estimate: every photo again
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--weights", "w.pt"], "--weights is"),
+    (["--texture", "on"], "--texture is"),  # even at its default: given, it would be ignored
+    (["--weights", "w.pt", "--texture", "off"], "--weights and --texture are"),
+])
+def test_the_networks_flags_with_a_classical_method_are_usage_errors(tmp_path, capsys, flags, named):
+    """remove, batch and eval: one line naming the flags, exit 2, nothing written."""
+    image, hole = _photo_and_hole(60, 80)
+    hole[:] = False
+    hole[20:40, 30:50] = True
+    (tmp_path / "in").mkdir()
+    Image.fromarray(image).save(tmp_path / "in" / "p.png")
+    Image.fromarray(hole.astype(np.uint8) * 255).save(tmp_path / "m.png")
+    (tmp_path / "w.pt").write_bytes(b"never read")
+    commands = {"remove": ["remove", tmp_path / "in" / "p.png", "--mask", tmp_path / "m.png", "-o", tmp_path / "r.png"],
+                "batch": ["batch", tmp_path / "in", "--mask", tmp_path / "m.png", "-o", tmp_path / "out"],
+                "batch --cluster": ["batch", tmp_path / "in", "--mask", tmp_path / "m.png", "-o", tmp_path / "out",
+                                    "--cluster", "127.0.0.1:9"],
+                "eval": ["eval", tmp_path / "in", "--json", tmp_path / "e.json"]}
+    for name, args in commands.items():
+        capsys.readouterr()
+        assert main([*map(str, args), "--method", "telea", *flags]) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: {named} only for --method network; --method telea does not read "
+                       f"{'them' if ' are' in named else 'it'}"], (name, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "m.png", "w.pt"]
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "in"), "--method", "ns", "--run-size", "256", "--scales", "1,0.5"]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "error: --run-size and --scales are only for --method network; --method ns does not read them"
+
+
+def test_batch_resume_with_another_method_redoes_every_photo_and_says_so(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(smooth_photo(60, 80, seed=50 + i)).save(src / f"p{i}.png")
+    hole = np.zeros((60, 80), np.uint8)
+    hole[20:40, 30:50] = 255
+    Image.fromarray(hole).save(tmp_path / "m.png")
+    run = ["batch", str(src), "--mask", str(tmp_path / "m.png"), "-o", str(tmp_path / "out"), "--resume"]
+    assert main([*run, "--method", "telea"]) == 0
+    assert main([*run, "--method", "telea"]) == 0
+    err = capsys.readouterr().err
+    assert "0 cleaned, 0 copied, 2 skipped" in err and "was written with" not in err
+    assert main([*run, "--method", "ns"]) == 0
+    err = capsys.readouterr().err
+    assert "2 cleaned, 0 copied, 0 skipped" in err
+    assert f"--resume: {tmp_path / 'out'} was written with another mask, watermark or settings" in err
+
+
+def test_the_networks_eval_json_keeps_the_published_keys(tmp_path, capsys):
+    """``--method`` adds a "method" key only for another fill: the network's
+    results have the keys (and options) of docs/eval_default.json."""
+    from pathlib import Path
+
+    reference = json.loads((Path(__file__).resolve().parent.parent / "docs" / "eval_default.json").read_text())
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(smooth_photo(90, 120, seed=30)).save(folder / "p.png")
+    rc = main(["eval", str(folder), "--baselines", "telea", "--size", "64", "--per-bin", "1", "--bins", "10-20",
+               "--device", "cpu", "--no-deep", "--json", str(tmp_path / "e.json")])
+    assert rc == 0, capsys.readouterr().err
+    data = json.loads((tmp_path / "e.json").read_text())
+    assert list(data) == list(reference) and data["options"] == reference["options"]

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .common import add_device_weights, open_inpainter, weights_message
+from .common import add_device_weights, open_inpainter, texture_on, unread_flags, weights_message
 from .options import add_option_flags, flag_of, in_flags, options_from_args
 
 
@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     from ..jobs.report import BatchProgress
     from ..jobs.validation import validate_options
 
+    problem = unread_flags(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     options = options_from_args(BatchOptions, args)
     restorer = None
     try:
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
         def start(progress, should_stop):
             from ..jobs.cluster import run_cluster_batch
-            return run_cluster_batch(options, args.weights, args.device, args.texture == "on", restorer,
+            return run_cluster_batch(options, args.weights, args.device, texture_on(args), restorer,
                                      progress=progress, should_stop=should_stop, note=_note, method=args.method)
     else:
         inpainter = open_inpainter(args)
@@ -177,6 +181,9 @@ def format_summary(summary) -> str:
     lines = [f"{'stopped' if summary.stopped else 'finished'}: {summary.done} cleaned, {summary.copied} copied, "
              f"{summary.skipped} skipped, {len(summary.failed)} failed of {summary.total} "
              f"in {summary.seconds:.1f} s ({rate:.2f} photos/s)"]
+    if summary.other_job:
+        lines.append(f"--resume: {summary.output_dir} was written with another mask, watermark or settings "
+                     "(--mask-fit, --quality, --missing, --method, --weights, --texture): every photo was done again")
     if summary.stopped:
         lines.append(f"{summary.total - len(summary.records)} not started; run again with --resume to finish")
     refused_by = {record.path: record.option for record in summary.records if record.status == "failed"}

@@ -38,11 +38,36 @@ def add_device_weights(parser: argparse.ArgumentParser) -> None:
                         help=f"how to fill: {', '.join(f'{name} ({entry.label})' for name, entry in FILLERS.items())} "
                              f"(default {method})")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
-    parser.add_argument("--weights", type=Path, help="model checkpoint (default: $INPAINT_WEIGHTS, then the bundled model)")
+    parser.add_argument("--weights", type=Path, help="the network's checkpoint (default: $INPAINT_WEIGHTS, then the bundled model)")
     texture = "on" if default_of(InferenceOptions, "texture") else "off"
-    parser.add_argument("--texture", choices=("on", "off"), default=texture,
+    # no default here (texture_on gives it): a --texture given with a classical method is refused
+    parser.add_argument("--texture", choices=("on", "off"),
                         help="stage 2's texture step: the photo's own detail (PatchMatch) under the "
                              f"network's colours and shapes (default {texture}; off: the network's fill alone)")
+
+
+def texture_on(args: argparse.Namespace) -> bool:
+    """``--texture``, or its default when not given."""
+    from ..fill import InferenceOptions
+    from ..option import default_of
+
+    return default_of(InferenceOptions, "texture") if args.texture is None else args.texture == "on"
+
+
+def unread_flags(args: argparse.Namespace) -> str | None:
+    """The usage error when flags only another method reads were given
+    (``--weights``/``--texture``, eval's ``--run-size``/``--scales``, with
+    ``--method telea``: they would be silently ignored), else None."""
+    from ..fill import check_settings
+    from ..fill.registry import OWN_SETTINGS
+    from ..option import OptionError
+    from .options import in_flags
+
+    try:
+        check_settings(args.method, [name for name in OWN_SETTINGS if getattr(args, name, None) is not None])
+    except OptionError as exc:
+        return in_flags(exc)
+    return None
 
 
 def open_inpainter(args: argparse.Namespace, **settings):
@@ -52,7 +77,7 @@ def open_inpainter(args: argparse.Namespace, **settings):
     exits with 2)."""
     from ..fill import load_filler
 
-    settings = {"texture": args.texture == "on", **settings}
+    settings = {"texture": texture_on(args), **settings}
     try:
         return load_filler(args.method, args.weights, args.device, **settings)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from ..netconfig import parse_scales
-from .common import add_device_weights, open_inpainter
+from .common import add_device_weights, open_inpainter, texture_on, unread_flags
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
@@ -69,9 +69,23 @@ def _scales_arg(text: str) -> tuple[float, ...]:
 
 def inpainter_options(args: argparse.Namespace) -> dict:
     """The ``Inpainter`` keyword arguments that eval's flags choose (None =
-    the model's own setting). A new inference option gets its flag in
-    ``add_command`` and its entry here; the results record these."""
-    return {"run_size": args.run_size, "scales": args.scales, "texture": args.texture == "on"}
+    the model's own setting), those the ``--method`` reads (none for a
+    classical fill). A new inference option gets its flag in ``add_command``
+    and its entry here; the results record these."""
+    from ..fill import FILLERS
+
+    options = {"run_size": args.run_size, "scales": args.scales, "texture": texture_on(args)}
+    return {name: value for name, value in options.items() if name in FILLERS[args.method].own_settings}
+
+
+def _method_info(args: argparse.Namespace) -> dict:
+    """``{"method": NAME}`` for a method other than the default (the network):
+    the results say what was scored as ours. The network's results keep the
+    keys they had before ``--method`` (docs/eval_default.json)."""
+    from ..fill import InferenceOptions
+    from ..option import default_of
+
+    return {} if args.method == default_of(InferenceOptions, "method") else {"method": args.method}
 
 
 def build_inpainter(args: argparse.Namespace):
@@ -106,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.sheets import SHEET_COLUMNS, comparison_sheet, sheet_columns, sheet_rows
     from ..masks import area_bins
 
+    problem = unread_flags(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if (args.images is None) == (not args.builtin):
         print("error: give a folder of photos or --builtin (one of them)", file=sys.stderr)
         return 2
@@ -166,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
                              deep=None if args.no_deep else "auto")
     results = {"images": [name for name, _ in images], "size": args.size, **_run_settings(inpainter),
                "masks": str(args.masks) if args.masks else f"generated {'+'.join(EVAL_KINDS)}, seed {args.seed}",
-               "device": str(inpainter.device), "options": inpainter_options(args), **_weights_info(inpainter),
+               **_method_info(args), "device": str(inpainter.device), "options": inpainter_options(args),
+               **_weights_info(inpainter),
                "left_out": notes, "wall_s": time.perf_counter() - t0, **results}
     network = f"run size {results['run_size']}, scales {','.join(map(str, results['scales']))}  " \
         if results["run_size"] is not None else f"method {args.method}  "
@@ -224,7 +243,8 @@ def _run_hires(args: argparse.Namespace, baselines: list[str], notes: list[str])
     results = {"photos": [str(p.name) for p in paths], "held_out": bool(args.held_out),
                "masks": f"object blobs {HIRES_AREA[0] * 100:g}-{HIRES_AREA[1] * 100:g} % of the area, seed {args.seed}",
                **_run_settings(inpainter),
-               "device": str(inpainter.device), "options": inpainter_options(args), **_weights_info(inpainter),
+               **_method_info(args), "device": str(inpainter.device), "options": inpainter_options(args),
+               **_weights_info(inpainter),
                "left_out": notes, "wall_s": time.perf_counter() - t0, **results}
     print(f"weights: {results['weights']} {results['meta'] or ''}  device: {results['device']}")
     print(format_hires(results))

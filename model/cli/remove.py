@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import add_device_weights, open_inpainter
+from .common import add_device_weights, open_inpainter, unread_flags
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from ..photos.imageio import ImageReadError, read_mask, read_photo
     from ..photos.savefile import check_output, save_like
 
+    problem = unread_flags(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     out = args.out or cleaned_path(args.image)
     targets = [("-o", out)] + ([("--coarse", args.coarse)] if args.coarse else [])
     for option, target in targets:  # everything about the outputs is checked before the model runs

@@ -9,6 +9,6 @@ is ``model.inference.Inpainter``; the watermark restorer
 it imports load no numpy or torch (the command line's help lists the names).
 """
 from .options import InferenceOptions
-from .registry import FILLERS, METHODS, filler_class, load_filler
+from .registry import FILLERS, METHODS, check_settings, filler_class, load_filler
 
-__all__ = ["FILLERS", "METHODS", "InferenceOptions", "filler_class", "load_filler"]
+__all__ = ["FILLERS", "METHODS", "InferenceOptions", "check_settings", "filler_class", "load_filler"]

@@ -71,7 +71,7 @@ class PhotoWorker:
     one photo at a time from its bytes. Files live only in a private temp
     folder, named like the originals (the readers and writers go by name)."""
 
-    def __init__(self, spec: WorkerSpec, weights: bytes, shared_hole: np.ndarray | None, restorer=None):
+    def __init__(self, spec: WorkerSpec, weights: bytes | None, shared_hole: np.ndarray | None, restorer=None):
         import cv2
         import torch
 
@@ -81,8 +81,10 @@ class PhotoWorker:
         cv2.setNumThreads(spec.threads)
         self.spec = spec
         self.folder = Path(tempfile.mkdtemp(prefix="inpaint-worker-"))
-        weights_file = self.folder / "weights.pt"
-        weights_file.write_bytes(weights)
+        weights_file = None  # a classical fill has none
+        if weights is not None:
+            weights_file = self.folder / "weights.pt"
+            weights_file.write_bytes(weights)
         self.inpainter = load_filler(spec.method, weights_file, spec.device, texture=spec.texture)
         self.device = self.inpainter.device
         self.notes: list[str] = []
@@ -256,9 +258,10 @@ class _ClusterRun(_BatchRun):
     cleaned by Ray actors instead of the model on the main thread."""
 
     def __init__(self, options: BatchOptions, progress, out_dir: Path, token: str, *, count: int, resources: dict,
-                 spec: WorkerSpec, weights: bytes, restorer, note: Callable[[str], None] | None):
-        # the workers have the fillers; here only the restorer's keys and files count (or none)
-        super().__init__(options, restorer, progress and self._with_workers(progress), out_dir, token)
+                 spec: WorkerSpec, weights: bytes | None, restorer, fill: str, note: Callable[[str], None] | None):
+        # the workers have the fillers; here only the restorer's hole key and files count (or none), and
+        # ``fill``, the key of the filler the workers load (the same as a local run's: --resume works across)
+        super().__init__(options, restorer, progress and self._with_workers(progress), out_dir, token, fill)
         self.count, self.resources, self.note = count, resources, note or (lambda message: None)
         self.spec = dataclasses.replace(spec, mask_fit=options.mask_fit, quality=options.quality)
         self.restorer = restorer
@@ -509,13 +512,28 @@ def run_cluster_batch(options: BatchOptions, weights: str | os.PathLike | None =
     ``restorer``: a ``WatermarkRestorer`` (``--watermark``). Raises
     ClusterError (a BatchError) when the cluster cannot be used, BatchError
     for bad options."""
+    from ..fill import FILLERS, check_settings, load_filler
+    from ..option import OptionError
     from ..paths import resolve_weights
+    from .manifest import fill_key
 
     if not options.cluster:
         raise BatchOptionError("no cluster address given ({cluster} ADDRESS or auto)")
     try:
-        weights_bytes = resolve_weights(weights).read_bytes()
-    except OSError as exc:
+        check_settings(method, ["weights"] if weights is not None else [])
+    except OptionError as exc:
+        raise BatchOptionError(exc.text, **exc.values) from None
+    except ValueError as exc:  # an unknown method
+        raise BatchError(str(exc)) from None
+    weights_bytes = None  # a fill without weights (a classical one): none is sent
+    try:
+        if "weights" in FILLERS[method].own_settings:
+            weights = resolve_weights(weights)
+            weights_bytes = weights.read_bytes()
+        # the filler as each worker loads it, here on the CPU: its key is the manifest's (as a local run's)
+        loaded = load_filler(method, weights, "cpu", texture=texture)
+        fill = fill_key(restorer, loaded) if restorer is not None else fill_key(loaded)
+    except (OSError, ValueError, RuntimeError) as exc:
         raise BatchError(str(exc)) from None
     started = connect(str(options.cluster))
     try:
@@ -526,7 +544,7 @@ def run_cluster_batch(options: BatchOptions, weights: str | os.PathLike | None =
             note(f"cluster: {count} {kind} worker(s), {spec.threads} thread(s) each")
         return run_locked(options, lambda out_dir, token: _ClusterRun(
             options, progress, out_dir, token, count=count, resources=resources, spec=spec,
-            weights=weights_bytes, restorer=restorer, note=note), should_stop, restorer)
+            weights=weights_bytes, restorer=restorer, fill=fill, note=note), should_stop, restorer)
     finally:
         if started:
             _ray().shutdown()
