@@ -240,7 +240,8 @@ def mixed_set(folder: Path, sizes=MIXED_SIZES) -> tuple[Path, list[tuple[str, tu
 
 
 def run_mixed(args, inp) -> dict:
-    from model.jobs.batch import BatchOptions, run_batch
+    from model.jobs.batch import run_batch
+    from model.jobs.options import BatchOptions
     from model.jobs.watermark_model import describe
     from model.jobs.watermark_placement import place_by_rule
     from model.jobs.watermark_restore import prepare_batch
@@ -296,7 +297,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the per-photo figures here")
     args = parser.parse_args()
 
-    from model.jobs.batch import BatchOptions, run_batch
+    from model.jobs.batch import run_batch
+    from model.jobs.options import BatchOptions
     from model.inference import Inpainter
     from model.jobs.watermark_model import describe
     from model.jobs.watermark_restore import prepare_batch

@@ -6,11 +6,12 @@ import pytest
 from PIL import Image
 
 from benchmarks.watermark import scaled_mark
-from model.jobs.batch import BatchOptions, run_batch
+from model.jobs.batch import run_batch
+from model.jobs.options import BatchOptions
 from model.jobs.watermark_estimate import colour_consistency, watermark_from_folder
 from model.jobs.watermark_model import NoWatermarkError, Watermark
 from model.jobs.watermark_placement import ANCHORS, REFERENCES, Placement, find_rule, place_by_rule
-from model.jobs.watermark_restore import prepare_batch
+from model.jobs.watermark_restore import WATERMARK_DIR, prepare_batch
 from test_watermark import random_photo
 from test_watermark_restore import FakeInpainter, blend, psnr
 
@@ -82,7 +83,7 @@ def test_a_mixed_folder_is_estimated_from_all_sizes_and_restored(tmp_path):
         gains.append(psnr(out[box], clean[box]) - psnr(marked[box], clean[box]))
     assert min(gains) > 3 and np.mean(gains) > 8
     # the rule travels with the saved estimate (--watermark FILE on another folder)
-    saved = Watermark.load(options.mask)
+    saved = Watermark.load(tmp_path / "out" / WATERMARK_DIR / "watermark.png")
     assert saved.placement == mark.placement and set(saved.fits) == set(mark.fits)
     for size in SIZES:
         assert np.abs(place_by_rule(saved, *size)[0] - place_by_rule(mark, *size)[0]).max() < 1e-3
@@ -257,7 +258,7 @@ def test_a_dark_photo_under_a_white_mark_comes_back_without_dark_letters(tmp_pat
         clean = glass_photo(*size)
         alpha, _ = scaled_mark(size, fraction=0.3, margin=0.03)
         marked = np.asarray(Image.open(tmp_path / "in" / f"glass_{size[0]}.jpg").convert("RGB"))
-        out = restorer(marked).refined
+        out = restorer.fill(marked).image
         ys, xs = np.nonzero(alpha > 0)
         box = np.s_[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
         assert psnr(out[box], clean[box]) > {960: 26, 480: 28}[size[0]], size

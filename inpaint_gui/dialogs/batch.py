@@ -16,13 +16,13 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout
                                QLineEdit, QListWidget, QListWidgetItem, QPushButton, QRadioButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from model.jobs.batch import MASK_FITS
-from model.jobs.batch import BatchError
-from model.jobs.batch import BatchOptions
-from model.jobs.batch import fit_mask
-from model.jobs.batch import BatchProgress
+from model.jobs.options import MASK_FITS
+from model.jobs.errors import BatchError
+from model.jobs.options import BatchOptions
+from model.jobs.mask_fit import fit_mask
+from model.jobs.report import BatchProgress
 from model.jobs.batch import run_batch
-from model.jobs.batch import validate_options
+from model.jobs.validation import validate_options
 from model.photos.imageio import ImageReadError
 from model.photos.imageio import image_size
 from model.photos.imageio import read_image
@@ -42,7 +42,7 @@ from ..workers import Worker
 from .job import Job, JobDialog
 from .watermark import RestorePreview, WatermarkPreview, qimage
 
-# model.jobs.batch.MASK_FITS, as the user reads them
+# model.jobs.options.MASK_FITS, as the user reads them
 MASK_FIT_LABELS = {
     "error": "Refuse (report the photo)",
     "stretch": "Stretch the mask to the photo",
@@ -56,11 +56,22 @@ MASK_FIT_LABELS = {
 SEARCH_LABEL = "Search for the mark (report the photo if not found)"
 
 
-def for_the_dialog(reason: str) -> str:
-    """A batch message written for the command line, with the dialog's words."""
-    return reason.replace("(use --mask-fit to map it)", "(choose how under 'Mask of another size')") \
-                 .replace("(use --mask-fit to place it)", "(choose how under 'Mask of another size')") \
-                 .replace("--mask-fit", "'Mask of another size'")
+# the options an engine error names (BatchOptions' fields, prepare_batch's), as this dialog's controls
+CONTROL_NAMES = {
+    "mask": "'One mask file'",
+    "masks_dir": "'A mask folder'",
+    "mask_fit": "'Mask of another size'",
+    "watermark": "'Shared watermark'",
+    "sample": "'Estimate from up to'",
+}
+# what to change when an option's value refused a photo (PhotoRefused)
+REFUSED_HINTS = {"mask_fit": "choose how under 'Mask of another size'"}
+
+
+def failure_line(name: str, reason: str, option: str = "") -> str:
+    """A photo the batch could not clean, and what to change where an option refused it."""
+    hint = REFUSED_HINTS.get(option)
+    return f"{name}: {reason} ({hint})" if hint else f"{name}: {reason}"
 
 
 def photo_of_its_size(mark: Watermark) -> np.ndarray | None:
@@ -151,6 +162,7 @@ class BatchDialog(JobDialog):
     cancelling_text = "Cancelling after the current photo…"
     failed_status = "Stopped"
     failed_title = "Batch failed"
+    control_names = CONTROL_NAMES
 
     def __init__(self, parent: QWidget | None, inpainter: Callable[[], object],
                  current_mask: np.ndarray | None = None, settings: Settings | None = None):
@@ -325,9 +337,9 @@ class BatchDialog(JobDialog):
             if self.use_restore.isChecked():
                 # as ``batch --watermark auto``: the approved estimate saved to the output folder, then restored
                 opts, restorer = prepare_batch(opts, self.restore_mark)
-            validate_options(opts)
+            validate_options(opts, finds_hole=restorer is not None)
         except (BatchError, ValueError, OSError) as exc:
-            messages.message(self, messages.ERROR, "Cannot start the batch", for_the_dialog(str(exc)))
+            messages.message(self, messages.ERROR, "Cannot start the batch", self.in_own_words(exc))
             return None
 
         self.errors.clear()
@@ -358,7 +370,7 @@ class BatchDialog(JobDialog):
         name = Path(info.path).name if info.path else ""
         self.status.setText(f"{info.status}: {name}" if name else str(info.status))
         if is_failure(info):
-            self.errors.addItem(for_the_dialog(f"{name}: {info.status}"))
+            self.errors.addItem(failure_line(name, info.status, info.option))
 
     def on_finished(self, summary) -> None:
         self.summary = summary
@@ -366,8 +378,9 @@ class BatchDialog(JobDialog):
         self.errors.clear()
         for note in self.notes:
             self.errors.addItem(note)
+        refused_by = {record.path: record.option for record in summary.records if record.status == "failed"}
         for path, reason in summary.failed:
-            self.errors.addItem(for_the_dialog(f"{Path(path).name}: {reason}"))
+            self.errors.addItem(failure_line(Path(path).name, reason, refused_by.get(path, "")))
         stopped = summary.stopped or self.is_cancelling()
         self.status.setText(f"{'Cancelled' if stopped else 'Finished'}: {summary.done} done, "
                             f"{summary.skipped} skipped, {len(summary.failed)} failed "

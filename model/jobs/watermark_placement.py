@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Sequence
 import cv2
 import numpy as np
 
+from .errors import PhotoRefused
+
 if TYPE_CHECKING:
     from .watermark_model import Watermark
 
@@ -362,7 +364,7 @@ def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple
     same size as is (through its fit, ``Watermark.fits``, when it has one);
     another size by ``rule`` (``stretch``, ``anchor-*``,
     as ``batch --mask-fit``) or, for ``error`` (the default), by searching
-    for the mark. Raises ValueError when a searched mark is not found."""
+    for the mark. Raises PhotoRefused (a ValueError) when a searched mark is not found."""
     h, w = image.shape[:2]
     mh, mw = mark.alpha.shape
     if (mh, mw) == (h, w):
@@ -382,7 +384,7 @@ def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple
     else:
         oy, ox, score = search_mark(mark, image)
         if score < NCC_FOUND:
-            raise ValueError(f"the watermark was not found in this {w}x{h} photo (best match {score:.2f} < "
-                             f"{NCC_FOUND}; use --mask-fit to place it)")
+            raise PhotoRefused(f"the watermark was not found in this {w}x{h} photo: best match {score:.2f} < "
+                               f"{NCC_FOUND}", "mask_fit")
         how = f"found by search at offset x {ox}, y {oy} (match {score:.2f})"
     return _shift(mark.alpha, h, w, oy, ox), _shift(mark.colour, h, w, oy, ox), how

@@ -41,8 +41,8 @@ def restore(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray, inpainter=
     FALLBACK_FROM to OPAQUE and wherever the inversion lands far out of
     range (clipped, or alpha / W wrong there), feathered; ``denoise``
     takes out the JPEG noise the inversion amplified (weight growing with
-    the gain 1 / (1 - alpha)). ``inpainter``: ``model.inference.Inpainter``
-    (or any ``(image, mask) -> result.refined``); None, or fewer than
+    the gain 1 / (1 - alpha)). ``inpainter``: a ``model.fill`` filler (the
+    network's ``Inpainter``, or another); None, or fewer than
     SMALL_FILL pixels to fill, uses OpenCV's Telea fill. Pixels outside the
     mark's box (+ a few px) are untouched."""
     image = np.asarray(image)
@@ -84,7 +84,7 @@ def restore(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray, inpainter=
             fill = base.copy()
             fill[y0:y1, x0:x1] = cv2.inpaint(base[y0:y1, x0:x1], hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
         else:
-            fill = inpainter(base, full_hole).refined
+            fill = inpainter(base, full_hole).image
         f = fall[..., None]
         result = np.clip(np.round(f * fill[y0:y1, x0:x1] + (1 - f) * restored), 0, 255).astype(np.uint8)
         filled[y0:y1, x0:x1] = fall
