@@ -86,7 +86,8 @@ def test_a_mixed_folder_is_estimated_from_all_sizes_and_restored(tmp_path):
     saved = Watermark.load(tmp_path / "out" / WATERMARK_DIR / "watermark.png")
     assert saved.placement == mark.placement and set(saved.fits) == set(mark.fits)
     for size in SIZES:
-        assert np.abs(place_by_rule(saved, *size)[0] - place_by_rule(mark, *size)[0]).max() < 1e-3
+        # saved as 16 bits: the same to 1e-4, but a pixel at map_mark's 0.005 cut may fall either side
+        assert np.abs(place_by_rule(saved, *size)[0] - place_by_rule(mark, *size)[0]).max() < 0.006
 
 
 def test_a_folder_mixing_two_different_marks_is_refused(tmp_path):
