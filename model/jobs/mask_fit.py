@@ -28,14 +28,29 @@ def fit_mask(hole: np.ndarray, height: int, width: int, rule: str) -> np.ndarray
         return cv2.resize(hole.astype(np.float32), (width, height), interpolation=interp) > 0
     if rule not in MASK_FITS:
         raise ValueError(f"unknown mask fit {rule!r}")
+    return pinned(hole, height, width, *anchor_offset((mh, mw), height, width, rule))
+
+
+def anchor_offset(shape: tuple[int, int], height: int, width: int, rule: str) -> tuple[int, int]:
+    """Where ``anchor-*`` ``rule`` puts the top-left corner (oy, ox) of a
+    map of ``shape`` (h, w) on a ``height`` x ``width`` photo (negative: it
+    sticks out)."""
+    mh, mw = shape
     where = rule.removeprefix("anchor-")
     oy = 0 if "top" in where else (height - mh if "bottom" in where else (height - mh) // 2)
     ox = 0 if "left" in where else (width - mw if "right" in where else (width - mw) // 2)
-    out = np.zeros((height, width), bool)
+    return oy, ox
+
+
+def pinned(src: np.ndarray, height: int, width: int, oy: int, ox: int) -> np.ndarray:
+    """``src`` (any dtype, any channels) at offset (oy, ox) of a
+    ``height`` x ``width`` map of zeros, what falls outside cut off."""
+    mh, mw = src.shape[:2]
+    out = np.zeros((height, width) + src.shape[2:], src.dtype)
     y0, x0 = max(oy, 0), max(ox, 0)
     y1, x1 = min(oy + mh, height), min(ox + mw, width)
     if y1 > y0 and x1 > x0:
-        out[y0:y1, x0:x1] = hole[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+        out[y0:y1, x0:x1] = src[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
     return out
 
 

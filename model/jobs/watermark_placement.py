@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from .errors import PhotoRefused
+from .mask_fit import anchor_offset, pinned
 
 if TYPE_CHECKING:
     from .watermark_model import Watermark
@@ -279,26 +280,6 @@ def box_around(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | Non
             min(w, int(xs.max()) + 1 + margin), min(h, int(ys.max()) + 1 + margin))
 
 
-def _anchor(shape_src: tuple[int, int], height: int, width: int, rule: str) -> tuple[int, int]:
-    """Offset (oy, ox) of a source of ``shape_src`` pinned by ``rule``
-    (the same placement as ``model.batch.fit_mask``)."""
-    mh, mw = shape_src
-    where = rule.removeprefix("anchor-")
-    oy = 0 if "top" in where else (height - mh if "bottom" in where else (height - mh) // 2)
-    ox = 0 if "left" in where else (width - mw if "right" in where else (width - mw) // 2)
-    return oy, ox
-
-
-def _shift(src: np.ndarray, height: int, width: int, oy: int, ox: int) -> np.ndarray:
-    out = np.zeros((height, width) + src.shape[2:], src.dtype)
-    mh, mw = src.shape[:2]
-    y0, x0 = max(oy, 0), max(ox, 0)
-    y1, x1 = min(oy + mh, height), min(ox + mw, width)
-    if y1 > y0 and x1 > x0:
-        out[y0:y1, x0:x1] = src[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
-    return out
-
-
 def search_mark(mark: Watermark, image: np.ndarray) -> tuple[int, int, float]:
     """Where the mark (at its pixel size) sits in ``image``: normalised
     cross-correlation of the mark's gradient magnitude with the photo's.
@@ -379,7 +360,7 @@ def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple
         return (cv2.resize(mark.alpha, size, interpolation=cv2.INTER_LINEAR),
                 cv2.resize(mark.colour, size, interpolation=cv2.INTER_LINEAR), f"stretched to {w}x{h}")
     if rule.startswith("anchor-"):
-        oy, ox = _anchor((mh, mw), h, w, rule)
+        oy, ox = anchor_offset((mh, mw), h, w, rule)
         how = f"{rule}"
     else:
         oy, ox, score = search_mark(mark, image)
@@ -387,4 +368,4 @@ def place_mark(mark: Watermark, image: np.ndarray, rule: str = "error") -> tuple
             raise PhotoRefused(f"the watermark was not found in this {w}x{h} photo: best match {score:.2f} < "
                                f"{NCC_FOUND}", "mask_fit")
         how = f"found by search at offset x {ox}, y {oy} (match {score:.2f})"
-    return _shift(mark.alpha, h, w, oy, ox), _shift(mark.colour, h, w, oy, ox), how
+    return pinned(mark.alpha, h, w, oy, ox), pinned(mark.colour, h, w, oy, ox), how
