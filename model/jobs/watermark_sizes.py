@@ -46,7 +46,7 @@ from .watermark_options import MIN_PHOTOS
 from .watermark_placement import (Placement, area_weights, invert_map, reference_length, rule_map, warp)
 
 BETA = 0.5  # weight of the first estimate against the evidence of one well-predicted photo
-NEAR = 3.0  # px: a photo's prediction of the content under the mark is trusted about this far inside it
+NEAR = 1.5  # px: a photo's prediction of the content under the mark is trusted about this far inside it (3: +0.001 of alpha error)
 SMOOTH = 0.02  # weight of the smoothness term, where no size says anything
 REGISTER_ROUNDS = 3  # fits of alpha, each size lined up again between them
 MARGIN = 10  # px around the mark's box at the largest photos' pixels
