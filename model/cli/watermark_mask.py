@@ -75,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     area = int(mask.sum())
     alpha_path, colour_path = companion_paths(args.out)
     strong = result.alpha > 0.1
-    print(f"watermark mask from {len(result.used)} photos of {w}x{h}: box x {x0}-{x1}, y {y0}-{y1} "
+    photos = (f"{len(result.used)} photos of {len(result.fits)} sizes, at {w}x{h}" if result.placement is not None
+              else f"{len(result.used)} photos of {w}x{h}")
+    print(f"watermark mask from {photos}: box x {x0}-{x1}, y {y0}-{y1} "
           f"({x1 - x0}x{y1 - y0}), area {area} px ({100 * area / (w * h):.2f} %) -> {args.out}")
     print(f"opacity (median {float(np.median(result.alpha[strong])) if strong.any() else 0:.2f}, "
           f"max {float(result.alpha.max()):.2f}) -> {alpha_path}; colour -> {colour_path}")
