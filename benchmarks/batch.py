@@ -5,9 +5,10 @@
 
 Generates ``count`` photo-like JPEGs (quality 90) in a temp folder, runs
 ``model.jobs.batch.run_batch`` (the code behind ``main.py batch``) and prints
-photos/s and where the time goes. Decode runs on a prefetch thread and
-encode on a writer thread while the model runs, so the per-stage times add
-up to more than the wall time when they overlap.
+photos/s and where the time goes. Decode runs on prefetch threads and
+encode on writer threads (``io_threads()`` of each: one on a 2-core machine,
+four on 16 cores) while the model runs, so the per-stage times add up to
+more than the wall time when they overlap.
 
 With ``--cluster``, ``run_cluster_batch`` cleans them on Ray workers
 (``--cluster auto``: a local cluster on this machine's cores; ``--workers N``
@@ -27,7 +28,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.jobs.batch import BatchOptions, run_batch
+from model.jobs.batch import io_threads, run_batch
+from model.jobs.options import BatchOptions
 from model.devices import describe
 
 
@@ -96,7 +98,8 @@ def main() -> None:
         else:
             from model.inference import Inpainter
             inp = Inpainter(args.weights, args.device, texture=args.texture == "on")
-            print(f"device {describe(inp.device)}, torch threads {torch.get_num_threads()}, texture {args.texture}")
+            print(f"device {describe(inp.device)}, torch threads {torch.get_num_threads()}, decode / write threads "
+                  f"{io_threads()} each, texture {args.texture}")
             summary, steady = run_batch(options, inp), None
         assert summary.done == args.count and not summary.failed, summary.failed
         out_size = sum(p.stat().st_size for p in (folder / "out").glob("*.jpg"))

@@ -25,7 +25,7 @@ import argparse
 import cv2
 import numpy as np
 
-from model.evaluation.baselines import run_baseline
+from model.evaluation.baselines import baseline_fillers
 from model.evaluation.cases import DEFAULT_BINS, EVAL_SIZE, builtin_eval_images, make_cases
 from model.evaluation.report import resolve_deep
 from model.inference import Inpainter
@@ -60,8 +60,9 @@ def main() -> None:
     network = Inpainter(device=args.device, texture=False)
     judge, note = resolve_deep("auto", args.device)
     scores: dict[str, dict[str, list[dict[str, float]]]] = {}
+    smooth = baseline_fillers(SMOOTH_FILLS, whole_image=True)
     for case in cases:
-        fills = {name: run_baseline(name, case.image, case.hole) for name in SMOOTH_FILLS}
+        fills = {name: filler(case.image, case.hole).image for name, filler in smooth.items()}
         fills.update(two_band_fills(case.image, network(case.image, case.hole).refined, args.sigma, args.shift))
         outputs = {}
         for name, fill in fills.items():

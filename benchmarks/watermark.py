@@ -1,5 +1,5 @@
 """Watermark removal on real photos: restoration (``batch --watermark auto``)
-against today's path (``watermark-mask`` + inpainting).
+against repainting (``watermark-mask``'s mask + inpainting).
 
     python -m benchmarks.watermark [--set same|mixed|all] [--count 24] [--device cpu] [--keep DIR] [--json OUT.json]
 
@@ -16,12 +16,12 @@ to make ``count`` different photos. A semi-transparent mark (anti-aliased
 white text, a black ring and a coloured disc with a black underline;
 opacity 0.3-0.6) is blended onto each at the same place and saved as JPEG
 quality 95. Both paths run through ``model.jobs.batch.run_batch`` (what
-``main.py batch`` runs), plus, for reference, inpainting with the tightened
-mask; all are scored against the clean photos: PSNR inside
+``main.py batch`` runs): the restoration and the inpainting with the same
+estimate's mask; both are scored against the clean photos: PSNR inside
 the mark's bounding box, and outside the box (dilated by 8 px) against the
 watermarked input, i.e. what the run changed away from the mark (JPEG
 re-encoding only). Mask tightness: coverage of the mark's pixels and area
-relative to them, for today's mask and for the tightened one.
+relative to them.
 """
 from __future__ import annotations
 
@@ -240,8 +240,11 @@ def mixed_set(folder: Path, sizes=MIXED_SIZES) -> tuple[Path, list[tuple[str, tu
 
 
 def run_mixed(args, inp) -> dict:
-    from model.jobs.batch import BatchOptions, run_batch
-    from model.jobs.watermark_restore import describe, place_by_rule, prepare_batch
+    from model.jobs.batch import run_batch
+    from model.jobs.options import BatchOptions
+    from model.jobs.watermark_model import describe
+    from model.jobs.watermark_placement import place_by_rule
+    from model.jobs.watermark_restore import prepare_batch
 
     with tempfile.TemporaryDirectory(prefix="inpaint-wm-mixed-") as tmp:
         folder = (args.keep / "mixed") if args.keep else Path(tmp)
@@ -294,10 +297,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the per-photo figures here")
     args = parser.parse_args()
 
-    from model.jobs.batch import BatchOptions, run_batch
+    from model.jobs.batch import run_batch
+    from model.jobs.options import BatchOptions
     from model.inference import Inpainter
-    from model.jobs.watermark import watermark_mask_from_folder
-    from model.jobs.watermark_restore import describe, prepare_batch
+    from model.jobs.watermark_model import describe
+    from model.jobs.watermark_restore import prepare_batch
 
     inp = Inpainter(args.weights, args.device)
     mixed = run_mixed(args, inp) if args.set in ("mixed", "all") else None
@@ -315,14 +319,6 @@ def main() -> None:
         print(f"{len(photos)} photos of {SIZE[0]}x{SIZE[1]} (JPEG q95), mark box {box[2] - box[0]}x{box[3] - box[1]}, "
               f"{int((alpha > 0).sum())} mark pixels")
 
-        # today's path: watermark-mask's edge mask + inpainting
-        t0 = time.perf_counter()
-        old = watermark_mask_from_folder(src, sample=len(photos))
-        Image.fromarray(old.mask.astype(np.uint8) * 255).save(folder / "old_mask.png")
-        s_old = run_batch(BatchOptions(src, output_dir=folder / "inpainted", mask=folder / "old_mask.png"), inp)
-        t_old = time.perf_counter() - t0
-        assert s_old.done == len(photos), s_old.failed
-
         # restoration: batch --watermark auto
         t0 = time.perf_counter()
         options, restorer = prepare_batch(BatchOptions(src, output_dir=folder / "restored"), "auto", 100)
@@ -333,53 +329,50 @@ def main() -> None:
         mark = restorer.mark
         print(f"estimated: {describe(mark)} ({t_est:.1f} s)")
 
-        # for reference: inpainting with the tightened mask (the fairer inpainting)
-        Image.fromarray(mark.mask.astype(np.uint8) * 255).save(folder / "tight_mask.png")
-        s_tight = run_batch(BatchOptions(src, output_dir=folder / "inpainted_tight", mask=folder / "tight_mask.png"),
-                            inp)
-        assert s_tight.done == len(photos), s_tight.failed
+        # the repainting path: the same estimate's mask (what watermark-mask writes) + inpainting
+        t0 = time.perf_counter()
+        Image.fromarray(mark.mask.astype(np.uint8) * 255).save(folder / "mask.png")
+        s_mask = run_batch(BatchOptions(src, output_dir=folder / "inpainted", mask=folder / "mask.png"), inp)
+        t_mask = time.perf_counter() - t0
+        assert s_mask.done == len(photos), s_mask.failed
         truth = alpha > 0
         mae = float(np.abs(mark.alpha - alpha)[truth].mean())
 
-        rows_old = score_outputs(src, folder / "inpainted", photos, box, away)
+        rows_mask = score_outputs(src, folder / "inpainted", photos, box, away)
         rows_new = score_outputs(src, folder / "restored", photos, box, away)
-        rows_tight = score_outputs(src, folder / "inpainted_tight", photos, box, away)
-        print(f"\n{'photo':34s} {'marked':>7s} {'inpaint':>8s} {'tight':>7s} {'restore':>8s} {'gain':>6s} {'away':>6s}")
-        for a, t, b in zip(rows_old, rows_tight, rows_new):
-            print(f"{a['photo']:34s} {a['marked_box_psnr']:7.2f} {a['box_psnr']:8.2f} {t['box_psnr']:7.2f} "
-                  f"{b['box_psnr']:8.2f} {b['box_psnr'] - max(a['box_psnr'], t['box_psnr']):+6.2f} "
-                  f"{b['away_psnr']:6.1f}")
+        print(f"\n{'photo':34s} {'marked':>7s} {'inpaint':>8s} {'restore':>8s} {'gain':>6s} {'away':>6s}")
+        for a, b in zip(rows_mask, rows_new):
+            print(f"{a['photo']:34s} {a['marked_box_psnr']:7.2f} {a['box_psnr']:8.2f} {b['box_psnr']:8.2f} "
+                  f"{b['box_psnr'] - a['box_psnr']:+6.2f} {b['away_psnr']:6.1f}")
+
         def stats(rows, k):
             return float(np.mean([r[k] for r in rows])), float(np.min([r[k] for r in rows]))
 
         m_marked, n_marked = stats(rows_new, "marked_box_psnr")
-        m_old, n_old = stats(rows_old, "box_psnr")
+        m_mask, n_mask = stats(rows_mask, "box_psnr")
         m_new, n_new = stats(rows_new, "box_psnr")
-        m_tight, n_tight = stats(rows_tight, "box_psnr")
-        worse = sum(b["box_psnr"] < max(a["box_psnr"], t["box_psnr"])
-                    for a, t, b in zip(rows_old, rows_tight, rows_new))
+        worse = sum(b["box_psnr"] < a["box_psnr"] for a, b in zip(rows_mask, rows_new))
         away_new = min(r["away_psnr"] for r in rows_new)
-        t_old_tight, t_new_tight = tightness(old.mask, alpha), tightness(mark.mask, alpha)
+        tight = tightness(mark.mask, alpha)
         print(f"\nPSNR in the mark's box (dB), mean / min over {len(photos)} photos:")
-        print(f"  watermarked           {m_marked:6.2f} / {n_marked:6.2f}")
-        print(f"  mask + inpainting     {m_old:6.2f} / {n_old:6.2f}   ({t_old:.0f} s)")
-        print(f"  tight mask + inpainting {m_tight:4.2f} / {n_tight:6.2f}   (reference: the tightened mask, repainted)")
-        print(f"  restoration           {m_new:6.2f} / {n_new:6.2f}   ({t_new:.0f} s incl. {t_est:.1f} s estimation)")
-        print(f"  restoration worse than either inpainting on {worse} of {len(photos)} photos")
+        print(f"  watermarked                    {m_marked:6.2f} / {n_marked:6.2f}")
+        print(f"  watermark-mask + inpainting    {m_mask:6.2f} / {n_mask:6.2f}   ({t_mask:.0f} s)")
+        print(f"  restoration                    {m_new:6.2f} / {n_new:6.2f}   ({t_new:.0f} s incl. {t_est:.1f} s "
+              "estimation)")
+        print(f"  restoration worse than the inpainting on {worse} of {len(photos)} photos")
         print(f"away from the mark (box + 8 px): output vs input PSNR min {away_new:.1f} dB, "
               f"max abs difference {max(r['away_max'] for r in rows_new)} (JPEG re-encoding)")
-        print(f"alpha mean abs error on the mark's pixels: {mae:.4f}")
-        for name, t in (("today's mask", t_old_tight), ("tight mask", t_new_tight)):
-            print(f"{name:13s}: " + ", ".join(f"{k}: coverage {v['coverage']:.1%} at {v['area_ratio']:.2f}x the area"
-                                              for k, v in t.items()))
+        print(f"alpha mean abs error on the mark's pixels: {mae:.4f}; colour mean abs error where alpha > 0.1: "
+              f"{float(np.abs(mark.colour - colour)[alpha > 0.1].mean()):.2f}")
+        print("mask: " + ", ".join(f"{k}: coverage {v['coverage']:.1%} at {v['area_ratio']:.2f}x the area"
+                                   for k, v in tight.items()))
         if args.json:
             args.json.write_text(json.dumps({
-                "count": len(photos), "box": box, "alpha_mae": mae, "inpainting": rows_old, "restoration": rows_new,
-                "tight_inpainting": rows_tight,
-                "mean": {"marked": m_marked, "inpainting": m_old, "tight_inpainting": m_tight, "restoration": m_new},
-                "min": {"marked": n_marked, "inpainting": n_old, "tight_inpainting": n_tight, "restoration": n_new},
-                "worse_than_inpainting": int(worse), "tightness": {"today": t_old_tight, "tight": t_new_tight},
-                "seconds": {"inpainting": t_old, "restoration": t_new, "estimation": t_est}, "mixed": mixed}, indent=1))
+                "count": len(photos), "box": box, "alpha_mae": mae, "inpainting": rows_mask, "restoration": rows_new,
+                "mean": {"marked": m_marked, "inpainting": m_mask, "restoration": m_new},
+                "min": {"marked": n_marked, "inpainting": n_mask, "restoration": n_new},
+                "worse_than_inpainting": int(worse), "tightness": tight,
+                "seconds": {"inpainting": t_mask, "restoration": t_new, "estimation": t_est}, "mixed": mixed}, indent=1))
 
 
 if __name__ == "__main__":

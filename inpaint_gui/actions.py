@@ -60,18 +60,20 @@ class Actions:
         return (self.zoom_in, self.zoom_out, self.fit, self.zoom_100)
 
     def update_enabled(self, *, has_image: bool, editing: bool, busy: bool, on_result: bool, can_undo: bool,
-                       can_redo: bool, has_mask: bool, at_original: bool) -> None:
+                       can_redo: bool, has_mask: bool, at_original: bool, has_coarse: bool = True) -> None:
         """Enable what makes sense now: mask edits only while editing (a photo
-        on the edit page, no job running), accepting only on the result page,
-        opening and saving only while nothing runs."""
+        on the edit page, no job running), accepting only on the result page
+        (the coarse result only when the fill has one), opening and saving
+        only while nothing runs."""
         for a in (self.clear, self.invert, self.grow, self.shrink, self.import_mask, *self.tools()):
             a.setEnabled(editing)
         self.undo.setEnabled(editing and can_undo)
         self.redo.setEnabled(editing and can_redo)
         self.remove.setEnabled(editing and has_mask)
         self.cancel.setEnabled(busy)
-        for a in (self.accept, self.accept_coarse, self.back):
+        for a in (self.accept, self.back):
             a.setEnabled(on_result)
+        self.accept_coarse.setEnabled(on_result and has_coarse)
         self.open.setEnabled(not busy)
         for a in (self.save, self.save_as, self.export_mask):
             a.setEnabled(has_image and not busy)

@@ -50,7 +50,7 @@ class MainWindow(QMainWindow):
 
         self.document = PhotoDocument()
         self.removal = RemovalController(self.settings, self)
-        self.result = None  # the last InpaintResult shown
+        self.result = None  # the last FillResult shown
         self.batch_dialog = self.finetune_dialog = None  # the last one opened of each (they run on their own)
         self._dock_hidden_for_result = False
 
@@ -188,7 +188,8 @@ class MainWindow(QMainWindow):
         self.acts.update_enabled(has_image=has_image, editing=editing, busy=busy, on_result=page == PAGE_RESULT,
                                  can_undo=editing and stack.canUndo(), can_redo=editing and stack.canRedo(),
                                  has_mask=editing and not self.mask_model.is_empty(),
-                                 at_original=self.document.at_original)
+                                 at_original=self.document.at_original,
+                                 has_coarse=self.result is not None and self.result.stage("coarse") is not None)
         self.dock.remove_button.setEnabled(self.acts.remove.isEnabled())
         self.canvas.editing_enabled = editing
         # the tool dock means nothing on the result page: give the three views its room
@@ -255,14 +256,20 @@ class MainWindow(QMainWindow):
 
     # ================================================================= model
     def load_model(self, device: str | None = None, then_remove: bool = False) -> None:
-        """Load the Inpainter on a worker thread; Remove waits for it."""
+        """Load the filler of Settings on a worker thread; Remove waits for it."""
         self.removal.load_model(device, then_remove)
 
     def _model_loaded(self, inpainter) -> None:
-        from model.devices import describe  # here: it imports torch, which the model has loaded by now
-        weights = Path(inpainter.weights_path)
-        self.status_model.setText(f"{describe(inpainter.device)} · {weights.name}")
-        self.status_model.setToolTip(f"Device: {describe(inpainter.device)}\nWeights: {weights}")
+        if inpainter.weights_path is None:  # a classical fill: no model, no device
+            from model.fill import FILLERS
+            label = FILLERS[inpainter.name].label if inpainter.name in FILLERS else inpainter.name
+            self.status_model.setText(label)
+            self.status_model.setToolTip(f"Fill method: {label}")
+        else:
+            from model.devices import describe  # here: it imports torch, which the model has loaded by now
+            weights = Path(inpainter.weights_path)
+            self.status_model.setText(f"{describe(inpainter.device)} · {weights.name}")
+            self.status_model.setToolTip(f"Device: {describe(inpainter.device)}\nWeights: {weights}")
         if self.removal.take_pending_remove():
             QTimer.singleShot(0, self.remove)
 
@@ -501,7 +508,9 @@ class MainWindow(QMainWindow):
     def show_removal(self, removal: Removal) -> None:
         """Show a finished removal on the result page, to compare and accept."""
         self.result = removal.result
-        self.result_view.set_result(removal.image, removal.result.coarse, removal.result.refined, removal.hole)
+        title = "refined" if removal.result.stage("coarse") is not None else "result"
+        self.result_view.set_result(removal.image, removal.result.stage("coarse"), removal.result.image, removal.hole,
+                                    title)
         self.stack.setCurrentIndex(PAGE_RESULT)
         self.result_view.setFocus()
         self.statusBar().showMessage("Done: compare, then accept the result (Enter) or go back (Esc)", 6000)
@@ -509,7 +518,7 @@ class MainWindow(QMainWindow):
 
     def _remove_failed(self, exc: BaseException) -> None:
         self.statusBar().clearMessage()
-        if is_out_of_memory(exc) and self.inpainter is not None and self.inpainter.device.type != "cpu":
+        if is_out_of_memory(exc) and getattr(getattr(self.inpainter, "device", None), "type", "cpu") != "cpu":
             answer = messages.message(
                 self, messages.QUESTION, "Out of GPU memory",
                 f"The GPU ({self.inpainter.device}) ran out of memory while removing.\n\n"
@@ -526,7 +535,9 @@ class MainWindow(QMainWindow):
     def accept_result(self, which: str = "refined") -> None:
         if self.result is None or self.stack.currentIndex() != PAGE_RESULT:
             return
-        result = self.result.refined if which == "refined" else self.result.coarse
+        result = self.result.image if which == "refined" else self.result.stage("coarse")
+        if result is None:  # "coarse" for a fill without that stage
+            return
         self.result = None
         self.stack.setCurrentIndex(PAGE_EDIT)
         # an undoable step on the mask's history: Ctrl+Z brings back the photo and the mask

@@ -1,6 +1,7 @@
 """The model's jobs for the editor, each on a worker thread: loading the
-``Inpainter``, removing the masked region (coarse and refined results) and
-snapping a dragged box or scribble to an object's outline.
+filler chosen in Settings (``model.fill``: the network's ``Inpainter`` by
+default), removing the masked region (its result and, for the network, the
+coarse stage) and snapping a dragged box or scribble to an object's outline.
 
 The controller owns the workers and the cancel flag; it reports through
 signals and never shows a widget, so the window decides what the user sees.
@@ -37,7 +38,7 @@ def is_device_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DeviceUnavailable)
 
 
-STEP_NAMES = {"regions": "finding the regions", "network": "network", "texture": "texture"}
+STEP_NAMES = {"regions": "finding the regions", "network": "network", "texture": "texture", "fill": "filling"}
 
 
 def progress_text(step: str, fraction: float, elapsed: float) -> str:
@@ -54,17 +55,17 @@ def progress_text(step: str, fraction: float, elapsed: float) -> str:
 
 @dataclass
 class Removal:
-    """A finished removal: the photo and hole it ran on, and the model's
-    result (``coarse`` and ``refined``)."""
+    """A finished removal: the photo and hole it ran on, and the filler's
+    result (``image``, and its stages: the network's ``coarse``)."""
 
     image: np.ndarray
     hole: np.ndarray
-    result: Any  # model.inference.InpaintResult (or a stand-in with .coarse and .refined)
+    result: Any  # model.fill.base.FillResult
 
 
 class RemovalController(QObject):
     model_loading = Signal()
-    model_loaded = Signal(object)  # the Inpainter
+    model_loaded = Signal(object)  # the filler (model.fill.base.Filler)
     model_failed = Signal(object)  # the exception
     removed = Signal(object)  # a Removal
     removal_failed = Signal(object)  # the exception
@@ -105,19 +106,19 @@ class RemovalController(QObject):
 
     # ------------------------------------------------------------ model
     def load_model(self, device: str | None = None, then_remove: bool = False) -> bool:
-        """Load the Inpainter on a worker; False if a load already runs."""
+        """Load the filler of Settings on a worker; False if a load already runs."""
         if self._load_worker is not None:
             return False
         device = device or self.device_override or self.settings.device
         weights = self.settings.weights or None
-        context, texture = self.settings.context, self.settings.texture
+        method, context, texture = self.settings.method, self.settings.context, self.settings.texture
         self.inpainter = None
         self.model_error = None
         self.pending_remove = self.pending_remove or then_remove
 
         def job(report, should_stop):
-            from model.inference import Inpainter  # on the worker: importing torch takes seconds
-            return Inpainter(weights, device, context=context, texture=texture)
+            from model.fill import load_filler  # the network's, on the worker: importing torch takes seconds
+            return load_filler(method, weights, device, context=context, texture=texture)
 
         self._load_worker = Worker(job, self, finished=self._loaded, failed=self._load_failed,
                                    done=self._load_done).start()

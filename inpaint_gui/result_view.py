@@ -1,14 +1,18 @@
 """input | coarse | refined, side by side, with synchronised zoom and pan.
 
+The coarse pane is there only for a fill that has a coarse stage (the
+network); for another fill (Telea, PatchMatch...) the mask pane takes its
+place: input | mask | result.
+
 The panes are laid out to use the window: in a row for tall photos, in a
 column or a 2 x 2 grid (with a fourth pane showing the mask over the input)
 for wide ones, whichever shows the photo largest; where all of these leave
 it small (a 4:3 photo in a 16:10 window), the refined pane takes two
 thirds of the width, input and coarse stacked beside it (``best_grid``).
 
-Options: flick between before and after in one large view (B), and a
-difference heatmap of coarse vs refined inside the mask in place of the
-refined panel, with its colour scale underneath.
+Options: flick between before and after in one large view (B), and (with
+a coarse stage) a difference heatmap of coarse vs refined inside the mask in
+place of the refined panel, with its colour scale underneath.
 """
 from __future__ import annotations
 
@@ -47,12 +51,12 @@ def pane_scale(grid: str, area_w: int, area_h: int, photo_w: int, photo_h: int) 
     return max(0.0, min(pane_w / max(1, photo_w), pane_h / max(1, photo_h)))
 
 
-def best_grid(area_w: int, area_h: int, photo_w: int, photo_h: int) -> str:
-    """The layout that shows the photo largest: of the equal panes, a row
+def best_grid(area_w: int, area_h: int, photo_w: int, photo_h: int, equal: tuple[str, ...] = EQUAL_GRIDS) -> str:
+    """The layout that shows the photo largest: of the ``equal`` panes, a row
     unless another is clearly (>10 %) larger; the large refined pane when
     every equal layout leaves the photo small (a 4:3 photo in a 16:10 window)."""
     scales = {g: pane_scale(g, area_w, area_h, photo_w, photo_h) for g in GRIDS}
-    best = max(EQUAL_GRIDS, key=scales.get)
+    best = max(equal, key=scales.get)
     best = best if scales[best] > 1.1 * scales["row"] else "row"
     return "focus" if scales["focus"] > FOCUS_GAIN * scales[best] else best
 
@@ -146,7 +150,8 @@ class ResultView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.images: dict[str, np.ndarray] = {}
+        self.images: dict[str, np.ndarray] = {}  # input, refined (the result) and, with a coarse stage, coarse
+        self.result_title = "refined"
         self.hole: np.ndarray | None = None
         self._mask_image: np.ndarray | None = None
         self._syncing = False
@@ -228,12 +233,25 @@ class ResultView(QWidget):
         self.back.clicked.connect(self.back_requested)
 
     # ------------------------------------------------------------------ api
-    def set_result(self, image: np.ndarray, coarse: np.ndarray, refined: np.ndarray, hole: np.ndarray) -> None:
-        self.images = {"input": image, "coarse": coarse, "refined": refined}
+    def set_result(self, image: np.ndarray, coarse: np.ndarray | None, refined: np.ndarray, hole: np.ndarray,
+                   result_title: str = "refined") -> None:
+        """Show a removal: the ``image`` before, the ``coarse`` stage (None
+        for a fill without one) and the result ``refined`` (its pane titled
+        ``result_title``), ``hole`` where it was filled."""
+        self.images = {"input": image, "refined": refined} | ({} if coarse is None else {"coarse": coarse})
+        self.result_title = result_title
         self.hole = hole
         self._heat: np.ndarray | None = None
         self._mask_image: np.ndarray | None = None
         self.show_before.setChecked(False)
+        staged = self.has_coarse()
+        if not staged:
+            self.heatmap.setChecked(False)
+        self.heatmap.setVisible(staged)
+        self.accept_coarse.setVisible(staged)
+        self.accept_refined.setText("Accept refined" if staged else "Accept result")
+        if self._panes() != self._placed:  # a fill with a coarse stage after one without, or back
+            self._arrange(self.grid_name if self.grid_name in self._grids() + ("focus",) else "row")
         self._update_mode()
         # every pane, shown yet or not, opens on this removal's holes (never on the last result's zoom)
         box = hole_frame(hole)
@@ -249,6 +267,19 @@ class ResultView(QWidget):
             self._heat_peak = max(float(np.percentile(diff, 99)), 4.0) if diff.size and diff.max() > 0 else 0.0
             self._heat_scale = max(float(np.percentile(diff, 99)) if diff.size else 0.0, 4.0)  # as drawn
         return self._heat
+
+    def has_coarse(self) -> bool:
+        """Whether the result shown has a coarse stage (a pane, a heatmap and an Accept of its own)."""
+        return "coarse" in self.images
+
+    def _panes(self) -> tuple[str, ...]:
+        """The panes in the grids' places: input, coarse (or, without it,
+        the mask), the result, and the mask in a fourth place."""
+        return PANELS + (MASK_PANEL,) if self.has_coarse() or not self.images else ("input", MASK_PANEL, "refined")
+
+    def _grids(self) -> tuple[str, ...]:
+        """The equal layouts that fit the panes (the 2 x 2 grid needs four)."""
+        return EQUAL_GRIDS if len(self._panes()) > 3 else tuple(g for g in EQUAL_GRIDS if g != "grid")
 
     def shown(self) -> dict[str, np.ndarray]:
         """What each visible panel displays (for tests and screenshots)."""
@@ -267,7 +298,8 @@ class ResultView(QWidget):
         for i in range(3):
             self.grid.setRowStretch(i, 1 if i < rows else 0)
             self.grid.setColumnStretch(i, 1 if i < cols else 0)
-        for name, place in zip(PANELS + (MASK_PANEL,), places):
+        self._placed = self._panes()
+        for name, place in zip(self._placed, places):
             self.grid.addWidget(self.panels[name], *place)
         self._set_visibility()
 
@@ -282,16 +314,16 @@ class ResultView(QWidget):
         rows, cols, places = GRIDS[self.grid_name]
         self.grid.removeWidget(self.panels["refined"])
         self.grid.addWidget(self.panels["refined"], *places[2])
-        for name in PANELS:
-            self.panels[name].setVisible(True)
-        self.panels[MASK_PANEL].setVisible(len(places) > 3)
+        placed = self._panes()[:len(places)]
+        for name in PANELS + (MASK_PANEL,):
+            self.panels[name].setVisible(name in placed)
 
     def _relayout(self) -> None:
         """Choose the grid that shows the photo largest in the space there is now."""
         if not self.images or self.flick.isChecked():
             return
         area = self.pane_area.size()
-        grid = best_grid(area.width(), area.height(), *self._photo_size())
+        grid = best_grid(area.width(), area.height(), *self._photo_size(), self._grids())
         if grid != self.grid_name:
             self._arrange(grid)
             for view in self.views:
@@ -312,13 +344,14 @@ class ResultView(QWidget):
         self.show_before.setEnabled(flick)
         self._set_visibility()
         self.panels["input"].show_image(self.images["input"], "input")
-        self.panels["coarse"].show_image(self.images["coarse"], "coarse")
+        if self.has_coarse():
+            self.panels["coarse"].show_image(self.images["coarse"], "coarse")
         if self.panels[MASK_PANEL].isVisible() or self._mask_image is None:
             if self._mask_image is None:
                 self._mask_image = mask_overlay(self.images["input"], self.hole)
             self.panels[MASK_PANEL].show_image(self._mask_image, "mask (red: removed)")
         refined = self.panels["refined"]
-        heat = self.heatmap.isChecked()
+        heat = self.heatmap.isChecked() and self.has_coarse()
         self.legend.setVisible(heat)
         if heat:
             image = self.heatmap_image()
@@ -329,7 +362,8 @@ class ResultView(QWidget):
         elif flick and self.show_before.isChecked():
             refined.show_image(self.images["input"], "before")
         else:
-            refined.show_image(self.images["refined"], "after (refined)" if flick else "refined")
+            title = self.result_title
+            refined.show_image(self.images["refined"], f"after ({title})" if flick else title)
         self._relayout()
 
     def _sync_from(self, source: ZoomView) -> None:

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
+from model.fill import InferenceOptions  # no numpy or torch: the removal's defaults, written once there
+from model.option import default_of
+
 ORG = "region-inpaint"
 APP = "region-inpaint"
 MAX_RECENT = 10
@@ -16,8 +19,9 @@ FORMAT_POLICIES = {FORMAT_KEEP: "Same as the original", FORMAT_PNG: "Always PNG 
 class Settings:
     """Thin typed layer over QSettings so every key and default lives here."""
 
-    DEFAULTS = {"device": "auto", "weights": "", "brush_size": 40, "context": 0.5,
-                "format_policy": FORMAT_KEEP, "mask_opacity": 0.5, "texture": True}
+    DEFAULTS = {"device": "auto", "weights": "", "brush_size": 40,
+                "method": default_of(InferenceOptions, "method"), "context": default_of(InferenceOptions, "context"),
+                "format_policy": FORMAT_KEEP, "mask_opacity": 0.5, "texture": default_of(InferenceOptions, "texture")}
 
     def __init__(self, qsettings: QSettings | None = None):
         self.q = qsettings if qsettings is not None else QSettings(ORG, APP)
@@ -38,6 +42,7 @@ class Settings:
 
     device = property(lambda self: self._get("device"), lambda self, v: self._set("device", v))
     weights = property(lambda self: self._get("weights"), lambda self, v: self._set("weights", v))
+    method = property(lambda self: self._get("method"), lambda self, v: self._set("method", v))
     brush_size = property(lambda self: self._get("brush_size"), lambda self, v: self._set("brush_size", int(v)))
     context = property(lambda self: self._get("context"), lambda self, v: self._set("context", float(v)))
     format_policy = property(lambda self: self._get("format_policy"),

@@ -146,9 +146,6 @@ class MaskItem(_PyramidItem):
         self._rebuild_table()
         self.update()
 
-    def opacity_value(self) -> float:
-        return self._opacity
-
     def _rebuild_table(self) -> None:
         c = self._colour
         self._table = [qRgba(c.red(), c.green(), c.blue(), int(round(i * self._opacity))) for i in range(256)]

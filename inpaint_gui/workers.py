@@ -10,6 +10,12 @@ the private ``_relay`` signal, which is connected with a queued connection to
 a slot of this object (which lives on the GUI thread). So any slot, lambdas
 included, runs on the GUI thread and may touch widgets.
 
+While any job runs, Python's automatic garbage collection is off and a
+timer on the GUI thread collects instead (``GuiThreadCollector``): a
+collection runs on whichever thread happens to allocate, and one on a job
+thread that frees a Qt object (a widget or pixmap caught in a reference
+cycle) crashes the process.
+
 The thread is a daemon: quitting the app never waits for a job, nor aborts
 as Qt does when a running QThread is destroyed. The app cancels its jobs
 when it closes and gives them a moment to stop (``wait``); a job still in
@@ -17,23 +23,57 @@ a step that cannot be interrupted then ends with the process.
 """
 from __future__ import annotations
 
+import gc
 import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
 
 Report = Callable[[Any], None]
 StopCheck = Callable[[], bool]
 
 
 def _is_cancellation(exc: BaseException) -> bool:
-    """The model's own answer to ``should_stop()`` (model.inference.Cancelled)."""
-    # imported here, on the job thread, not at the top: the window opens before
-    # torch is loaded (model.inference imports it); a job that raised Cancelled
-    # has loaded it already
-    from model.inference import Cancelled
+    """The model's own answer to ``should_stop()`` (model.fill.base.Cancelled)."""
+    from model.fill.base import Cancelled  # a job that raised it has loaded it already
     return isinstance(exc, Cancelled)
+
+
+class GuiThreadCollector:
+    """Keeps Python's cyclic garbage collection on the GUI thread while jobs
+    run: automatic collection off from the first job's start to the last
+    one's end, and a timer on the GUI thread doing what it would have done
+    (a generation is collected once its count passes its threshold)."""
+
+    INTERVAL_MS = 500
+    running = 0
+    timer: QTimer | None = None
+
+    @classmethod
+    def job_started(cls) -> None:
+        if cls.running == 0 and gc.isenabled():
+            if cls.timer is None:
+                cls.timer = QTimer(QCoreApplication.instance())
+                cls.timer.setInterval(cls.INTERVAL_MS)
+                cls.timer.timeout.connect(cls.collect)
+            gc.disable()
+            cls.timer.start()
+        cls.running += 1
+
+    @classmethod
+    def job_ended(cls) -> None:
+        cls.running = max(0, cls.running - 1)
+        if cls.running == 0 and cls.timer is not None and cls.timer.isActive():
+            cls.timer.stop()
+            gc.enable()
+
+    @staticmethod
+    def collect() -> None:
+        counts, thresholds = gc.get_count(), gc.get_threshold()
+        oldest = max((g for g in range(3) if counts[g] > thresholds[g]), default=None)
+        if oldest is not None:
+            gc.collect(oldest)
 
 
 class Worker(QObject):
@@ -62,6 +102,7 @@ class Worker(QObject):
     # ------------------------------------------------------------ GUI side
     def start(self) -> "Worker":
         self._running = True
+        GuiThreadCollector.job_started()
         self._thread.start()
         return self
 
@@ -92,6 +133,7 @@ class Worker(QObject):
             return
         self._running = False
         self._thread.join()  # the job has returned; let the thread finish
+        GuiThreadCollector.job_ended()
         if kind == "finished":
             self.finished.emit(value)
         elif kind == "failed":

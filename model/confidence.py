@@ -12,7 +12,8 @@ is compared with the ring of known pixels just around it:
 * seam: how much stronger the edges along the hole's outline are than the
   edges inside the ring (a visible border);
 * agreement: how far the coarse and refined stages disagree, in the same
-  units as colour (two stages that disagree a lot are guessing).
+  units as colour (two stages that disagree a lot are guessing); 0 for a
+  fill without a coarse stage (a classical fill, the watermark restorer).
 
 Each term is a non-negative "surprise"; the score is ``exp(-sum)``, taken
 for the worst region (of those big enough to matter). Its cost is bounded:
@@ -80,7 +81,7 @@ def fill_confidence(image: np.ndarray, hole: np.ndarray, refined: np.ndarray,
                     coarse: np.ndarray | None = None, max_pixels: int = 2_000_000) -> float:
     """Confidence in (0, 1] of ``refined`` (the photo after removal) given the
     photo before (``image``), the removed region (``hole``, bool) and the
-    coarse stage; 1.0 when nothing was removed. Photos above ``max_pixels``
+    coarse stage (None for a fill without one); 1.0 when nothing was removed. Photos above ``max_pixels``
     are judged on a reduced copy (the statistics barely change, the cost does)."""
     hole = np.asarray(hole, bool)
     if not hole.any():

@@ -62,7 +62,8 @@ def autocast(device: torch.device, enabled: bool = True, cpu: bool = False):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def describe(device: torch.device) -> str:
+def describe(device: torch.device | str) -> str:
+    device = torch.device(device)  # a classical filler's is the name "cpu"
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return device.type

@@ -3,14 +3,13 @@ previews all call ``Inpainter``.
 
 High-resolution photos are handled region by region: each connected hole
 (near ones merged) gets a crop with context, resized so the network sees it
-at its training resolution; only the (slightly dilated, feathered) hole is
+at its run size (``cfg.run_size``, stored with the weights); only the (slightly dilated, feathered) hole is
 pasted back, so every other pixel stays bit-identical to the input.
 """
 from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,17 +19,16 @@ import torch
 
 from .checkpoint import load_network
 from .devices import autocast, resolve_device
-from .masks import check_hole_fraction, hole_from_user_mask
+from .fill.base import Cancelled, Filler, FillResult, Progress, checked_input
+from .fill.options import InferenceOptions
 from .network import InpaintNet
 from .paths import resolve_weights
 from .prefill import network_inputs
 from . import patch_search
-from . import texture as texture_step
-from .patch_search import Cancelled
-from .texture import TextureOptions
+from .boxes import Box
+from .texture import TextureOptions, TextureRun
 
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
-Window = tuple[slice, slice]  # rows, columns of an image
+DEFAULTS = InferenceOptions()
 
 
 @dataclass
@@ -45,13 +43,15 @@ class CropResult:
 
 
 @dataclass
-class InpaintResult:
+class InpaintResult(FillResult):
+    """The network's fill: its outputs are "refined" (the result) and "coarse"."""
     coarse: np.ndarray  # full-resolution stage-1 composite, RGB uint8
     refined: np.ndarray  # full-resolution stage-2 composite, RGB uint8
     crops: list[CropResult] = field(default_factory=list)
 
-
-Progress = Callable[[str, float], None]  # (step, fraction of the whole removal done)
+    @property
+    def images(self) -> dict[str, np.ndarray]:
+        return {"refined": self.refined, "coarse": self.coarse}
 
 
 def seconds_left(elapsed: float, fraction: float) -> float | None:
@@ -78,8 +78,9 @@ class _StepCounter:
         self.report(step)
 
 
-class Inpainter:
-    """``Inpainter(weights=None, device="auto")(image, mask)`` -> InpaintResult.
+class Inpainter(Filler):
+    """``Inpainter(weights=None, device="auto")(image, mask)`` -> InpaintResult:
+    the network's filler (``model.fill``: "network").
 
     image: RGB uint8 H x W x 3; mask: H x W, non-zero = remove.
     ``context`` is the margin of context around each hole as a fraction of the
@@ -94,10 +95,13 @@ class Inpainter:
     network's stage-2 output alone.
     """
 
+    name = "network"
+    outputs = ("refined", "coarse")
+
     def __init__(self, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
-                 context: float = 0.5, dilate: int = 3, feather: bool = True,
+                 context: float = DEFAULTS.context, dilate: int = DEFAULTS.dilate, feather: bool = DEFAULTS.feather,
                  run_size: int | None = None, scales: tuple[float, ...] | None = None,
-                 texture: bool = True, texture_options: TextureOptions | None = None):
+                 texture: bool = DEFAULTS.texture, texture_options: TextureOptions | None = None):
         self.device = resolve_device(device)
         self.weights_path = resolve_weights(weights)
         net, ckpt = load_network(self.weights_path, self.device)
@@ -105,9 +109,15 @@ class Inpainter:
         self.meta = ckpt.get("meta", {})
 
     @classmethod
-    def from_network(cls, net: InpaintNet, context: float = 0.5, dilate: int = 3,
-                     feather: bool = True, run_size: int | None = None,
-                     scales: tuple[float, ...] | None = None, texture: bool = True,
+    def load(cls, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
+             **settings) -> "Inpainter":
+        """``Inpainter(weights, device, **settings)`` (the registry's way in)."""
+        return cls(weights, device, **settings)
+
+    @classmethod
+    def from_network(cls, net: InpaintNet, context: float = DEFAULTS.context, dilate: int = DEFAULTS.dilate,
+                     feather: bool = DEFAULTS.feather, run_size: int | None = None,
+                     scales: tuple[float, ...] | None = None, texture: bool = DEFAULTS.texture,
                      texture_options: TextureOptions | None = None) -> "Inpainter":
         """Wrap a network in memory (the trainer's previews)."""
         self = cls.__new__(cls)
@@ -134,18 +144,13 @@ class Inpainter:
         self._lock = threading.Lock()  # one forward at a time per model
 
     # ------------------------------------------------------------------ api
-    def __call__(self, image: np.ndarray, mask: np.ndarray,
-                 should_stop: Callable[[], bool] | None = None,
-                 progress: Progress | None = None) -> InpaintResult:
+    def fill(self, image: np.ndarray, mask: np.ndarray,
+             should_stop: Callable[[], bool] | None = None,
+             progress: Progress | None = None) -> InpaintResult:
         """``progress(step, fraction)``, if given, hears each step as it goes
         ("regions", "network", "texture") with the fraction of the whole
         removal done (network batches and texture searches counted alike)."""
-        image = _check_image(image)
-        hole = hole_from_user_mask(mask)
-        if hole.shape != image.shape[:2]:
-            raise ValueError(f"mask size {hole.shape[1]}x{hole.shape[0]} does not match "
-                             f"image size {image.shape[1]}x{image.shape[0]}")
-        check_hole_fraction(hole)  # too little context left: a clear ValueError
+        image, hole = checked_input(image, mask)
         coarse, refined = image.copy(), image.copy()
         if not hole.any():
             return InpaintResult(coarse, refined)
@@ -155,18 +160,12 @@ class Inpainter:
         if progress is not None:
             progress("regions", 0.0)
         boxes = self.region_boxes(paste)
-        # The texture step's patch search needs only the photo, not the
-        # network's fill: it runs on worker threads while the network runs
-        # (one job per region or tile with pypatchmatch, which releases the
-        # GIL; one batched job with the torch search). ``stop`` ends a torch
-        # search between iterations when this call ends early.
-        pool = ThreadPoolExecutor(max_workers=2)
-        stop = threading.Event()
+        # the texture step's searches run on worker threads while the network runs
+        texture = TextureRun(image, hole, boxes, self.texture_options, self.device, should_stop) \
+            if self.texture else None
         finished = False
         try:
-            details = self._start_texture(image, hole, boxes, pool,
-                                          lambda: stop.is_set() or (should_stop is not None and should_stop()))
-            steps = _StepCounter(progress, sum(len(jobs) for _, _, jobs in details.values()))
+            steps = _StepCounter(progress, texture.searches if texture is not None else 0)
             crops = self._run_crops(image, hole, boxes, should_stop, steps)
             for crop in crops:
                 if should_stop is not None and should_stop():
@@ -176,58 +175,23 @@ class Inpainter:
                 coarse_fill, refined_fill = (
                     fill if fill.shape[1::-1] == size else cv2.resize(fill, size, interpolation=cv2.INTER_CUBIC)
                     for fill in (crop.coarse, crop.refined))
-                if self.texture:
-                    tb, specks, jobs = details[box]
+                if texture is not None:
                     steps.report("texture")
-                    local = (slice(tb[0].start - y0, tb[0].stop - y0), slice(tb[1].start - x0, tb[1].stop - x0))
-                    sigma = self.texture_options.keep_low * max(size) / max(crop.refined.shape[:2])
-                    detail = _assemble_detail(image, hole, tb, specks, jobs)
-                    refined_fill = refined_fill.copy()
-                    guide = refined_fill[local]
-                    # a speck is below what the network resolves here: its rim's fill stands whole
-                    guide[specks] = detail[specks]
-                    refined_fill[local] = texture_step.merge_detail(image[tb], hole[tb], detail, guide, sigma)
-                    steps.advance("texture", len(jobs))
+                    refined_fill = texture.finish(box, refined_fill, max(crop.refined.shape[:2]))
+                    steps.advance("texture", texture.searches_of(box))
                 _paste(coarse[y0:y1, x0:x1], coarse_fill, alpha[y0:y1, x0:x1])
                 _paste(refined[y0:y1, x0:x1], refined_fill, alpha[y0:y1, x0:x1])
             finished = True
         except patch_search.Cancelled:
             raise Cancelled() from None
         finally:
-            # On cancel or error, return at once: a torch search stops at its
-            # next iteration; a pypatchmatch search cannot be interrupted, so
-            # it finishes on its own thread (its result unused), taking a core
-            # meanwhile and, if the app is closed, holding its exit until then.
-            stop.set()
-            pool.shutdown(wait=finished, cancel_futures=True)
+            if texture is not None:
+                texture.close(finished)
         return InpaintResult(coarse, refined, crops)
-
-    def _start_texture(self, image: np.ndarray, hole: np.ndarray, boxes: list[Box], pool: ThreadPoolExecutor,
-                       should_stop: Callable[[], bool]) -> dict:
-        """Start the texture step's patch searches on ``pool``: per region box,
-        (texture box, its specks, [(TextureTile, wait for its fill)]). Specks
-        (``texture.speck_mask``) are no search's target nor source; the
-        texture box and tiles are planned around the rest of the hole."""
-        if not self.texture:
-            return {}
-        opts = self.texture_options
-        specks = texture_step.speck_mask(hole, opts.speck_side)
-        searched = hole & ~specks
-        plans = []
-        for box in boxes:
-            x0, y0, x1, y1 = box
-            # the detail is merged over the whole hole's texture box, searched only around the non-specks
-            tiles = _texture_tiles(searched, _texture_box(searched, box)) if searched[y0:y1, x0:x1].any() else []
-            plans.append((box, _texture_box(hole, box), tiles))
-        tiles = [tile for _, _, box_tiles in plans for tile in box_tiles]
-        waits = iter(texture_step.submit_patch_fills(
-            pool, [(image[t.search], searched[t.search], specks[t.search]) for t in tiles], opts, self.device,
-            should_stop))
-        return {box: (tb, specks[tb], [(tile, next(waits)) for tile in box_tiles]) for box, tb, box_tiles in plans}
 
     def region_boxes(self, paste: np.ndarray) -> list[Box]:
         """Boxes around each connected region of ``paste`` with context,
-        at least the training size where the image allows, overlaps merged."""
+        at least the run size where the image allows, overlaps merged."""
         h, w = paste.shape
         count, _, stats, _ = cv2.connectedComponentsWithStats(paste.astype(np.uint8), connectivity=8)
         boxes = []
@@ -294,120 +258,6 @@ class Inpainter:
         return list(zip(coarse, refined))
 
 
-def _texture_box(hole: np.ndarray, box: Box) -> Window:
-    """Where the texture step works for the region in ``box``: the hole's
-    own bounding box there plus a margin of half its size (at least 32 px),
-    inside ``box``: as much context as the network's crop has (a tighter
-    margin was faster but lost texture sources on large holes), without the
-    padding a small hole's crop gets to reach the run size."""
-    x0, y0, x1, y1 = box
-    ys, xs = np.nonzero(hole[y0:y1, x0:x1])
-    if ys.size == 0:
-        return slice(y0, y1), slice(x0, x1)
-    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    return _grown(top, bottom, left, right, _texture_margin(bottom - top, right - left), (y0, x0, y1, x1))
-
-
-def _texture_margin(height: int, width: int) -> int:
-    """The context a hole's patch search gets around its box: half its size, at least 32 px."""
-    return max(32, max(height, width) // 2)
-
-
-def _grown(y0: int, y1: int, x0: int, x1: int, margin: int, within: tuple[int, int, int, int]) -> Window:
-    """Rows y0:y1, columns x0:x1 (relative to ``within`` = top, left,
-    bottom, right in the image) grown by ``margin`` and clipped to
-    ``within``, in image coordinates."""
-    top, left, bottom, right = within
-    return (slice(top + max(0, y0 - margin), top + min(bottom - top, y1 + margin)),
-            slice(left + max(0, x0 - margin), left + min(right - left, x1 + margin)))
-
-
-def _area(window: Window) -> int:
-    return (window[0].stop - window[0].start) * (window[1].stop - window[1].start)
-
-
-# A texture region whose box would hold over this many times its hole's
-# pixels (a long thin stroke: a power line, a scratch, a line of text; or
-# pieces far apart) is searched piece by piece, and a long thin piece in
-# tiles along it, instead of in one box. The patch search's time grows with
-# its box, and the box around a diagonal line is the whole photo (a 15 px
-# line across 12 MP: 17 s). Object-shaped holes stay below it (4-15 on the
-# eval's full-size photos) and keep their one search.
-MAX_BOX_PER_HOLE_PIXEL = 16
-# ... and only when that pays: the box is large and the tiles' searches
-# cover under half of it, in not too many calls (each has its own pyramid
-# and focus map). A small diagonal pole or a sprinkle of specks keeps one.
-MIN_TILED_BOX = 1_000_000  # pixels
-MAX_TILES = 256
-
-
-@dataclass(frozen=True)
-class TextureTile:
-    """One patch search of the texture step: ``search`` (image coordinates)
-    is searched with all its hole pixels missing; the result's pixels
-    ``own`` (a bool mask over ``keep``, a window inside ``search``) are kept."""
-    search: Window
-    keep: Window
-    own: np.ndarray
-
-
-def _texture_tiles(hole: np.ndarray, tb: Window) -> list[TextureTile]:
-    """The patch searches of the texture region ``tb``: one over ``tb`` for
-    a compact hole; else one per connected piece (its box and the usual
-    margin of half its size), and for a piece that is itself long and thin,
-    square cells along it (side 4x its mean thickness, at least 128 px),
-    each searched with a margin of twice that thickness (at least 32 px);
-    the one search again where the tiles would not pay (see above). Every
-    hole pixel of ``tb`` is owned by exactly one tile."""
-    region = hole[tb]
-    count = int(region.sum())
-    h, w = region.shape
-    whole = [TextureTile(tb, tb, region)]
-    if count == 0:
-        return []
-    if h * w <= MAX_BOX_PER_HOLE_PIXEL * count or h * w < MIN_TILED_BOX:
-        return whole
-    oy, ox = tb[0].start, tb[1].start
-    within = (oy, ox, tb[0].stop, tb[1].stop)
-
-    def tile(labels: np.ndarray, label: int, y0: int, y1: int, x0: int, x1: int, margin: int) -> TextureTile:
-        return TextureTile(_grown(y0, y1, x0, x1, margin, within), (slice(oy + y0, oy + y1), slice(ox + x0, ox + x1)),
-                           labels[y0:y1, x0:x1] == label)
-
-    tiles = []
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
-    for label in range(1, n):
-        x0, y0, bw, bh, area = (int(v) for v in stats[label])
-        margin = _texture_margin(bh, bw)
-        if _area(_grown(y0, y0 + bh, x0, x0 + bw, margin, within)) <= MAX_BOX_PER_HOLE_PIXEL * area:
-            tiles.append(tile(labels, label, y0, y0 + bh, x0, x0 + bw, margin))
-            continue
-        thickness = area / max(bw, bh)
-        cell, margin = int(max(128, 4 * thickness)), int(max(32, 2 * thickness))
-        for cy in range(y0, y0 + bh, cell):
-            for cx in range(x0, x0 + bw, cell):
-                sy, sx = np.nonzero(labels[cy:min(cy + cell, y0 + bh), cx:min(cx + cell, x0 + bw)] == label)
-                if sy.size:
-                    tiles.append(tile(labels, label, cy + sy.min(), cy + sy.max() + 1,
-                                      cx + sx.min(), cx + sx.max() + 1, margin))
-    searched = sum(_area(t.search) for t in tiles)
-    return tiles if len(tiles) <= MAX_TILES and 2 * searched < h * w else whole
-
-
-def _assemble_detail(image: np.ndarray, hole: np.ndarray, tb: Window, specks: np.ndarray,
-                     jobs: list) -> np.ndarray:
-    """The patch fill of the texture region ``tb``: its ``specks`` filled
-    from their rim, the rest of its hole from its searches' jobs
-    ((TextureTile, wait for the search box's fill))."""
-    detail = texture_step.fill_specks(image[tb], hole[tb], specks)
-    for tile, wait in jobs:
-        fill = wait()
-        into = tuple(slice(k.start - t.start, k.stop - t.start) for k, t in zip(tile.keep, tb))
-        take = tuple(slice(k.start - s.start, k.stop - s.start) for k, s in zip(tile.keep, tile.search))
-        detail[into][tile.own] = fill[take][tile.own]
-    return detail
-
-
 def _resize_crop(crop: np.ndarray, crop_hole: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
     if scale >= 1.0:
         return crop, crop_hole
@@ -423,13 +273,6 @@ def _scaled_size(shape: tuple[int, int], scale: float) -> tuple[int, int]:
     if scale >= 1.0:
         return shape[1], shape[0]
     return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
-
-
-def _check_image(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be RGB uint8 H x W x 3, got {image.dtype} {image.shape}")
-    return image
 
 
 def _dilate(hole: np.ndarray, pixels: int) -> np.ndarray:
@@ -470,7 +313,7 @@ def _fit_box(box: Box, min_size: int, w: int, h: int) -> Box:
 
     x0, x1 = span(int(x0), int(x1), w)
     y0, y1 = span(int(y0), int(y1), h)
-    return x0, y0, x1, y1
+    return Box(x0, y0, x1, y1)
 
 
 def _merge_boxes(boxes: list[Box], min_size: int, w: int, h: int) -> list[Box]:

@@ -189,8 +189,11 @@ class InpaintLoss(nn.Module):
         self.weights = weights
 
     def forward(self, out: StageOutputs, truth: torch.Tensor,
-                known: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-        """``known``: the network mask (1 = existing), needed for the hole L1."""
+                known: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``known``: the network mask (1 = existing), needed for the hole L1.
+        The parts come back as detached tensors on the loss's device: reading
+        them as numbers waits for the device, so the trainer does that only
+        when it logs (``loss_values``), not every step."""
         w = self.weights
         l1_coarse = reconstruction_loss(out.coarse, truth, known, w.l1_region)
         l1_refined = reconstruction_loss(out.refined, truth, known, w.l1_region)
@@ -217,4 +220,12 @@ class InpaintLoss(nn.Module):
                 parts["perceptual"] = lp.detach()
                 total = total + w.perceptual * lp
         parts["total"] = total.detach()
-        return total, {k: float(v) for k, v in parts.items()}
+        return total, parts
+
+
+def loss_values(parts: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The loss parts as Python floats, read from the device in one transfer."""
+    if not parts:
+        return {}
+    values = torch.stack([v.detach().float().reshape(()) for v in parts.values()]).tolist()
+    return dict(zip(parts, values))

@@ -209,10 +209,6 @@ class InpaintNet(nn.Module):
         return x, mask
 
 
-def count_parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())
-
-
 def count_flops(cfg: NetConfig, size: int = 256) -> int:
     """FLOPs of one forward pass at size x size (torch.utils.flop_counter:
     2 per multiply-add)."""

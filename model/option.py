@@ -7,7 +7,8 @@ written once, in the dataclass, and the GUI reads the same defaults."""
 from __future__ import annotations
 
 from dataclasses import MISSING, field, fields
-from typing import Any
+from string import Formatter
+from typing import Any, Callable
 
 
 def option(default: Any, help: str, **cli: Any) -> Any:
@@ -29,3 +30,31 @@ def default_of(cls: type, name: str) -> Any:
                 raise ValueError(f"{cls.__name__}.{name} has no default")
             return f.default
     raise ValueError(f"{cls.__name__} has no field {name!r}")
+
+
+class OptionError(ValueError):
+    """A problem with options, which names them by field (``mask_fit``), not
+    as one front end spells them: the command line words them as its flags
+    (``--mask-fit``), the app as its controls.
+
+    ``text`` writes an option as ``{field}``; the other ``{names}`` in it are
+    filled from ``values`` (so a value's own braces, e.g. in a path, are kept
+    as they are): ``OptionError("{workers} must be 1 or more, got {got}",
+    got=0)``. ``str()`` names the fields (what a Python caller sets);
+    ``worded(name)`` puts ``name(field)`` in their place."""
+
+    def __init__(self, text: str, **values: Any):
+        self.text, self.values = text, values
+        self.options = tuple(dict.fromkeys(name for _, name, _, _ in Formatter().parse(text)
+                                           if name and name not in values))
+        super().__init__(self.worded(str))
+
+    def worded(self, name: Callable[[str], str]) -> str:
+        return self.text.format(**{field: name(field) for field in self.options}, **self.values)
+
+    def __reduce__(self):  # pickled (a cluster worker's error) with its parts, not the worded message
+        return _option_error, (type(self), self.text, self.values)
+
+
+def _option_error(cls: type, text: str, values: dict) -> OptionError:
+    return cls(text, **values)

@@ -24,6 +24,11 @@ def user_weights() -> Path:
     return user_data_dir() / "weights" / "default.pt"
 
 
+class MissingWeights(FileNotFoundError):
+    """No weights were given and none were found where they are looked for:
+    the front ends say how to give them (a flag, the app's Settings)."""
+
+
 def resolve_weights(weights: str | os.PathLike | None = None) -> Path:
     """The weights file to use: an explicit path, then $INPAINT_WEIGHTS, then
     the bundled file (resources/default.pt), then the user data dir."""
@@ -41,9 +46,8 @@ def resolve_weights(weights: str | os.PathLike | None = None) -> Path:
     for candidate in (BUNDLED_WEIGHTS, user_weights()):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(
-        f"no model weights: looked for {BUNDLED_WEIGHTS} and {user_weights()}; "
-        f"pass --weights FILE or set ${WEIGHTS_ENV}")
+    raise MissingWeights(f"no model weights: looked for {BUNDLED_WEIGHTS} and {user_weights()}, and "
+                         f"${WEIGHTS_ENV} is not set")
 
 
 def real_path(path: Path | str) -> Path:

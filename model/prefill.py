@@ -1,26 +1,14 @@
-"""Classical fills: the network's optional prefill and the eval baselines."""
+"""The network's prefill: the classical or harmonic fill its input holes start from."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .fill.classical import TELEA_RADIUS, classical_fill  # noqa: F401 (re-exported)
 from .netconfig import DEVICE_PREFILLS, PREFILLS  # noqa: F401 (re-exported)
 
-TELEA_RADIUS = 5
 HARMONIC_ITERATIONS = 16  # Jacobi sweeps per pyramid level: a linear ramp within 0.5 grey levels
-
-
-def classical_fill(image: np.ndarray, hole: np.ndarray, method: str = "telea",
-                   radius: int = TELEA_RADIUS) -> np.ndarray:
-    """cv2.inpaint (Telea or Navier-Stokes) of an RGB uint8 image; hole: bool."""
-    flags = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
-    if method not in flags:
-        raise ValueError(f"unknown classical fill {method!r}; choose from {sorted(flags)}")
-    if not hole.any():
-        return image.copy()
-    return cv2.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8), radius, flags[method])
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

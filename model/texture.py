@@ -16,15 +16,23 @@ filled from their own rim (``fill_specks``). Its fill is then split
 by frequency: everything coarser than ``keep_low`` network pixels is replaced
 by the network's fill, so colour, shading and the continuation of large
 structures are the network's and only the finer detail comes from the photo.
+
+``TextureRun`` is the step for one removal (``model.inference.Inpainter``):
+per region of the hole a texture box (``texture_box``), its patch searches
+(``texture_tiles``: one, or tiles along a long thin hole) started on worker
+threads while the network runs, then merged into the network's fill.
 """
 from __future__ import annotations
 
-from concurrent.futures import Executor
+import threading
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
+
+from .boxes import Box
 
 if TYPE_CHECKING:  # only named in annotations: the eval's --help must not load torch
     import torch
@@ -273,3 +281,176 @@ def low_pass(a: np.ndarray, sigma: float) -> np.ndarray:
     small = cv2.GaussianBlur(small, (0, 0), np.sqrt(sigma ** 2 - f ** 2 / 12) / f, borderType=cv2.BORDER_REFLECT)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
+
+
+# ------------------------------------------------------------ one removal
+
+def texture_box(hole: np.ndarray, box: Box) -> Box:
+    """Where the texture step works for the region in ``box``: the hole's
+    own bounding box there plus a margin of half its size (at least 32 px),
+    inside ``box``: as much context as the network's crop has (a tighter
+    margin was faster but lost texture sources on large holes), without the
+    padding a small hole's crop gets to reach the run size."""
+    ys, xs = np.nonzero(hole[box.slices])
+    if ys.size == 0:
+        return box
+    own = Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1).shifted(box.x0, box.y0)
+    return own.grown(_texture_margin(own.height, own.width), box)
+
+
+def _texture_margin(height: int, width: int) -> int:
+    """The context a hole's patch search gets around its box: half its size, at least 32 px."""
+    return max(32, max(height, width) // 2)
+
+
+# A texture region whose box would hold over this many times its hole's
+# pixels (a long thin stroke: a power line, a scratch, a line of text; or
+# pieces far apart) is searched piece by piece, and a long thin piece in
+# tiles along it, instead of in one box. The patch search's time grows with
+# its box, and the box around a diagonal line is the whole photo (a 15 px
+# line across 12 MP: 17 s). Object-shaped holes stay below it (4-15 on the
+# eval's full-size photos) and keep their one search.
+MAX_BOX_PER_HOLE_PIXEL = 16
+# ... and only when that pays: the box is large and the tiles' searches
+# cover under half of it, in not too many calls (each has its own pyramid
+# and focus map). A small diagonal pole or a sprinkle of specks keeps one.
+MIN_TILED_BOX = 1_000_000  # pixels
+MAX_TILES = 256
+
+
+@dataclass(frozen=True)
+class TextureTile:
+    """One patch search of the texture step: ``search`` (image coordinates)
+    is searched with all its hole pixels missing; the result's pixels
+    ``own`` (a bool mask over ``keep``, a box inside ``search``) are kept."""
+    search: Box
+    keep: Box
+    own: np.ndarray
+
+
+def texture_tiles(hole: np.ndarray, tb: Box) -> list[TextureTile]:
+    """The patch searches of the texture region ``tb``: one over ``tb`` for
+    a compact hole; else one per connected piece (its box and the usual
+    margin of half its size), and for a piece that is itself long and thin,
+    square cells along it (side 4x its mean thickness, at least 128 px),
+    each searched with a margin of twice that thickness (at least 32 px);
+    the one search again where the tiles would not pay (see above). Every
+    hole pixel of ``tb`` is owned by exactly one tile."""
+    region = hole[tb.slices]
+    count = int(region.sum())
+    h, w = region.shape
+    whole = [TextureTile(tb, tb, region)]
+    if count == 0:
+        return []
+    if h * w <= MAX_BOX_PER_HOLE_PIXEL * count or h * w < MIN_TILED_BOX:
+        return whole
+
+    def piece(x0: int, y0: int, x1: int, y1: int) -> Box:  # region coordinates -> the image's
+        return Box(x0, y0, x1, y1).shifted(tb.x0, tb.y0)
+
+    def tile(labels: np.ndarray, label: int, keep: Box, margin: int) -> TextureTile:
+        return TextureTile(keep.grown(margin, tb), keep, labels[keep.within(tb)] == label)
+
+    tiles = []
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
+    for label in range(1, n):
+        x0, y0, bw, bh, area = (int(v) for v in stats[label])
+        margin = _texture_margin(bh, bw)
+        whole_piece = piece(x0, y0, x0 + bw, y0 + bh)
+        if whole_piece.grown(margin, tb).area <= MAX_BOX_PER_HOLE_PIXEL * area:
+            tiles.append(tile(labels, label, whole_piece, margin))
+            continue
+        thickness = area / max(bw, bh)
+        cell, margin = int(max(128, 4 * thickness)), int(max(32, 2 * thickness))
+        for cy in range(y0, y0 + bh, cell):
+            for cx in range(x0, x0 + bw, cell):
+                sy, sx = np.nonzero(labels[cy:min(cy + cell, y0 + bh), cx:min(cx + cell, x0 + bw)] == label)
+                if sy.size:
+                    tiles.append(tile(labels, label, piece(cx + sx.min(), cy + sy.min(), cx + sx.max() + 1,
+                                                           cy + sy.max() + 1), margin))
+    searched = sum(t.search.area for t in tiles)
+    return tiles if len(tiles) <= MAX_TILES and 2 * searched < h * w else whole
+
+
+@dataclass
+class _Region:
+    """The texture step of one region: its texture box, the specks in it
+    and its searches (each a tile and a call that waits for its fill)."""
+    box: Box
+    specks: np.ndarray
+    jobs: list[tuple[TextureTile, Callable[[], np.ndarray]]]
+
+
+class TextureRun:
+    """The texture step of one removal over its regions' ``boxes``. The
+    patch searches need only the photo, not the network's fill, so they
+    start at once on worker threads and run while the network does (one job
+    per search with pypatchmatch, which releases the GIL; one batched job
+    with the torch search, which stops between iterations once
+    ``should_stop`` says so or the run is closed early). Specks
+    (``speck_mask``) are no search's target nor source; the texture box and
+    tiles are planned around the rest of the hole. ``finish`` merges a
+    region's searches into the network's fill; ``close`` ends the run."""
+
+    def __init__(self, image: np.ndarray, hole: np.ndarray, boxes: list[Box], options: TextureOptions,
+                 device: torch.device | str, should_stop: Callable[[], bool] | None = None):
+        self.image, self.hole, self.options = image, hole, options
+        self._pool = ThreadPoolExecutor(max_workers=2)
+        self._stop = threading.Event()
+        specks = speck_mask(hole, options.speck_side)
+        searched = hole & ~specks
+        plans = []
+        for box in boxes:
+            # the detail is merged over the whole hole's texture box, searched only around the non-specks
+            tiles = texture_tiles(searched, texture_box(searched, box)) if searched[box.slices].any() else []
+            plans.append((box, texture_box(hole, box), tiles))
+        tiles = [tile for _, _, box_tiles in plans for tile in box_tiles]
+        waits = iter(submit_patch_fills(
+            self._pool, [(image[t.search.slices], searched[t.search.slices], specks[t.search.slices]) for t in tiles],
+            options, device, lambda: self._stop.is_set() or (should_stop is not None and should_stop())))
+        self.regions = {box: _Region(tb, specks[tb.slices], [(tile, next(waits)) for tile in box_tiles])
+                        for box, tb, box_tiles in plans}
+
+    @property
+    def searches(self) -> int:
+        """How many patch searches the run makes (units of progress)."""
+        return sum(len(region.jobs) for region in self.regions.values())
+
+    def searches_of(self, box: Box) -> int:
+        return len(self.regions[box].jobs)
+
+    def finish(self, box: Box, fill: np.ndarray, network_side: int) -> np.ndarray:
+        """The network's refined ``fill`` of the region ``box`` (at the photo's
+        resolution; the network saw it at ``network_side`` pixels on its longer
+        side) with the photo's own detail merged in over the texture box
+        (waits for the region's searches)."""
+        region = self.regions[box]
+        tb = region.box
+        local = tb.within(box)
+        sigma = self.options.keep_low * max(box.width, box.height) / network_side
+        detail = self._detail(region)
+        fill = fill.copy()
+        guide = fill[local]
+        # a speck is below what the network resolves here: its rim's fill stands whole
+        guide[region.specks] = detail[region.specks]
+        fill[local] = merge_detail(self.image[tb.slices], self.hole[tb.slices], detail, guide, sigma)
+        return fill
+
+    def _detail(self, region: _Region) -> np.ndarray:
+        """The patch fill of a texture region: its specks filled from their
+        rim, the rest of its hole from its searches."""
+        tb = region.box
+        detail = fill_specks(self.image[tb.slices], self.hole[tb.slices], region.specks)
+        for tile, wait in region.jobs:
+            fill = wait()
+            detail[tile.keep.within(tb)][tile.own] = fill[tile.keep.within(tile.search)][tile.own]
+        return detail
+
+    def close(self, finished: bool) -> None:
+        """End the run. Not ``finished`` (cancelled, or an error): return at
+        once; a torch search stops at its next iteration; a pypatchmatch
+        search cannot be interrupted, so it finishes on its own thread (its
+        result unused), taking a core meanwhile and, if the app is closed,
+        holding its exit until then."""
+        self._stop.set()
+        self._pool.shutdown(wait=finished, cancel_futures=True)

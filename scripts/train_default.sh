@@ -13,23 +13,21 @@ $PY main.py fetch-data debian-photos data/debian-photos
 
 # 2. stage A: from scratch (Telea prefill + zero-initialised residual, so step 0 equals Telea),
 #    128 px crops, plain L1, holes 0-50 %, lr 2e-4; stop whenever the budget runs out
-$PY main.py train data/debian-photos --scratch --config default --size 128 --batch-size 8 \
-    --lr 2e-4 --lr-schedule constant --steps 20000 --lambda-corr 0 --lambda-style 0 --hole-area 0-50 \
-    --val-every 250 --checkpoint-every 100 --out runs/default-a "$@"   # bundled: stopped at step 3700 ...
+#    (every stage sets only what differs from train's defaults: TrainOptions in model/training/options.py)
+$PY main.py train data/debian-photos --scratch --size 128 --lr 2e-4 --lr-schedule constant --steps 20000 \
+    --hole-area 0-50 --val-every 250 --out runs/default-a "$@"   # bundled: stopped at step 3700 ...
 # ... then the same line with --lr 1e-4 --resume (bundled: best.pt at step 4750)
 
 # 3. stage B: continue from stage A's best at 256 px crops (bigger holes in pixels, closer to how
-#    the app runs it), same L1, lr 1e-4 decaying to 1e-6 on a cosine over 1,200 steps
-$PY main.py train data/debian-photos --init runs/default-a/best.pt --size 256 --batch-size 8 \
-    --lr 1e-4 --lr-schedule cosine --lr-min 1e-6 --steps 1200 --lambda-corr 0 --lambda-style 0 \
+#    the app runs it), same L1, lr 1e-4 decaying to 1e-6 on a cosine (train's defaults) over 1,200 steps
+$PY main.py train data/debian-photos --init runs/default-a/best.pt --steps 1200 \
     --hole-area 0-50 --val-every 100 --checkpoint-every 50 --out runs/default-d "$@"
 
 # 4. stage C (needs a GPU: 4.6 minutes on an NVIDIA H100, 10.9 steps/s, limited by the CPU-side
 #    Telea prefill): from stage B's weights at 256 px, batch 16, 3,000 steps on a cosine
 $PY scripts/bundle_weights.py runs/default-d/best.pt -o runs/default-d/stage-b.pt --run-size 512 \
     --run-scales 1,0.5,0.25
-$PY main.py train data/debian-photos --init runs/default-d/stage-b.pt --size 256 --batch-size 16 \
-    --lr 1e-4 --lr-schedule cosine --lr-min 1e-6 --steps 3000 --lambda-corr 0 --lambda-style 0 \
+$PY main.py train data/debian-photos --init runs/default-d/stage-b.pt --batch-size 16 --steps 3000 \
     --hole-area 0-50 --val-every 250 --checkpoint-every 250 --device cuda --out runs/default-c "$@"
 
 # 5. bundle the best validation checkpoint (bundled: step 2500); the app runs it on crops of up to

@@ -1,4 +1,4 @@
-"""Batch cleaning (model/batch.py): bad input, mask fitting, missing masks,
+"""Batch cleaning (model/jobs/): bad input, mask fitting, missing masks,
 resume after an interruption (should_stop and SIGKILL), the CLI."""
 import hashlib
 import io
@@ -17,7 +17,13 @@ from PIL import Image
 
 import model.photos.imageio as imageio
 from conftest import smooth_photo
-from model.jobs.batch import MANIFEST_NAME, BatchError, BatchOptions, fit_mask, run_batch, validate_options
+from model.jobs.batch import run_batch
+from model.jobs.errors import BatchError
+from model.jobs.manifest import MANIFEST_NAME
+from model.jobs.mask_fit import fit_mask
+from model.jobs.options import BatchOptions
+from model.fill.base import Filler, FillResult
+from model.jobs.validation import validate_options
 from model.photos.atomic import TEMP_SUFFIX
 from model.photos.files import IMAGE_SUFFIXES, cleaned_folder
 from model.photos.imageio import read_image
@@ -25,7 +31,7 @@ from model.photos.imageio import read_image
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class FakeInpainter:
+class FakeInpainter(Filler):
     """Inverts the masked pixels: fast, deterministic, easy to check."""
 
     def __init__(self):
@@ -37,7 +43,7 @@ class FakeInpainter:
         self.calls.append(hole.copy())
         out = image.copy()
         out[hole] = 255 - image[hole]
-        return SimpleNamespace(refined=out)
+        return FillResult({"refined": out})
 
 
 def tree_hashes(folder: Path) -> dict:
@@ -152,6 +158,47 @@ def test_bad_files_are_reported_and_never_stop_the_run(tmp_path, monkeypatch):
     assert photos_in(tmp_path / "out") == sorted(["good1.png", "good2.jpg"] + ([] if can_lock else ["locked.png"]))
     if before is not None:
         assert tree_hashes(src) == before
+
+
+def test_several_decoding_and_writing_threads_give_the_same_run(tmp_path, monkeypatch):
+    """On a big machine photos are decoded and written by several threads
+    (io_threads): slow and fast decodes mixed, the model still sees the photos
+    in plan order, every output is the same bytes and the report the same."""
+    import model.jobs.batch as batch
+
+    src = tmp_path / "in"
+    for i in range(9):
+        save(src / f"p{i}.{('png', 'jpg', 'webp')[i % 3]}", smooth_photo(40, 50, seed=i))
+    save(src / "broken.jpg", smooth_photo(40, 50))
+    (src / "broken.jpg").write_bytes((src / "broken.jpg").read_bytes()[:200])
+    mask = save(tmp_path / "m.png", corner_mask(40, 50))
+    read = batch.read_photo
+    delays = {f"p{i}": (0.08 if i % 4 == 0 else 0.0) for i in range(9)}
+
+    def slow_read(path):
+        time.sleep(delays.get(Path(path).stem, 0.0))
+        return read(path)
+
+    def run(threads, out):
+        monkeypatch.setattr(batch, "io_threads", lambda: threads)
+        monkeypatch.setattr(batch, "read_photo", slow_read)
+        seen = []
+
+        class Seeing(FakeInpainter):
+            def __call__(self, image, mask, should_stop=None):
+                seen.append(hashlib.sha1(image.tobytes()).hexdigest())
+                return super().__call__(image, mask)
+
+        summary = run_batch(BatchOptions(src, output_dir=out, mask=mask, report=tmp_path / f"{out.name}.json"),
+                            Seeing())
+        return summary, seen
+
+    one, seen_one = run(1, tmp_path / "one")
+    four, seen_four = run(4, tmp_path / "four")
+    assert one.done == four.done == 9 and len(four.failed) == 1
+    assert seen_four == seen_one  # the model got the photos in the same (plan) order
+    assert photo_hashes(tmp_path / "four") == photo_hashes(tmp_path / "one")
+    assert [(r.relpath, r.status, r.reason) for r in four.records] == [(r.relpath, r.status, r.reason) for r in one.records]
 
 
 # --------------------------------------------------------------- mask fit
@@ -434,3 +481,42 @@ def test_a_failing_progress_callback_does_not_hang_the_run(shop):
     with pytest.raises(RuntimeError, match="GUI went away"):
         run_batch(BatchOptions(src, mask=mask), FakeInpainter(), progress=progress)
     assert len(photos_in(cleaned_folder(src))) == 3  # every photo was still written
+
+
+def test_resume_redoes_the_photos_another_fill_made(tmp_path):
+    """The fill keys the job as the mask does: another method, other weights
+    (by content, not path) or the texture step switched redoes every photo,
+    and the summary says so; the same fill resumes."""
+    import shutil
+
+    from model.fill import load_filler
+    from model.inference import Inpainter
+    from model.paths import BUNDLED_WEIGHTS
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(3):
+        save(src / f"p{i}.png", smooth_photo(40, 50, seed=i))
+    save(tmp_path / "m.png", corner_mask(40, 50))
+    options = BatchOptions(src, output_dir=out, mask=tmp_path / "m.png", resume=True)
+    first = run_batch(options, load_filler("telea"))
+    telea = {name: (out / name).read_bytes() for name in photos_in(out)}
+    again = run_batch(options, load_filler("telea"))
+    other = run_batch(options, load_filler("ns"))
+    assert (first.done, again.skipped, other.done) == (3, 3, 3)
+    assert {name: (out / name).read_bytes() for name in photos_in(out)} != telea  # ns's fill, not telea's kept
+    assert (first.other_job, again.other_job, other.other_job) == (False, False, True)  # no manifest yet: no word
+
+    from model.jobs.manifest import fill_key
+
+    copy = shutil.copy(BUNDLED_WEIGHTS, tmp_path / "same.pt")
+    with_texture = Inpainter(device="cpu")
+    assert fill_key(with_texture) == fill_key(Inpainter(copy, device="cpu"))  # the same weights elsewhere
+    assert fill_key(with_texture) != fill_key(Inpainter(device="cpu", texture=False))
+    assert fill_key(with_texture) != fill_key(Inpainter(device="cpu", context=1.0))
+    changed = tmp_path / "changed.pt"
+    changed.write_bytes(BUNDLED_WEIGHTS.read_bytes() + b"\0")  # other bytes (torch reads it all the same)
+    assert fill_key(with_texture) != fill_key(Inpainter(changed, device="cpu"))
+    network = run_batch(options, Inpainter(device="cpu", texture=False))
+    assert (network.done, network.other_job) == (3, True)
+    assert run_batch(options, Inpainter(copy, device="cpu", texture=False)).skipped == 3
+    assert run_batch(options, with_texture).done == 3

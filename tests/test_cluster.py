@@ -19,8 +19,11 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from conftest import smooth_photo  # noqa: E402
+from model.fill.base import Filler  # noqa: E402
 from model.inference import Inpainter  # noqa: E402
-from model.jobs.batch import MANIFEST_NAME, BatchOptions, run_batch  # noqa: E402
+from model.jobs.batch import run_batch  # noqa: E402
+from model.jobs.manifest import MANIFEST_NAME  # noqa: E402
+from model.jobs.options import BatchOptions  # noqa: E402
 from model.jobs.cluster import LOCAL_NODE_IP, MAX_TRIES, run_cluster_batch  # noqa: E402
 from model.photos.atomic import TEMP_SUFFIX  # noqa: E402
 from test_batch import corner_mask, interrupt_batch, photo_hashes, photos_in, save, tree_hashes  # noqa: E402
@@ -159,7 +162,7 @@ def test_a_worker_killed_mid_photo_costs_a_retry_not_an_output(cluster, shop):
     assert report(shop[0] / "killed.json") == report(shop[0] / "local.json")
 
 
-class ExitOnWidth:
+class ExitOnWidth(Filler):
     """Stands in for the watermark restorer: kills the worker process on a
     photo 81 px wide, else runs the worker's model."""
 
@@ -259,12 +262,38 @@ def test_watermark_restoration_on_the_cluster_matches_a_local_run(cluster, tmp_p
                                         note=notes[name].append)
         assert summary.done == 13 and not summary.failed
     assert photo_hashes(tmp_path / "cluster") == photo_hashes(tmp_path / "local")
+    assert manifest(tmp_path / "cluster")[0] == manifest(tmp_path / "local")[0]  # one job: --resume works across
     assert notes["local"] == ["360x160 photo: watermark anchor-bottomright"]
     assert "360x160 photo: watermark anchor-bottomright" in notes["cluster"]
 
 
 def test_a_local_run_refuses_options_meant_for_a_cluster(shop, tmp_path):
-    from model.jobs.batch import BatchError
+    from model.jobs.errors import BatchError
     with pytest.raises(BatchError, match="run_cluster_batch"):
         run_batch(options_for(shop, "never"), Inpainter(device="cpu", texture=False))
     assert not (shop[0] / "never").exists()
+
+
+def test_a_classical_fill_on_the_cluster_sends_no_weights(cluster, shop, tmp_path, monkeypatch):
+    """--method telea: no weights file is read or sent (here there is none to
+    find), the outputs and the manifest are a local Telea run's, and --resume
+    with the network redoes them; weights given with it are refused."""
+    from model.fill import load_filler
+    from model.jobs.errors import BatchOptionError
+
+    base, src, _ = shop
+    local = run_batch(BatchOptions(src, output_dir=tmp_path / "local", mask=base / "m.png"), load_filler("telea"))
+    assert local.done == 11
+    monkeypatch.setenv("INPAINT_WEIGHTS", str(tmp_path / "missing.pt"))
+    options = BatchOptions(src, output_dir=tmp_path / "cluster", mask=base / "m.png", cluster="auto")
+    assert run_cluster_batch(options, device="cpu", method="telea").done == 11
+    assert photo_hashes(tmp_path / "cluster") == photo_hashes(tmp_path / "local")
+    assert manifest(tmp_path / "cluster") == manifest(tmp_path / "local")
+    with pytest.raises(BatchOptionError) as refused:
+        run_cluster_batch(options, weights=ROOT / "resources" / "default.pt", method="telea")
+    assert refused.value.options == ("weights", "method")
+    monkeypatch.delenv("INPAINT_WEIGHTS")
+    resumed = BatchOptions(src, output_dir=tmp_path / "local", mask=base / "m.png", cluster="auto", resume=True)
+    again = run_cluster_batch(resumed, device="cpu", texture=False)  # the network now: another job
+    assert (again.done, again.skipped, again.other_job) == (11, 0, True)
+    assert photo_hashes(tmp_path / "local") == photo_hashes(base / "local")

@@ -7,10 +7,11 @@ import numpy as np
 from PIL import Image
 
 from model.confidence import fill_confidence
+from model.fill.base import Filler
 from test_watermark import random_photo
 
 
-class BreakSome:
+class BreakSome(Filler):
     """The real model, except that for the photos named in ``broken`` the fill
     is replaced by a flat colour (what a failed removal can look like)."""
 
@@ -53,7 +54,8 @@ def test_flat_fill_scores_low_and_good_fill_high():
 
 
 def test_batch_report_ranks_broken_fills_first(tmp_path):
-    from model.jobs.batch import BatchOptions, run_batch
+    from model.jobs.batch import run_batch
+    from model.jobs.options import BatchOptions
     from model.inference import Inpainter
 
     rng = np.random.default_rng(7)

@@ -2,6 +2,8 @@
 prefill (model/prefill.py) and the widened network (model/training/widen.py),
 all on the CPU: the same torch code runs on a GPU."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -16,7 +18,7 @@ from model.training.trainer import TrainError, Trainer
 from model.training.widen import widen_network
 
 from conftest import smooth_photo
-from test_trainer import SMALL, options, small_trainer
+from test_trainer import SMALL, in_train_flags, options, small_trainer
 
 
 @pytest.fixture
@@ -150,14 +152,13 @@ def test_training_with_the_device_pipeline_lowers_the_loss(photo_dir, tmp_path):
 def test_pipeline_choice_and_clear_errors(photo_dir, tmp_path):
     assert small_trainer(options(photo_dir, tmp_path)).pipeline == "loader"  # auto on the CPU
     assert small_trainer(options(photo_dir, tmp_path, prefill="zero", pipeline="device")).pipeline == "device"
-    with pytest.raises(TrainError, match="--pipeline device.*telea.*--prefill harmonic"):
-        small_trainer(options(photo_dir, tmp_path, pipeline="device"))  # default plan: Telea
-    with pytest.raises(TrainError, match="--prefill must be"):
-        small_trainer(options(photo_dir, tmp_path, prefill="blur"))
-    with pytest.raises(TrainError, match="--fused-adam must be auto, on or off"):
-        small_trainer(options(photo_dir, tmp_path, fused_adam="yes"))
-    with pytest.raises(TrainError, match="--widen"):
-        small_trainer(options(photo_dir, tmp_path, widen=0.5))
+    for settings, message in ((dict(pipeline="device"), "--pipeline device.*telea.*--prefill harmonic"),  # Telea plan
+                              (dict(prefill="blur"), "--prefill must be"),
+                              (dict(fused_adam="yes"), "--fused-adam must be auto, on or off"),
+                              (dict(widen=0.5), "--widen must be at least 1")):
+        with pytest.raises(TrainError) as info:
+            small_trainer(options(photo_dir, tmp_path, **settings))
+        assert re.match(message, in_train_flags(info.value)), info.value
 
 
 def test_fused_adam_and_contiguous_layout_train(photo_dir, tmp_path):

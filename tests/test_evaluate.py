@@ -9,11 +9,14 @@ from PIL import Image
 
 from conftest import smooth_photo
 from model.cli import main
-from model.evaluation import baselines, report, sheets
+from model import texture
+from model.evaluation import report, sheets
 from model.evaluation import cases as eval_cases
-from model.evaluation.baselines import available_baselines, run_baseline
+from model.evaluation.baselines import available_baselines
+from model.fill import classical, load_filler
 from model.evaluation.cases import Case, builtin_eval_images, cases_from_masks, make_cases, square_crop
 from model.evaluation.report import evaluate_cases, format_paired, format_table, paired_differences
+from model.fill.base import FillResult
 from model.inference import Inpainter
 from model.metrics import psnr, ssim
 from model.prefill import classical_fill
@@ -24,6 +27,14 @@ BINS = "10-20,20-30,30-40,40-50"
 @pytest.fixture(scope="module")
 def bundled():
     return Inpainter(device="cpu")
+
+
+class Unchanged:
+    """A filler with the network's outputs that leaves the photo as it is."""
+    outputs = ("refined", "coarse")
+
+    def __call__(self, image, hole):
+        return FillResult({"refined": image, "coarse": image})
 
 
 def _images(size: int = 96, count: int = 2) -> list[tuple[str, np.ndarray]]:
@@ -109,9 +120,11 @@ def test_cases_without_a_bin_are_grouped_by_area():
     calls = []
 
     class Fake:
+        outputs = ("refined", "coarse")
+
         def __call__(self, image, hole):
             calls.append(hole.sum())
-            return type("R", (), {"refined": image, "coarse": image})()
+            return FillResult({"refined": image, "coarse": image})
 
     image = smooth_photo(40, 40, seed=1)
     hole = np.zeros((40, 40), bool)
@@ -129,8 +142,13 @@ def test_keep_outputs_by_index(bundled):
     assert np.array_equal(res["outputs"][0]["refined"], bundled(cases[2].image, cases[2].hole).refined)
 
 
+def run_baseline(name, image, hole):
+    """A baseline's fill of a whole test image, as the eval runs it."""
+    return load_filler(name, whole_image=True)(image, hole).image
+
+
 def test_missing_patchmatch_is_left_out_with_a_note(monkeypatch):
-    monkeypatch.setattr(baselines.texture, "_patchmatch", lambda: None)
+    monkeypatch.setattr(texture, "_patchmatch", lambda: None)
     usable, notes = available_baselines(["telea", "ns", "patchmatch"])
     assert usable == ["telea", "ns"]
     assert len(notes) == 1 and "pypatchmatch" in notes[0]
@@ -162,7 +180,7 @@ def test_cases_from_masks_bins_by_area():
 def test_format_table_lists_every_bin_and_method():
     image = smooth_photo(32, 32)
     cases = [Case("x", image, np.eye(32, dtype=bool), "0-10")]
-    res = evaluate_cases(lambda img, hole: type("R", (), {"refined": img, "coarse": img})(), cases, ("ns",))
+    res = evaluate_cases(Unchanged(), cases, ("ns",))
     text = format_table(res)
     for word in ("0-10", "all", "ours refined", "ours coarse", "NS", "model time"):
         assert word in text
@@ -207,7 +225,7 @@ def test_eval_command_end_to_end(tmp_path, capsys):
     assert rc == 0, captured.err
     data = json.loads(out_json.read_text())
     expected = ["refined", "coarse", "telea", "ns"]
-    if not baselines.texture.available():
+    if not texture.available():
         assert captured.err.count("PatchMatch baseline left out") == 1
         assert "patchmatch" not in data["methods"]
     else:
@@ -305,7 +323,7 @@ def test_scores_include_deep_distance_and_sharpness(bundled):
 def test_deep_distance_can_be_left_out():
     image = smooth_photo(32, 32)
     cases = [Case("x", image, np.eye(32, dtype=bool), "0-10")]
-    res = evaluate_cases(lambda img, hole: type("R", (), {"refined": img, "coarse": img})(), cases, deep=None)
+    res = evaluate_cases(Unchanged(), cases, deep=None)
     assert set(res["table"]["all"]["refined"]) == {"psnr", "ssim", "l1", "sharpness"}
     assert res["table"]["all"]["refined"]["sharpness"] == pytest.approx(1.0)
     text = format_table(res)
@@ -321,7 +339,7 @@ def test_missing_judge_packages_leave_a_note(monkeypatch):
 
 
 def test_biharmonic_fills_a_smooth_gradient_nearly_exactly():
-    if baselines._load_biharmonic() is None:
+    if classical._load_biharmonic() is None:
         pytest.skip("scikit-image not installed")
     y, x = np.mgrid[0:48, 0:48].astype(np.float32)
     image = np.stack([60 + 2 * x, 40 + 3 * y, 100 + x + y], axis=2).astype(np.uint8)
@@ -334,7 +352,7 @@ def test_biharmonic_fills_a_smooth_gradient_nearly_exactly():
 
 
 def test_missing_scikit_image_leaves_biharmonic_out(monkeypatch):
-    monkeypatch.setattr(baselines, "_load_biharmonic", lambda: None)
+    monkeypatch.setattr(classical, "_load_biharmonic", lambda: None)
     usable, notes = available_baselines(["telea", "biharmonic"])
     assert usable == ["telea"] and "scikit-image" in notes[0]
 

@@ -603,3 +603,38 @@ def test_texture_setting_reloads_the_model_without_the_texture_step(qtbot, windo
     # stored in the ini file as text, read back as a bool
     again = Settings(QSettings(settings.q.fileName(), QSettings.Format.IniFormat))
     assert again.texture is False
+
+
+def test_settings_choose_a_classical_fill_by_name(qtbot, window, settings, photo_file, monkeypatch):
+    """Settings' fill method: Telea gives one result (no coarse pane, no Accept coarse), kept in the settings."""
+    from PySide6.QtCore import QSettings
+
+    from inpaint_gui.dialogs.settings import SettingsDialog
+    from inpaint_gui.settings import Settings
+    from model.fill.classical import classical_fill
+
+    assert settings.method == "network" and window.inpainter.name == "network"  # the default
+
+    def choose_telea(dialog):
+        dialog.method.setCurrentIndex(dialog.method.findData("telea"))
+        assert not dialog.texture.isEnabled() and not dialog.weights.isEnabled()  # the network's settings
+        return 1
+
+    monkeypatch.setattr(SettingsDialog, "exec", choose_telea)
+    window.open_settings()
+    qtbot.waitUntil(lambda: window.inpainter is not None and window.inpainter.name == "telea", timeout=60000)
+    assert Settings(QSettings(settings.q.fileName(), QSettings.Format.IniFormat)).method == "telea"
+    assert "Telea" in window.status_model.text()
+    window.open_photo(photo_file)
+    original = window.image.copy()
+    window.mask_model.fill_rect(145, 60, 185, 110, 1)
+    hole = window.mask_model.hole()
+    remove_and_wait(qtbot, window)
+    shown = window.result_view.shown()
+    assert "coarse" not in shown and not window.acts.accept_coarse.isEnabled()
+    telea = classical_fill(original, hole, "telea")
+    assert np.array_equal(shown["refined"], telea)
+    window.accept_result("coarse")  # nothing to accept: the result page stays
+    assert window.stack.currentIndex() == PAGE_RESULT
+    window.accept_result("refined")
+    assert window.stack.currentIndex() == PAGE_EDIT and np.array_equal(window.image, telea)

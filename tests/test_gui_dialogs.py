@@ -83,6 +83,49 @@ def test_batch_dialog_rejects_bad_options_with_a_message(qtbot, tmp_path, record
     assert recorder.calls and recorder.calls[-1][0] == messages.ERROR
 
 
+def test_batch_dialog_names_its_own_controls_not_flags(qtbot, tmp_path, recorder):
+    """The engine's errors name options by field; the dialog says its controls
+    (the command line says its flags: test_option_errors.py)."""
+    from inpaint_gui.dialogs.batch import BatchDialog
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo(40, 50, 0)).save(src / "same.png")
+    Image.fromarray(photo(48, 64, 1)).save(src / "other.png")
+    mask = np.zeros((40, 50), np.uint8)
+    mask[10:20, 10:25] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+
+    from model.fill.base import Filler, FillResult
+
+    class Inverter(Filler):
+        def fill(self, image, hole, should_stop=None, progress=None):
+            out = image.copy()
+            out[hole] = 255 - out[hole]
+            return FillResult({"inverted": out})
+
+    inverter = Inverter()
+    dialog = BatchDialog(None, lambda: inverter, None)
+    qtbot.addWidget(dialog)
+    dialog.input_dir.setText(str(src))
+    dialog.output_dir.setText(str(tmp_path / "out"))
+    dialog.use_file.setChecked(True)  # ... but no file given
+    dialog.start()
+    assert not dialog.is_running()
+    kind, _, text = recorder.calls[-1]
+    assert kind == messages.ERROR and "'One mask file'" in text and "'A mask folder'" in text, text
+    assert "--" not in text and "masks_dir" not in text, text
+
+    dialog.mask_file.setText(str(tmp_path / "m.png"))  # refuses other.png: another size
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60000)
+    items = [dialog.errors.item(i).text() for i in range(dialog.errors.count())]
+    assert items == ["other.png: mask is 50x40 but the photo is 64x48 (choose how under 'Mask of another size')"], \
+        items
+    assert dialog.summary.done == 1
+    dialog.close()
+
+
 # ----------------------------------------------------------------- fine-tune
 @pytest.fixture
 def tiny_photos(tmp_path):

@@ -250,3 +250,30 @@ def test_a_4_3_photo_in_the_default_window_gets_a_large_refined_pane(qtbot, wind
     overlap = both.width() * both.height() / (either.width() * either.height())
     assert overlap > 0.9, (a, b)
     assert zoom_label(win) == f"{refined.zoom() * 100:.0f} %"
+
+
+def test_a_fill_without_a_coarse_stage_shows_no_coarse_pane(qtbot):
+    """Telea, PatchMatch... give one result: no coarse pane, heatmap or Accept
+    coarse; the mask pane takes the coarse pane's place, in no 2 x 2 grid."""
+    view = ResultView()
+    qtbot.addWidget(view)
+    view.resize(1270, 720)
+    view.show()
+    qtbot.waitExposed(view)
+    image, coarse, refined, hole = _result(300, 600)  # wide: the staged result takes the 2 x 2 grid or a column
+    view.set_result(image, None, refined, hole, "result")
+    qtbot.wait(50)
+    shown = view.shown()
+    assert set(shown) == {"input", MASK_PANEL, "refined"} and view.grid_name != "grid"
+    assert np.array_equal(shown["refined"], refined)
+    assert view.panels["refined"].title.text() == "result"
+    assert not view.heatmap.isVisible() and not view.accept_coarse.isVisible()
+    assert view.accept_refined.text() == "Accept result"
+    view.heatmap.setChecked(True)  # (hidden, but even so) there is nothing to compare: the result stays shown
+    assert np.array_equal(view.shown()["refined"], refined)
+    view.heatmap.setChecked(False)
+    # the network's result next: its coarse pane is back
+    view.set_result(image, coarse, refined, hole)
+    qtbot.wait(50)
+    assert "coarse" in view.shown() and view.heatmap.isVisible() and view.accept_coarse.isVisible()
+    assert view.panels["refined"].title.text() == "refined" and view.accept_refined.text() == "Accept refined"

@@ -13,7 +13,8 @@ from benchmarks.watermark import blend, make_mark, psnr, real_photos  # noqa: E4
 from inpaint_gui import messages  # noqa: E402
 from inpaint_gui.dialogs.batch import BatchDialog  # noqa: E402
 from model.photos.imageio import read_image  # noqa: E402
-from model.jobs.watermark_restore import NO_MARK, WATERMARK_DIR, describe  # noqa: E402
+from model.jobs.watermark_model import describe, NO_MARK  # noqa: E402
+from model.jobs.watermark_restore import WATERMARK_DIR  # noqa: E402
 
 from test_gui_dialogs import Recorder  # noqa: E402
 
@@ -111,3 +112,39 @@ def test_a_folder_without_a_shared_mark_says_so(qtbot, tmp_path, recorder, inpai
     assert dialog.restore_preview is None and dialog.restore_mark is None
     assert not dialog.is_running() and dialog.start_button.isEnabled() and dialog.restore_button.isEnabled()
     assert not out.exists()
+
+
+def test_estimate_watermark_shows_the_mark_and_its_placement_rule(qtbot, tmp_path, recorder, inpainter):
+    """"Estimate watermark" (the mask, repainted) runs the estimate the
+    ``watermark-mask`` command runs: on a folder of several sizes, the mark
+    scaled to each, the preview names the rule it found, and the approved
+    mask covers the mark (the old edge-median estimate used the most common
+    size only and missed the blue disc's inside and the thin underline)."""
+    from benchmarks.watermark import scaled_mark
+
+    src = tmp_path / "shop"
+    src.mkdir()
+    sizes = [(480, 360), (360, 480), (450, 300), (300, 450)] * 3
+    for i, (size, (name, photo)) in enumerate(zip(sizes, real_photos(len(sizes), (480, 480)))):
+        alpha, colour = scaled_mark(size, fraction=0.3, margin=0.04)
+        crop = np.ascontiguousarray(photo[:size[1], :size[0]])
+        Image.fromarray(blend(crop, alpha, colour)).save(src / f"{i:02d}_{name}.jpg", quality=95)
+    dialog = BatchDialog(None, lambda: inpainter, None)
+    qtbot.addWidget(dialog)
+    dialog.input_dir.setText(str(src))
+    dialog.estimate_button.click()
+    qtbot.waitUntil(lambda: dialog.estimate_worker is None, timeout=180000)
+    assert not recorder.calls, recorder.calls  # the old estimate refused: "need at least 5 photos of the same size"
+    preview = dialog.watermark_preview
+    assert preview.isVisible() and "bottom-right" in preview.info.text() and "of the width" in preview.info.text()
+    assert not preview.preview.pixmap().isNull()
+    preview.use_button.click()
+    from model.photos.imageio import read_mask
+
+    mask = read_mask(dialog.mask_file.text())
+    h, w = mask.shape
+    truth = scaled_mark((w, h), fraction=0.3, margin=0.04)[0] > 0
+    assert mask.shape == truth.shape and (mask & truth).sum() / truth.sum() >= 0.95
+    assert mask.sum() <= 2 * truth.sum()  # 1.8x from these 12 photos (estimation noise beside the underline)
+    rule = preview.mark.placement
+    assert (rule.anchor, rule.reference) == ("bottom-right", "width") and rule.describe() in preview.info.text()

@@ -22,16 +22,21 @@ import pytest
 import torch
 from PIL import Image
 
-import model.jobs.batch as batch
+import model.jobs.lock as output_lock
 from conftest import smooth_photo
-from model.jobs.batch import BatchError, BatchOptions, run_batch, validate_options
+from model.jobs.batch import run_batch
+from model.jobs.errors import BatchError
+from model.jobs.manifest import MANIFEST_NAME
+from model.jobs.options import BatchOptions
+from model.fill.base import Filler, FillResult
+from model.jobs.validation import validate_options
 from model.cli import main
 from model.photos.imageio import ImageReadError, read_mask, read_photo
 from model.masks import hole_from_user_mask
 from model.photos.atomic import TEMP_SUFFIX
 
 
-class FakeInpainter:
+class FakeInpainter(Filler):
     """Inverts the masked pixels (fast, deterministic)."""
 
     def __init__(self, gate: threading.Event | None = None, started: threading.Event | None = None):
@@ -47,7 +52,7 @@ class FakeInpainter:
         hole = np.asarray(mask) != 0
         out = image.copy()
         out[hole] = 255 - image[hole]
-        return SimpleNamespace(refined=out, coarse=out)
+        return FillResult({"refined": out, "coarse": out})
 
 
 def save(path: Path, image: np.ndarray, **kw) -> Path:
@@ -198,7 +203,7 @@ def test_2_clean_up_matches_only_the_dead_runs_token_outside_the_inputs(tmp_path
     for p in ours + kept:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"x")
-    removed = batch._remove_stale_temps(out, token, keep_out=(inside,))
+    removed = output_lock.remove_stale_temps(out, token, keep_out=(inside,))
     assert sorted(removed) == sorted(ours)
     assert all(p.exists() for p in kept) and not any(p.exists() for p in ours)
 
@@ -218,21 +223,21 @@ def test_3_second_run_into_a_busy_output_folder_is_refused(shop, capsys, fake_mo
     t.start()
     try:
         assert started.wait(60)
-        lock = json.loads((out / batch.LOCK_NAME).read_text())
+        lock = json.loads((out / output_lock.LOCK_NAME).read_text())
         assert lock["pid"] == os.getpid()
-        manifest = (out / batch.MANIFEST_NAME).read_bytes()
+        manifest = (out / MANIFEST_NAME).read_bytes()
         with pytest.raises(BatchError, match=rf"another batch run \(pid {os.getpid()}"):
             run_batch(BatchOptions(shop.src, output_dir=out, mask=shop.mask), FakeInpainter())
         code, err = cli(capsys, "batch", shop.src, "--mask", shop.mask, "-o", out)
         assert code == 2 and "another batch run" in error_lines(err)[0] and not fake_model
-        assert (out / batch.MANIFEST_NAME).read_bytes() == manifest  # the first run's records are intact
+        assert (out / MANIFEST_NAME).read_bytes() == manifest  # the first run's records are intact
     finally:
         gate.set()
         t.join(60)
     summary = first["summary"]
     assert summary.done == 2 and not summary.failed
-    assert not (out / batch.LOCK_NAME).exists()
-    records = (out / batch.MANIFEST_NAME).read_text().splitlines()
+    assert not (out / output_lock.LOCK_NAME).exists()
+    records = (out / MANIFEST_NAME).read_text().splitlines()
     assert len(records) == 3  # the job line and both photos
 
 
@@ -240,24 +245,24 @@ def test_3_second_run_into_a_busy_output_folder_is_refused(shop, capsys, fake_mo
 def test_3_a_stale_lock_is_taken_over_and_a_live_one_is_not(shop, monkeypatch, kind):
     posix_lock = kind == "flock"
     if kind == "pid-only":
-        monkeypatch.setattr(batch, "fcntl", None)  # the Windows path: the pid decides
+        monkeypatch.setattr(output_lock, "fcntl", None)  # the Windows path: the pid decides
     elif kind == "no-flock-fs":  # a network share without flock: the pid decides too
 
         def flock(fd, op):
             raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-        monkeypatch.setattr(batch, "fcntl", SimpleNamespace(flock=flock, LOCK_EX=2, LOCK_NB=4))
+        monkeypatch.setattr(output_lock, "fcntl", SimpleNamespace(flock=flock, LOCK_EX=2, LOCK_NB=4))
     out = shop.base / "out"
     out.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (out / batch.LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "token": "0123456789ab"}))
+    (out / output_lock.LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "token": "0123456789ab"}))
     summary = run_batch(BatchOptions(shop.src, output_dir=out, mask=shop.mask), FakeInpainter())
-    assert summary.done == 2 and not (out / batch.LOCK_NAME).exists()
-    (out / batch.LOCK_NAME).write_text('{"pid": "not a pid"')  # torn by a kill: stale too
+    assert summary.done == 2 and not (out / output_lock.LOCK_NAME).exists()
+    (out / output_lock.LOCK_NAME).write_text('{"pid": "not a pid"')  # torn by a kill: stale too
     assert run_batch(BatchOptions(shop.src, output_dir=out, mask=shop.mask), FakeInpainter()).done == 2
     if not posix_lock:  # a live pid holds it
-        (out / batch.LOCK_NAME).write_text(json.dumps({"pid": os.getpid(), "token": "0123456789ab"}))
+        (out / output_lock.LOCK_NAME).write_text(json.dumps({"pid": os.getpid(), "token": "0123456789ab"}))
         with pytest.raises(BatchError, match="another batch run"):
             run_batch(BatchOptions(shop.src, output_dir=out, mask=shop.mask), FakeInpainter())
 
@@ -308,15 +313,17 @@ def test_5_fifo_in_the_input_is_skipped_not_read(shop):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_5_fifo_does_not_hang_watermark_mask(tmp_path):
-    from model.jobs.watermark import watermark_mask_from_folder
+    from model.jobs.watermark_estimate import watermark_from_folder
+    from test_watermark import watermarked
 
-    for i in range(6):
-        save(tmp_path / "in" / f"p{i}.png", smooth_photo(40, 50, seed=i))
+    photos, _ = watermarked(6, 120, 300, False, 0.5, 255.0, 7)
+    for i, photo in enumerate(photos):
+        save(tmp_path / "in" / f"p{i}.png", photo)
     fifo = tmp_path / "in" / "a.png"
     os.mkfifo(fifo)
     with pytest.raises(ImageReadError, match="FIFO"):
         run_within(lambda: read_photo(fifo), 10, [fifo])
-    result = run_within(lambda: watermark_mask_from_folder(tmp_path / "in", sample=6), 60, [fifo])
+    result = run_within(lambda: watermark_from_folder(tmp_path / "in", sample=6), 60, [fifo])
     assert any(Path(p).name == "a.png" and "FIFO" in why for p, why in result.skipped)
 
 

@@ -18,7 +18,10 @@ import torch
 from PIL import Image
 
 from conftest import smooth_photo
-from model.jobs.batch import MANIFEST_NAME, BatchOptions, OutputLock, run_batch
+from model.jobs.batch import run_batch
+from model.jobs.lock import OutputLock
+from model.jobs.manifest import MANIFEST_NAME
+from model.jobs.options import BatchOptions
 from test_hostile_inputs import (FakeInpainter, _tiny_trainer, _train_options, box_mask, cli, error_lines, fake_model,
                                  hashes, save, shop, train_data)  # noqa: F401 - fixtures
 from test_watermark_restore import synthetic
@@ -107,13 +110,15 @@ def test_r2_batch_on_a_full_disk_fails_the_photo_and_resume_redoes_it(tmp_path):
     out = tmp_path / "out"
     script = FULL_DISK.format(root=str(ROOT)) + textwrap.dedent(f"""
         from pathlib import Path
-        from types import SimpleNamespace
-        from model.jobs.batch import BatchOptions, run_batch
-        def fill(image, hole, should_stop=None):
-            out = image.copy(); out[hole] = 255 - image[hole]
-            return SimpleNamespace(refined=out, coarse=out)
+        from model.fill.base import Filler, FillResult
+        from model.jobs.batch import run_batch
+        from model.jobs.options import BatchOptions
+        class Invert(Filler):
+            def fill(self, image, hole, should_stop=None, progress=None):
+                out = image.copy(); out[hole] = 255 - image[hole]
+                return FillResult({{"refined": out, "coarse": out}})
         s = run_batch(BatchOptions(Path({str(src)!r}), output_dir=Path({str(out)!r}), mask=Path({str(mask)!r}),
-                                   mask_fit="stretch"), fill)
+                                   mask_fit="stretch"), Invert())
         print("done", s.done, "failed", [p.rsplit("/", 1)[-1] for p, _ in s.failed])
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -342,7 +347,7 @@ def test_r10_watermark_run_saves_its_estimate_under_the_lock(marked, tmp_path, c
 # ------------------------- 12. one photo lister: never out of the folder
 
 def test_r12_watermark_estimate_never_follows_links_out_of_the_folder(marked, tmp_path):
-    from model.jobs.watermark_restore import watermark_from_folder
+    from model.jobs.watermark_estimate import watermark_from_folder
     from model.photos.files import readable_photos
 
     outside = tmp_path / "none"

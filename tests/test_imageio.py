@@ -1,5 +1,5 @@
 """Reading photos with their metadata and writing results back like them
-(model/imageio.py, model/savefile.py): every format and mode round-trips."""
+(model/photos/imageio.py, model/photos/savefile.py): every format and mode round-trips."""
 import io
 import os
 import struct

@@ -49,7 +49,7 @@ def test_near_regions_are_merged_and_big_regions_downscaled(photo, random_weight
     result = inp(image, mask)
     assert len(result.crops) == 1
     crop = result.crops[0]
-    assert max(crop.image.shape[:2]) == inp.cfg.run_size  # seen at training resolution
+    assert max(crop.image.shape[:2]) == inp.cfg.run_size  # seen at the run size
     assert crop.hole.mean() > 0.1
 
 

@@ -31,6 +31,7 @@ def test_wheel_holds_the_weights_and_an_installed_copy_runs_remove(tmp_path):
             "model/cli/__init__.py", "model/photos/imageio.py", "inpaint_gui/app.py",
             "inpaint_gui/dialogs/batch.py"} <= names
     assert not [n for n in names if n.startswith(("benchmarks/", "tests/", "scripts/", "resources/experimental/"))]
+    assert "inpaint_gui/screenshots.py" not in names  # a developer tool: scripts/screenshots.py
 
     site = tmp_path / "site"
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from model.boxes import Box
 from model.texture import TextureOptions, synthesize
 
 
@@ -217,66 +218,64 @@ def _check_tiles(tiles, hole, shape):
     """Every hole pixel owned by exactly one tile, keep inside search inside the photo."""
     owned = np.zeros(shape, np.uint8)
     for tile in tiles:
-        for s, k, full in zip(tile.search, tile.keep, shape):
+        for s, k, full in zip(tile.search.slices, tile.keep.slices, shape):
             assert 0 <= s.start <= k.start < k.stop <= s.stop <= full
-        assert tile.own.shape == (tile.keep[0].stop - tile.keep[0].start, tile.keep[1].stop - tile.keep[1].start)
-        assert hole[tile.keep][tile.own].all()
-        owned[tile.keep] += tile.own
+        assert tile.own.shape == (tile.keep.height, tile.keep.width)
+        assert hole[tile.keep.slices][tile.own].all()
+        owned[tile.keep.slices] += tile.own
     assert np.array_equal(owned, hole.astype(np.uint8))
 
 
 def test_a_long_thin_hole_is_searched_in_tiles_along_it():
-    from model.inference import MAX_BOX_PER_HOLE_PIXEL, _texture_tiles
+    from model.texture import MAX_BOX_PER_HOLE_PIXEL, texture_tiles
 
     h, w = 1500, 2000
-    everything = (slice(0, h), slice(0, w))
+    everything = Box(0, 0, w, h)
     disc = np.zeros((h, w), np.uint8)
     cv2.circle(disc, (1000, 700), 300, 1, -1)
-    box = (slice(300, 1100), slice(600, 1400))
-    [one] = _texture_tiles(disc.astype(bool), box)  # an object keeps its one search
-    assert one.search == one.keep == box and np.array_equal(one.own, disc[box] > 0)
+    box = Box(600, 300, 1400, 1100)
+    [one] = texture_tiles(disc.astype(bool), box)  # an object keeps its one search
+    assert one.search == one.keep == box and np.array_equal(one.own, disc[box.slices] > 0)
 
     line = np.zeros((h, w), np.uint8)
     cv2.line(line, (0, 200), (w - 1, 1300), 1, 12)
     line = line.astype(bool)
     assert h * w > MAX_BOX_PER_HOLE_PIXEL * line.sum()
-    tiles = _texture_tiles(line, everything)
+    tiles = texture_tiles(line, everything)
     assert len(tiles) > 4
     _check_tiles(tiles, line, (h, w))
-    searched = sum((t.search[0].stop - t.search[0].start) * (t.search[1].stop - t.search[1].start) for t in tiles)
+    searched = sum(t.search.area for t in tiles)
     assert searched < h * w / 5
 
 
 def test_pieces_far_apart_are_searched_whole_each_in_its_own_box():
     """Two objects in one region: each gets its own search, neither is cut."""
-    from model.inference import _texture_tiles
+    from model.texture import texture_tiles
 
     h, w = 1500, 2000
     hole = np.zeros((h, w), np.uint8)
     cv2.circle(hole, (300, 300), 100, 1, -1)
     cv2.circle(hole, (1700, 1200), 120, 1, -1)
     hole = hole.astype(bool)
-    tiles = _texture_tiles(hole, (slice(0, h), slice(0, w)))
+    tiles = texture_tiles(hole, Box(0, 0, w, h))
     _check_tiles(tiles, hole, (h, w))
-    assert sorted((t.keep[0].start, t.keep[1].start, t.keep[0].stop, t.keep[1].stop) for t in tiles) == \
-        [(200, 200, 401, 401), (1080, 1580, 1321, 1821)]
+    assert sorted(t.keep for t in tiles) == [(200, 200, 401, 401), (1580, 1080, 1821, 1321)]
 
 
 def test_tiles_are_used_only_where_they_pay():
     """A small diagonal pole, or a sprinkle of specks, keeps its one search:
     tiles would cut the object or cost more calls than they save."""
-    from model.inference import MAX_BOX_PER_HOLE_PIXEL, _texture_tiles
+    from model.texture import MAX_BOX_PER_HOLE_PIXEL, texture_tiles
 
     pole = np.zeros((3000, 4000), np.uint8)
     cv2.ellipse(pole, (2000, 1500), (300, 30), 45, 0, 360, 1, -1)
-    box = (slice(1055, 1945), slice(1555, 2445))  # its texture box: its own box and half its size around
-    assert 890 * 890 > MAX_BOX_PER_HOLE_PIXEL * pole[box].sum()
-    assert len(_texture_tiles(pole.astype(bool), box)) == 1
+    box = Box(1555, 1055, 2445, 1945)  # its texture box: its own box and half its size around
+    assert 890 * 890 > MAX_BOX_PER_HOLE_PIXEL * pole[box.slices].sum()
+    assert len(texture_tiles(pole.astype(bool), box)) == 1
     specks = np.zeros((1500, 2000), bool)
     specks[20::60, 20::60] = True
     specks = cv2.dilate(specks.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    everything = (slice(0, 1500), slice(0, 2000))
-    assert len(_texture_tiles(specks, everything)) == 1
+    assert len(texture_tiles(specks, Box(0, 0, 2000, 1500))) == 1
 
 
 def test_a_tiled_fill_leaves_no_trace_of_the_object(random_weights):

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import cv2
@@ -7,10 +8,12 @@ import torch
 from PIL import Image
 
 from model.checkpoint import load_network, read_checkpoint
+from model.losses import loss_values
 from model.training.data import CropDataset
 from model.training.options import TrainOptions
 from model.texture import available as texture_available
 from model.training.trainer import TrainError, Trainer
+from model.cli.options import in_flags
 
 from conftest import smooth_photo
 
@@ -69,6 +72,23 @@ def test_paper_losses_run_and_produce_all_terms(photo_dir, tmp_path):
     assert {"l1", "correlation", "style", "total"} <= set(parts)
 
 
+def test_a_step_does_not_read_the_losses_but_the_log_does(photo_dir, tmp_path, monkeypatch):
+    """Reading a loss as a number waits for the device: a step keeps them as
+    device tensors and the loop reads them (in one transfer) only when it logs."""
+    trainer = small_trainer(options(photo_dir, tmp_path, steps=4, log_every=2, val_every=1000,
+                                    checkpoint_every=1000, adversarial=True))
+    batch = [torch.stack(t) for t in zip(*(trainer.dataset[i] for i in range(2)))]
+    parts = trainer.train_step(batch)
+    assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in parts.values())
+    seen = []
+    trainer.run(progress=seen.append)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    logged = [row for row in rows if "l1" in row]
+    assert [row["step"] for row in logged] == [2, 4]
+    assert all(type(row["l1"]) is float and type(row["critic"]) is float for row in logged)
+    assert all(type(v) is float for info in seen for v in info.losses.values())
+
+
 @pytest.mark.parametrize("extra", [{}, {"lr_schedule": "cosine", "l1_region": "hole", "lr": 1e-3},
                                    {"adversarial": True, "lr": 1e-3, "lambda_corr": 0.0, "lambda_style": 0.0}],
                          ids=["constant-image", "cosine-hole", "adversarial"])
@@ -121,13 +141,19 @@ def test_refine_stage_training_leaves_stage_one_unchanged(photo_dir, tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in stage2)
 
 
+def in_train_flags(exc: BaseException) -> str:
+    """The message as ``main.py train`` prints it (the engine names the fields)."""
+    assert "--" not in str(exc), str(exc)
+    return in_flags(exc, TrainOptions)
+
+
 def test_bad_schedule_or_l1_region_is_a_clear_error(photo_dir, tmp_path):
-    with pytest.raises(TrainError, match="lr-schedule"):
-        small_trainer(options(photo_dir, tmp_path, lr_schedule="linear"))
-    with pytest.raises(TrainError, match="--l1"):
-        small_trainer(options(photo_dir, tmp_path, l1_region="known"))
-    with pytest.raises(TrainError, match="--stages"):
-        small_trainer(options(photo_dir, tmp_path, stages="first"))
+    for field, value, message in (("lr_schedule", "linear", "--lr-schedule must be constant or cosine, not 'linear'"),
+                                  ("l1_region", "known", "--l1 must be image or hole, not 'known'"),
+                                  ("stages", "first", "--stages must be both or refine, not 'first'")):
+        with pytest.raises(TrainError) as info:
+            small_trainer(options(photo_dir, tmp_path, **{field: value}))
+        assert in_train_flags(info.value) == message
 
 
 def test_should_stop_within_one_step_leaves_loadable_checkpoint(photo_dir, tmp_path):
@@ -241,8 +267,9 @@ def test_select_last_keeps_the_newest_validated_weights(photo_dir, tmp_path, mon
     assert 0 <= ckpt["meta"]["val_sharpness"] < 10
     log = [l for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "val_psnr" in l]
     assert len(log) == 3 and all('"val_sharpness"' in l and '"val_sharpness_coarse"' in l for l in log)
-    with pytest.raises(TrainError, match="--select"):
+    with pytest.raises(TrainError) as info:
         small_trainer(options(photo_dir, tmp_path, select="best"))
+    assert in_train_flags(info.value).startswith("--select must be psnr or last")
 
 
 def _options_from_cli(monkeypatch, *args):

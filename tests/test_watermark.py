@@ -1,5 +1,8 @@
-"""Automatic watermark mask (model/watermark.py) on generated photos with a
-synthetic semi-transparent text + logo watermark at a fixed place."""
+"""The watermark's mask (``Watermark.mask`` of
+``model.jobs.watermark_restore``: what ``watermark-mask`` writes and the
+app's "Estimate watermark" repaints) on generated photos with a synthetic
+semi-transparent text + logo watermark at a fixed place; the photo helpers
+the other watermark tests use."""
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model.jobs.watermark_estimate import estimate_watermark, watermark_from_folder
 from model.photos.imageio import read_mask
-from model.jobs.watermark import estimate_watermark_mask, watermark_mask_from_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +58,7 @@ def watermarked(n: int, h: int, w: int, ring: bool, opacity: float, colour: floa
 def check(mask: np.ndarray, truth: np.ndarray) -> None:
     coverage = (mask & truth).sum() / truth.sum()
     assert coverage >= 0.95, f"covers {coverage:.1%} of the watermark"
-    assert mask.sum() <= 2 * truth.sum(), f"mask is {mask.sum() / truth.sum():.2f}x the watermark"
+    assert mask.sum() <= 1.6 * truth.sum(), f"mask is {mask.sum() / truth.sum():.2f}x the watermark"
 
 
 @pytest.mark.parametrize("ring, opacity, colour, seed", [
@@ -63,9 +66,9 @@ def check(mask: np.ndarray, truth: np.ndarray) -> None:
     (False, 0.3, 255.0, 1),  # solid logo: its inside has no edges and must be filled
     (False, 0.4, 0.0, 2),  # dark watermark
 ])
-def test_estimate_covers_the_watermark_and_little_else(ring, opacity, colour, seed):
+def test_the_mask_covers_the_watermark_and_little_else(ring, opacity, colour, seed):
     photos, truth = watermarked(12, 200, 300, ring, opacity, colour, seed)
-    mask = estimate_watermark_mask(photos)
+    mask = estimate_watermark(photos).mask
     check(mask, truth)
     if ring:  # the ring's inside is content, not watermark
         assert not mask[200 - 30, 300 - 215]
@@ -73,31 +76,39 @@ def test_estimate_covers_the_watermark_and_little_else(ring, opacity, colour, se
         assert mask[200 - 30, 300 - 215]
 
 
-def test_without_a_watermark_little_is_found():
-    photos, _ = watermarked(12, 120, 160, True, 0.0, 255.0, 3)
-    assert estimate_watermark_mask(photos).mean() < 0.002
-
-
 def test_too_few_photos_is_an_error():
     photos, _ = watermarked(3, 60, 80, True, 0.4, 255.0, 4)
     with pytest.raises(ValueError, match="at least"):
-        estimate_watermark_mask(photos)
+        estimate_watermark(photos)
 
 
-def test_folder_uses_the_most_common_size_and_full_resolution(tmp_path):
+def test_folder_of_one_size_at_full_resolution(tmp_path):
     photos, truth = watermarked(14, 200, 300, False, 0.4, 255.0, 5)
     for i, p in enumerate(photos):
         Image.fromarray(p).save(tmp_path / f"p{i:02d}.{'jpg' if i % 2 else 'png'}", quality=92)
     Image.fromarray(photos[0][:100, :150]).save(tmp_path / "small.png")  # another size
     (tmp_path / "broken.jpg").write_bytes(b"")
-    result = watermark_mask_from_folder(tmp_path, sample=12)
-    assert result.size == (300, 200) and len(result.used) == 12 and result.other_sizes == 1
-    assert [p.name for p, _ in result.skipped] == ["broken.jpg"]
-    check(result.mask, truth)
+    mark = watermark_from_folder(tmp_path, sample=12, by_rule=False)  # the most common size only
+    assert mark.size == (300, 200) and len(mark.used) == 12 and mark.other_sizes == 1
+    assert [p.name for p, _ in mark.skipped] == ["broken.jpg"]
+    check(mark.mask, truth)
     ys, xs = np.nonzero(truth)
-    x0, y0, x1, y1 = result.bbox
+    x0, y0, x1, y1 = mark.bbox
     assert x0 <= xs.min() and y0 <= ys.min() and x1 > xs.max() and y1 > ys.max()
     assert (x1 - x0) * (y1 - y0) < 2 * (np.ptp(xs) + 1) * (np.ptp(ys) + 1)
+
+
+def test_the_mask_covers_a_real_mark_on_real_photos(tmp_path):
+    """The benchmark's mark (white text, a black ring around a blue disc, a
+    thin black underline) on the evaluation photos: the old edge-median mask
+    (the app's estimate until #22) covered 60 % of it, missing the disc's
+    inside and the underline."""
+    from benchmarks.watermark import make_mark, real_photos, blend
+
+    alpha, colour = make_mark()
+    for name, photo in real_photos(20):
+        Image.fromarray(blend(photo, alpha, colour)).save(tmp_path / f"{name}.jpg", quality=95)
+    check(watermark_from_folder(tmp_path).mask, alpha > 0)
 
 
 def test_cli_writes_the_mask_and_prints_its_box(tmp_path):
@@ -118,3 +129,15 @@ def test_cli_writes_the_mask_and_prints_its_box(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "main.py"), "watermark-mask", str(tmp_path / "nope"), "-o",
                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
+
+
+def test_one_sample_default_for_every_estimate():
+    """``watermark-mask --sample`` defaulted to 40, ``batch --sample`` to 100."""
+    from model.cli import build_parser
+
+    parser = build_parser()
+    mask_default = parser.parse_args(["watermark-mask", "d", "-o", "m.png"]).sample
+    assert mask_default == parser.parse_args(["batch", "d", "--watermark", "auto"]).sample
+    from model.jobs.watermark_options import SAMPLE
+
+    assert mask_default == SAMPLE

@@ -1,18 +1,24 @@
 """Restoring photos under a shared semi-transparent watermark
-(model/watermark_restore.py, ``batch --watermark``)."""
+(model/jobs/watermark_*.py, ``batch --watermark``)."""
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from model.jobs.batch import BatchError, BatchOptions, run_batch
-from model.jobs.watermark_restore import (NO_MARK, NoWatermarkError, Watermark, estimate_watermark, mark_evidence,
-                                          place_mark, prepare_batch, restore, search_mark, watermark_from_folder)
+from model.fill.base import Filler, FillResult
+from model.jobs.batch import run_batch
+from model.jobs.errors import BatchError
+from model.jobs.options import BatchOptions
+from model.jobs.watermark_estimate import estimate_watermark, watermark_from_folder
+from model.jobs.watermark_matte import mark_evidence
+from model.jobs.watermark_model import NO_MARK, NoWatermarkError, Watermark
+from model.jobs.watermark_placement import place_mark, search_mark
+from model.jobs.watermark_restore import prepare_batch
+from model.jobs.watermark_unblend import restore
 from model.photos.imageio import read_image, read_mask
 from test_watermark import random_photo, watermark_alpha
 
@@ -39,7 +45,7 @@ def synthetic(n, h=200, w=300, opacity=0.5, colour=(255.0, 255.0, 255.0), seed=0
     return clean, [blend(c, alpha, col) for c in clean], alpha, col
 
 
-class FakeInpainter:
+class FakeInpainter(Filler):
     """Fills the hole with a flat magenta and records the holes it got."""
 
     def __init__(self):
@@ -49,7 +55,7 @@ class FakeInpainter:
         self.holes.append(mask.copy())
         out = image.copy()
         out[mask > 0] = (255, 0, 255)
-        return SimpleNamespace(refined=out, coarse=out)
+        return FillResult({"refined": out, "coarse": out})
 
 
 # ------------------------------------------------------------- estimation
@@ -214,9 +220,11 @@ def test_batch_with_different_sizes_and_mask_fit(tmp_path):
                                           tmp_path / "out" / ".inpaint-watermark" / "watermark.png")
     assert not (tmp_path / "out2").exists()  # written by the run, under its lock
     again_restorer.prepare_output(tmp_path / "out2")
-    assert again.mask.read_bytes() == options.mask.read_bytes()
+    saved = tmp_path / "out" / ".inpaint-watermark" / "watermark.png"
+    assert (tmp_path / "out2" / ".inpaint-watermark" / "watermark.png").read_bytes() == saved.read_bytes()
+    assert again.mask is None and again_restorer.mark.digest() == restorer.mark.digest()
     with pytest.raises(BatchError, match="replaces"):
-        prepare_batch(BatchOptions(src, output_dir=tmp_path / "o3", mask=options.mask), "auto")
+        prepare_batch(BatchOptions(src, output_dir=tmp_path / "o3", mask=saved), "auto")
 
 
 # -------------------------------------------------------------------- CLI

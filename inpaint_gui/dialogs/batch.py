@@ -16,24 +16,24 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout
                                QLineEdit, QListWidget, QListWidgetItem, QPushButton, QRadioButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from model.jobs.batch import MASK_FITS
-from model.jobs.batch import BatchError
-from model.jobs.batch import BatchOptions
-from model.jobs.batch import fit_mask
-from model.jobs.batch import BatchProgress
+from model.jobs.options import MASK_FITS
+from model.jobs.errors import BatchError
+from model.jobs.options import BatchOptions
+from model.jobs.mask_fit import fit_mask
+from model.jobs.report import BatchProgress
 from model.jobs.batch import run_batch
-from model.jobs.batch import validate_options
+from model.jobs.validation import validate_options
 from model.photos.imageio import ImageReadError
+from model.photos.imageio import image_size
 from model.photos.imageio import read_image
 from model.photos.imageio import read_mask
 from model.photos.imageio import write_mask
-from model.jobs.watermark import MIN_PHOTOS
-from model.jobs.watermark import watermark_mask_from_folder
-from model.jobs.watermark_restore import SAMPLE
-from model.jobs.watermark_restore import NoWatermarkError
-from model.jobs.watermark_restore import Watermark
+from model.jobs.watermark_options import MIN_PHOTOS
+from model.jobs.watermark_options import SAMPLE
+from model.jobs.watermark_model import NoWatermarkError
+from model.jobs.watermark_model import Watermark
+from model.jobs.watermark_estimate import watermark_from_folder
 from model.jobs.watermark_restore import prepare_batch
-from model.jobs.watermark_restore import watermark_from_folder
 
 from .. import messages
 from ..document import IMAGE_FILTER
@@ -42,7 +42,7 @@ from ..workers import Worker
 from .job import Job, JobDialog
 from .watermark import RestorePreview, WatermarkPreview, qimage
 
-# model.jobs.batch.MASK_FITS, as the user reads them
+# model.jobs.options.MASK_FITS, as the user reads them
 MASK_FIT_LABELS = {
     "error": "Refuse (report the photo)",
     "stretch": "Stretch the mask to the photo",
@@ -52,15 +52,38 @@ MASK_FIT_LABELS = {
     "anchor-bottomright": "Same pixel size, bottom-right corner",
     "anchor-center": "Same pixel size, centred",
 }
-# restoring, "error" means: search each photo of another size for the mark (model.jobs.watermark_restore.place_mark)
+# restoring, "error" means: search each photo of another size for the mark (model.jobs.watermark_placement.place_mark)
 SEARCH_LABEL = "Search for the mark (report the photo if not found)"
 
 
-def for_the_dialog(reason: str) -> str:
-    """A batch message written for the command line, with the dialog's words."""
-    return reason.replace("(use --mask-fit to map it)", "(choose how under 'Mask of another size')") \
-                 .replace("(use --mask-fit to place it)", "(choose how under 'Mask of another size')") \
-                 .replace("--mask-fit", "'Mask of another size'")
+# the options an engine error names (BatchOptions' fields, prepare_batch's), as this dialog's controls
+CONTROL_NAMES = {
+    "mask": "'One mask file'",
+    "masks_dir": "'A mask folder'",
+    "mask_fit": "'Mask of another size'",
+    "watermark": "'Shared watermark'",
+    "sample": "'Estimate from up to'",
+}
+# what to change when an option's value refused a photo (PhotoRefused)
+REFUSED_HINTS = {"mask_fit": "choose how under 'Mask of another size'"}
+
+
+def failure_line(name: str, reason: str, option: str = "") -> str:
+    """A photo the batch could not clean, and what to change where an option refused it."""
+    hint = REFUSED_HINTS.get(option)
+    return f"{name}: {reason} ({hint})" if hint else f"{name}: {reason}"
+
+
+def photo_of_its_size(mark: Watermark) -> np.ndarray | None:
+    """One of the photos the mark was estimated from, of the size it is shown
+    at (photos of several sizes: the estimate's frame), to show it on."""
+    for path in mark.used:
+        try:
+            if image_size(path) == mark.size:
+                return read_image(path)
+        except ImageReadError:
+            continue
+    return None
 
 
 def is_failure(progress: BatchProgress) -> bool:
@@ -139,6 +162,7 @@ class BatchDialog(JobDialog):
     cancelling_text = "Cancelling after the current photo…"
     failed_status = "Stopped"
     failed_title = "Batch failed"
+    control_names = CONTROL_NAMES
 
     def __init__(self, parent: QWidget | None, inpainter: Callable[[], object],
                  current_mask: np.ndarray | None = None, settings: Settings | None = None):
@@ -218,7 +242,8 @@ class BatchDialog(JobDialog):
         self.sample.setRange(MIN_PHOTOS, 100_000)
         self.sample.setValue(SAMPLE)
         self.sample.setSuffix(" photos")
-        self.sample.setToolTip("How many photos of the folder the mark is estimated from (batch --sample)")
+        self.sample.setToolTip("How many photos of the folder the mark is estimated from, "
+                               "for either estimate (watermark-mask / batch --sample)")
         self.restore_button = QPushButton("Estimate and preview…")
         self.restore_button.setToolTip("Estimate the shared mark now and show it; approving it runs the batch")
         self.restore_button.clicked.connect(self.estimate_restoration)
@@ -312,9 +337,9 @@ class BatchDialog(JobDialog):
             if self.use_restore.isChecked():
                 # as ``batch --watermark auto``: the approved estimate saved to the output folder, then restored
                 opts, restorer = prepare_batch(opts, self.restore_mark)
-            validate_options(opts)
+            validate_options(opts, finds_hole=restorer is not None)
         except (BatchError, ValueError, OSError) as exc:
-            messages.message(self, messages.ERROR, "Cannot start the batch", for_the_dialog(str(exc)))
+            messages.message(self, messages.ERROR, "Cannot start the batch", self.in_own_words(exc))
             return None
 
         self.errors.clear()
@@ -345,7 +370,7 @@ class BatchDialog(JobDialog):
         name = Path(info.path).name if info.path else ""
         self.status.setText(f"{info.status}: {name}" if name else str(info.status))
         if is_failure(info):
-            self.errors.addItem(for_the_dialog(f"{name}: {info.status}"))
+            self.errors.addItem(failure_line(name, info.status, info.option))
 
     def on_finished(self, summary) -> None:
         self.summary = summary
@@ -353,8 +378,9 @@ class BatchDialog(JobDialog):
         self.errors.clear()
         for note in self.notes:
             self.errors.addItem(note)
+        refused_by = {record.path: record.option for record in summary.records if record.status == "failed"}
         for path, reason in summary.failed:
-            self.errors.addItem(for_the_dialog(f"{Path(path).name}: {reason}"))
+            self.errors.addItem(failure_line(Path(path).name, reason, refused_by.get(path, "")))
         stopped = summary.stopped or self.is_cancelling()
         self.status.setText(f"{'Cancelled' if stopped else 'Finished'}: {summary.done} done, "
                             f"{summary.skipped} skipped, {len(summary.failed)} failed "
@@ -399,29 +425,26 @@ class BatchDialog(JobDialog):
         self.progress.setValue(0)
 
     def estimate_watermark(self) -> None:
-        """Estimate the shared watermark of the photo folder (model.jobs.watermark,
-        as ``main.py watermark-mask``) on a worker, then show it for approval."""
+        """Estimate the shared watermark of the photo folder on a worker, as
+        ``main.py watermark-mask`` does (``watermark_from_folder``), then show
+        its mask for approval (repainted like any mask)."""
         folder = self._photo_folder()
         if folder is None or self.estimate_worker is not None:
             return
+        sample = self.sample.value()
 
         def job(report, should_stop):
-            result = watermark_mask_from_folder(folder)
-            photo = read_image(result.used[0]) if result.used else None
-            return result, photo
+            mark = watermark_from_folder(folder, sample, progress=lambda done, total: report((done, total)))
+            photo = photo_of_its_size(mark)
+            return mark, photo
 
         self._start_estimate(job, self._estimated, self._estimate_failed,
-                             f"Looking for a shared watermark in {folder}…")
+                             f"Looking for a shared watermark in up to {sample} photos of {folder}…")
 
     def _estimated(self, value) -> None:
-        result, photo = value
+        mark, photo = value
         self.status.setText("")
-        if result.bbox is None:
-            messages.message(self, messages.INFO, "No watermark found",
-                             f"Nothing stays the same at the same place in {len(result.used)} photos of "
-                             f"{result.size[0]} × {result.size[1]}.")
-            return
-        self.watermark_preview = WatermarkPreview(self, result, photo)
+        self.watermark_preview = WatermarkPreview(self, mark, photo)
         self.watermark_preview.approved.connect(self.use_estimated_mask)
         self.watermark_preview.show()
 
@@ -433,13 +456,8 @@ class BatchDialog(JobDialog):
         h, w = mask.shape
         self.status.setText(f"Using the estimated watermark mask ({w} × {h}).")
 
-    def _estimate_failed(self, exc: BaseException) -> None:
-        self.status.setText("")
-        messages.message(self, messages.ERROR, "Cannot estimate a watermark", str(exc))
-
     # ---------------------------------------------------------- restoration
     def _restore_mode_changed(self, restoring: bool) -> None:
-        self.sample.setEnabled(restoring)
         self.restore_button.setEnabled(restoring and self.estimate_worker is None)
         self.mask_fit.setItemText(self.mask_fit.findData("error"), SEARCH_LABEL if restoring
                                   else MASK_FIT_LABELS["error"])
@@ -464,10 +482,10 @@ class BatchDialog(JobDialog):
 
         def job(report, should_stop):
             mark = watermark_from_folder(folder, sample, progress=lambda done, total: report((done, total)))
-            photo = read_image(mark.used[0]) if mark.used else None
+            photo = photo_of_its_size(mark)
             return source, mark, photo
 
-        self._start_estimate(job, self._restoration_estimated, self._restoration_failed,
+        self._start_estimate(job, self._restoration_estimated, self._estimate_failed,
                              f"Estimating the shared watermark from up to {sample} photos of {folder}…")
 
     def _restoration_estimated(self, value) -> None:
@@ -477,12 +495,12 @@ class BatchDialog(JobDialog):
         self.restore_preview.approved.connect(lambda approved: self.restore_with(approved, source))
         self.restore_preview.show()
 
-    def _restoration_failed(self, exc: BaseException) -> None:
+    def _estimate_failed(self, exc: BaseException) -> None:
         self.status.setText("")
         if isinstance(exc, NoWatermarkError):  # an answer, not an error: the photos share no mark
             messages.message(self, messages.INFO, "No watermark found",
-                             f"Nothing to restore: {exc}.\n\nThe photos do not share a semi-transparent "
-                             "mark at the same place, or it is too faint to estimate.")
+                             f"Nothing to remove or restore: {exc}.\n\nThe photos do not share a semi-transparent "
+                             "mark at the same place (or scaled to each by one rule), or it is too faint to estimate.")
         else:
             messages.message(self, messages.ERROR, "Cannot estimate a watermark", str(exc))
 

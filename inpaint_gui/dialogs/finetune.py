@@ -196,6 +196,8 @@ class FinetuneDialog(JobDialog):
 
     cancelling_text = "Stopping after this step and saving…"
     failed_title = "Fine-tuning failed"
+    control_names = {"data_dir": "'Photos'", "out_dir": "'Save run to'", "steps": "'Steps'", "batch_size": "'Batch'",
+                     "size": "'Crop'", "device": "'Device'"}
 
     def __init__(self, parent: QWidget | None = None, settings: Settings | None = None):
         super().__init__(parent, "Fine-tune the model", cancel_label="Stop")

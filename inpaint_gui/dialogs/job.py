@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from model.option import OptionError
+
 from .. import messages
 from ..workers import Report, StopCheck, Worker
 
@@ -25,6 +27,8 @@ class JobDialog(QDialog):
     # closing while the job runs: how long the job gets to stop after Cancel
     # (a batch keeps every photo written so far; --resume carries on)
     close_wait_ms = 1000
+    # the options an engine error names (by field), as this dialog's controls call them
+    control_names: dict[str, str] = {}
 
     def __init__(self, parent: QWidget | None, title: str, cancel_label: str = "Cancel"):
         super().__init__(parent)
@@ -61,8 +65,14 @@ class JobDialog(QDialog):
         """The job's return value."""
 
     def on_failed(self, exc: BaseException) -> None:
-        self.status.setText(f"{self.failed_status}: {exc}")
-        messages.message(self, messages.ERROR, self.failed_title, str(exc))
+        self.status.setText(f"{self.failed_status}: {self.in_own_words(exc)}")
+        messages.message(self, messages.ERROR, self.failed_title, self.in_own_words(exc))
+
+    def in_own_words(self, exc: BaseException) -> str:
+        """An engine error with the options it names (an OptionError) as this dialog's controls."""
+        if isinstance(exc, OptionError):
+            return exc.worded(lambda name: self.control_names.get(name, name))
+        return str(exc)
 
     def confirm_stop(self) -> bool:
         """Closing while the job runs: True to stop it (it is cancelled and waited for)."""

@@ -1,8 +1,10 @@
-"""Preferences: device, weights file, brush size, context margin, output format."""
+"""Preferences: fill method, device, weights file, brush size, context margin, texture, output format."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget)
+
+from model.fill import FILLERS
 
 from ..settings import FORMAT_POLICIES, Settings
 
@@ -33,11 +35,21 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.settings = settings
 
+        self.method = QComboBox()
+        for name, entry in FILLERS.items():
+            self.method.addItem(entry.label, name)
+        index = self.method.findData(settings.method)
+        if index < 0:  # a saved method this version does not have: keep it visible (loading it says why)
+            self.method.addItem(f"{settings.method} (unknown)", settings.method)
+            index = self.method.count() - 1
+        self.method.setCurrentIndex(index)
+        self.method.setToolTip("How the masked region is filled: the network, or a classical fill")
         self.device = device_combo(settings.device)
         self.weights = QLineEdit(settings.weights)
         self.weights.setPlaceholderText("bundled model (default)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
+        self._browse_button = browse
         weights_row = QHBoxLayout()
         weights_row.addWidget(self.weights, 1)
         weights_row.addWidget(browse)
@@ -62,6 +74,7 @@ class SettingsDialog(QDialog):
         self.format.setCurrentIndex(max(0, self.format.findData(settings.format_policy)))
 
         form = QFormLayout(self)
+        form.addRow("Fill method:", self.method)
         form.addRow("Device:", self.device)
         form.addRow("Weights file:", weights_row)
         form.addRow("Default brush size:", self.brush)
@@ -72,7 +85,15 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        self.method.currentIndexChanged.connect(self._method_changed)
+        self._method_changed()
         self.resize(520, self.sizeHint().height())
+
+    def _method_changed(self) -> None:
+        """Weights and the texture step are the network's: only for it."""
+        network = self.method.currentData() == "network"
+        for widget in (self.weights, self._browse_button, self.texture):
+            widget.setEnabled(network)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Model weights", self.weights.text(), "Checkpoints (*.pt *.pth)")
@@ -82,8 +103,10 @@ class SettingsDialog(QDialog):
     def apply(self) -> bool:
         """Store the values; True if the model must be reloaded."""
         s = self.settings
-        reload = (self.device.currentData() != s.device or self.weights.text().strip() != s.weights
+        reload = (self.method.currentData() != s.method or self.device.currentData() != s.device
+                  or self.weights.text().strip() != s.weights
                   or abs(self.context.value() - s.context) > 1e-9 or self.texture.isChecked() != s.texture)
+        s.method = self.method.currentData()
         s.device = self.device.currentData()
         s.weights = self.weights.text().strip()
         s.brush_size = self.brush.value()

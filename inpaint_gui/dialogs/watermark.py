@@ -1,7 +1,7 @@
-"""The batch dialog's two watermark estimates, shown for approval before a
-run: the mask of what the photos share (``model.jobs.watermark``, repainted
-like any mask) and the semi-transparent mark itself, opacity and colour
-(``model.jobs.watermark_restore``, restored by inverting the blend)."""
+"""The batch dialog's two uses of the estimated watermark
+(``model.jobs.watermark_estimate.watermark_from_folder``), shown for approval
+before a run: its mask, repainted like any mask, or the semi-transparent mark
+itself, opacity and colour, restored by inverting the blend."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from model.jobs.watermark_restore import Watermark
-from model.jobs.watermark_restore import describe
+from model.jobs.watermark_model import Watermark
+from model.jobs.watermark_model import describe
 
 CHECKER = 8  # px squares behind the mark's colour
 ZOOM_LIMIT = 4.0  # a small mark is shown at most this many times its size
@@ -41,39 +41,47 @@ def _approval_buttons(dialog, accept_text: str) -> tuple[QDialogButtonBox, QPush
 
 
 class WatermarkPreview(QDialog):
-    """Shows an estimated watermark mask over one of the photos; the user
-    approves it (``approved(mask)``) or not."""
+    """Shows the estimated watermark's mask (``Watermark.mask``, as
+    ``watermark-mask`` writes it) over one of the photos; the user approves
+    it (``approved(mask)``) or not."""
 
     approved = Signal(object)
 
-    def __init__(self, parent: QWidget | None, result, photo: np.ndarray | None):
+    def __init__(self, parent: QWidget | None, mark: Watermark, photo: np.ndarray | None):
         super().__init__(parent)
         self.setWindowTitle("Estimated watermark")
-        self.result = result
-        w, h = result.size
-        box = result.bbox
-        area = int(result.mask.sum())
-        text = (f"What stays the same at the same place in {len(result.used)} photos of {w} × {h}: "
-                f"box x {box[0]}–{box[2]}, y {box[1]}–{box[3]}, {100 * area / (w * h):.2f} % of the photo "
-                "(red). Use it as the mask for this batch?")
-        if result.other_sizes:
-            text += (f"\n{result.other_sizes} photos have another size: choose how the mask fits them "
+        self.mark = mark
+        self.mask = mark.mask
+        w, h = mark.size
+        x0, y0, x1, y1 = mark.bbox
+        area = int(self.mask.sum())
+        text = (f"What stays the same at the same place in {len(mark.used)} photos, shown at {w} × {h}: "
+                f"box x {x0}–{x1}, y {y0}–{y1}, {100 * area / (w * h):.2f} % of the photo (red). "
+                "Use it as the mask for this batch?")
+        if mark.placement is not None:
+            text += (f"\nThe photos have several sizes and the mark is scaled to each: {mark.placement.describe()}. "
+                     f"This mask fits the {w} × {h} photos; for the others choose under 'Mask of another size', "
+                     "or restore instead (the restoration places the mark by its rule).")
+        if mark.other_sizes:
+            text += (f"\n{mark.other_sizes} photos have another size: choose how the mask fits them "
                      "under 'Mask of another size'.")
-        info = QLabel(text)
-        info.setWordWrap(True)
-        base = photo if photo is not None and photo.shape[:2] == result.mask.shape else \
-            np.full(result.mask.shape + (3,), 90, np.uint8)
+        if mark.without:
+            text += f"\n{len(mark.without)} photos do not carry the mark."
+        self.info = QLabel(text)
+        self.info.setWordWrap(True)
+        base = photo if photo is not None and photo.shape[:2] == self.mask.shape else \
+            np.full(self.mask.shape + (3,), 90, np.uint8)
         shown = base.copy()
-        shown[result.mask] = (base[result.mask] * 0.35 + np.array([255, 30, 60]) * 0.65).astype(np.uint8)
+        shown[self.mask] = (base[self.mask] * 0.35 + np.array([255, 30, 60]) * 0.65).astype(np.uint8)
         self.preview = _picture(shown, 760, 480)
         buttons, self.use_button = _approval_buttons(self, "Use this mask")
         layout = QVBoxLayout(self)
-        layout.addWidget(info)
+        layout.addWidget(self.info)
         layout.addWidget(self.preview, 1)
         layout.addWidget(buttons)
 
     def _use(self) -> None:
-        self.approved.emit(self.result.mask)
+        self.approved.emit(self.mask)
         self.accept()
 
 

@@ -1,5 +1,5 @@
 """``python main.py eval [IMAGES_DIR | --builtin] [--masks DIR | --bins 10-20,... --seed S]
-[--per-bin N] [--weights W] [--device D] [--baselines telea,ns,patchmatch,biharmonic]
+[--per-bin N] [--method NAME] [--weights W] [--device D] [--baselines telea,ns,patchmatch,biharmonic]
 [--json OUT.json] [--sheet OUT.png] [--size 512] [--no-deep]``
 ``python main.py eval IMAGES_DIR --hires [--held-out] [--seed S] [--json J] [--sheet S]``
 
@@ -9,6 +9,8 @@ seeded free-form strokes and object-like blobs whose hole area lies in each
 bin. ``--hires``: the photos at full resolution with one seeded object-shaped
 hole each (2-8 % of the area); scores on a 512² hole-centred crop, the
 sharpness over the whole hole, and a sheet of those crops at 100 % zoom.
+``--method`` chooses the fill scored as ours (default the network); the
+baselines are fillers too (``model.fill``), by name.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 from ..netconfig import parse_scales
-from .common import add_device_weights, open_inpainter
+from .common import add_device_weights, open_inpainter, texture_on, unread_flags
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +39,7 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bins", default=DEFAULT_BINS, help=f"hole-area bins in %% (default {DEFAULT_BINS})")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated masks (default 0)")
     p.add_argument("--per-bin", type=int, help="cases per bin (default: one per photo)")
-    p.add_argument("--baselines", help=f"classical fills to compare with (default {','.join(BASELINES)}; "
+    p.add_argument("--baselines", help=f"fill methods to compare with (default {','.join(BASELINES)}; "
                                        f"with --hires {','.join(HIRES_BASELINES)})")
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("--sheet", type=Path, help="write a comparison sheet PNG here")
@@ -67,9 +69,23 @@ def _scales_arg(text: str) -> tuple[float, ...]:
 
 def inpainter_options(args: argparse.Namespace) -> dict:
     """The ``Inpainter`` keyword arguments that eval's flags choose (None =
-    the model's own setting). A new inference option gets its flag in
-    ``add_command`` and its entry here; the results record these."""
-    return {"run_size": args.run_size, "scales": args.scales, "texture": args.texture == "on"}
+    the model's own setting), those the ``--method`` reads (none for a
+    classical fill). A new inference option gets its flag in ``add_command``
+    and its entry here; the results record these."""
+    from ..fill import FILLERS
+
+    options = {"run_size": args.run_size, "scales": args.scales, "texture": texture_on(args)}
+    return {name: value for name, value in options.items() if name in FILLERS[args.method].own_settings}
+
+
+def _method_info(args: argparse.Namespace) -> dict:
+    """``{"method": NAME}`` for a method other than the default (the network):
+    the results say what was scored as ours. The network's results keep the
+    keys they had before ``--method`` (docs/eval_default.json)."""
+    from ..fill import InferenceOptions
+    from ..option import default_of
+
+    return {} if args.method == default_of(InferenceOptions, "method") else {"method": args.method}
 
 
 def build_inpainter(args: argparse.Namespace):
@@ -77,6 +93,12 @@ def build_inpainter(args: argparse.Namespace):
     (``--weights``, ``--device`` and ``inpainter_options``); None after
     printing why it cannot be loaded."""
     return open_inpainter(args, **inpainter_options(args))
+
+
+def _run_settings(inpainter) -> dict:
+    """The network's run size and scales as the results record them (None for a fill without them)."""
+    scales = getattr(inpainter, "scales", None)
+    return {"run_size": getattr(inpainter, "run_size", None), "scales": None if scales is None else list(scales)}
 
 
 def _weights_info(inpainter) -> dict:
@@ -95,9 +117,13 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.cases import (EVAL_KINDS, builtin_eval_images, cases_from_masks, folder_images, folder_masks,
                                     held_out_images, make_cases)
     from ..evaluation.report import evaluate_cases, format_paired, format_table, write_json
-    from ..evaluation.sheets import SHEET_COLUMNS, comparison_sheet, sheet_rows
+    from ..evaluation.sheets import SHEET_COLUMNS, comparison_sheet, sheet_columns, sheet_rows
     from ..masks import area_bins
 
+    problem = unread_flags(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if (args.images is None) == (not args.builtin):
         print("error: give a folder of photos or --builtin (one of them)", file=sys.stderr)
         return 2
@@ -156,13 +182,14 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = evaluate_cases(inpainter, cases, baselines, keep_outputs=rows, progress=progress,
                              deep=None if args.no_deep else "auto")
-    results = {"images": [name for name, _ in images], "size": args.size,
-               "run_size": inpainter.run_size, "scales": list(inpainter.scales),
+    results = {"images": [name for name, _ in images], "size": args.size, **_run_settings(inpainter),
                "masks": str(args.masks) if args.masks else f"generated {'+'.join(EVAL_KINDS)}, seed {args.seed}",
-               "device": str(inpainter.device), "options": inpainter_options(args), **_weights_info(inpainter),
+               **_method_info(args), "device": str(inpainter.device), "options": inpainter_options(args),
+               **_weights_info(inpainter),
                "left_out": notes, "wall_s": time.perf_counter() - t0, **results}
-    print(f"weights: {results['weights']} {results['meta'] or ''}  device: {results['device']}  "
-          f"run size {inpainter.run_size}, scales {','.join(map(str, inpainter.scales))}  "
+    network = f"run size {results['run_size']}, scales {','.join(map(str, results['scales']))}  " \
+        if results["run_size"] is not None else f"method {args.method}  "
+    print(f"weights: {results['weights']} {results['meta'] or ''}  device: {results['device']}  {network}"
           f"{len(images)} photos, {len(cases)} cases at {args.size}x{args.size}")
     print(format_table(results))
     print(format_paired(results))
@@ -170,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(f"wrote {write_json(results, args.json)}")
     if args.sheet:
-        columns = [c for c in SHEET_COLUMNS if c not in BASELINES or c in baselines]
+        columns = sheet_columns(SHEET_COLUMNS, results["methods"], inpainter.outputs)
         comparison_sheet([cases[i] for i in rows], results["outputs"], args.sheet, columns,
                          scores=[results["cases"][i] for i in rows])
         print(f"wrote {args.sheet}")
@@ -179,10 +206,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_hires(args: argparse.Namespace, baselines: list[str], notes: list[str]) -> int:
     """``eval DIR --hires [--held-out]``: the high-resolution check."""
-    from ..evaluation.baselines import BASELINES
     from ..evaluation.cases import HIRES_AREA, held_out_paths, hires_case
     from ..evaluation.report import evaluate_hires, format_hires, write_json
-    from ..evaluation.sheets import HIRES_COLUMNS, hires_sheet
+    from ..evaluation.sheets import HIRES_COLUMNS, hires_sheet, sheet_columns
     from ..photos.files import readable_photos
     from ..photos.imageio import ImageReadError, read_image
 
@@ -216,8 +242,9 @@ def _run_hires(args: argparse.Namespace, baselines: list[str], notes: list[str])
                              keep_crops=bool(args.sheet), progress=lambda msg: print(msg, file=sys.stderr))
     results = {"photos": [str(p.name) for p in paths], "held_out": bool(args.held_out),
                "masks": f"object blobs {HIRES_AREA[0] * 100:g}-{HIRES_AREA[1] * 100:g} % of the area, seed {args.seed}",
-               "run_size": inpainter.run_size, "scales": list(inpainter.scales),
-               "device": str(inpainter.device), "options": inpainter_options(args), **_weights_info(inpainter),
+               **_run_settings(inpainter),
+               **_method_info(args), "device": str(inpainter.device), "options": inpainter_options(args),
+               **_weights_info(inpainter),
                "left_out": notes, "wall_s": time.perf_counter() - t0, **results}
     print(f"weights: {results['weights']} {results['meta'] or ''}  device: {results['device']}")
     print(format_hires(results))
@@ -225,6 +252,6 @@ def _run_hires(args: argparse.Namespace, baselines: list[str], notes: list[str])
     if args.json:
         print(f"wrote {write_json({k: v for k, v in results.items() if k != 'crops'}, args.json)}")
     if args.sheet:
-        hires_sheet(results, args.sheet, [c for c in HIRES_COLUMNS if c not in BASELINES or c in baselines])
+        hires_sheet(results, args.sheet, sheet_columns(HIRES_COLUMNS, results["methods"], inpainter.outputs))
         print(f"wrote {args.sheet}")
     return 0

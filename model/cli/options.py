@@ -76,6 +76,27 @@ def add_option_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str
     return groups
 
 
+def flag_of(name: str, *classes: type) -> str:
+    """The flag that sets option ``name``: its field's own long flag in one of
+    ``classes`` (``masks_dir``: ``--masks``), else ``--name-with-dashes``
+    (also for the flags that are not fields: ``--watermark``, ``--device``)."""
+    for cls in classes:
+        for f in fields(cls):
+            if f.name == name and f.metadata.get("flag"):
+                return [n for n in f.metadata["flag"] if n.startswith("--")][-1]
+    return "--" + name.replace("_", "-")
+
+
+def in_flags(exc: BaseException, *classes: type) -> str:
+    """An engine error as the command line says it: the options an
+    ``OptionError`` names (by field) as the flags of ``classes``."""
+    from ..option import OptionError
+
+    if isinstance(exc, OptionError):
+        return exc.worded(lambda name: flag_of(name, *classes))
+    return str(exc)
+
+
 def options_from_args(cls: type, args: argparse.Namespace, **extra: Any) -> Any:
     """``cls(**the fields given on the command line, **extra)``."""
     names = {f.name for f in fields(cls)}

@@ -1,4 +1,4 @@
-"""``python main.py remove IMAGE --mask MASK [-o OUT] [--coarse OUT2]``: one photo."""
+"""``python main.py remove IMAGE --mask MASK [-o OUT] [--coarse OUT2] [--method NAME]``: one photo."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import add_device_weights, open_inpainter
+from .common import add_device_weights, open_inpainter, unread_flags
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +15,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:
                                     "in the photo's own format with its metadata; the input is never modified.")
     rm.add_argument("image", type=Path, help="the photo (JPEG, PNG, TIFF, WebP, ...)")
     rm.add_argument("--mask", type=Path, required=True, help="mask image: white (non-zero) = remove")
-    rm.add_argument("-o", "--out", type=Path, help="refined result (default: IMAGE_cleaned.EXT)")
-    rm.add_argument("--coarse", type=Path, help="also write the coarse (stage-1) result here")
+    rm.add_argument("-o", "--out", type=Path, help="the result (default: IMAGE_cleaned.EXT)")
+    rm.add_argument("--coarse", type=Path, help="also write the network's coarse (stage-1) result here")
     add_device_weights(rm)
     rm.set_defaults(func=run)
 
@@ -40,12 +40,17 @@ def terminal_progress(stream):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..fill import filler_class
     from ..masks import check_hole_fraction
     from ..paths import output_file_problem
     from ..photos.files import cleaned_path
     from ..photos.imageio import ImageReadError, read_mask, read_photo
     from ..photos.savefile import check_output, save_like
 
+    problem = unread_flags(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     out = args.out or cleaned_path(args.image)
     targets = [("-o", out)] + ([("--coarse", args.coarse)] if args.coarse else [])
     for option, target in targets:  # everything about the outputs is checked before the model runs
@@ -59,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if args.coarse and os.path.realpath(args.coarse) == os.path.realpath(out):
         print(f"error: --coarse and -o are the same file {out}", file=sys.stderr)
+        return 2
+    if args.coarse and "coarse" not in filler_class(args.method).outputs:
+        print(f"error: --coarse: the {args.method} method has no coarse stage (only the network has one)",
+              file=sys.stderr)
         return 2
     try:
         photo, hole = read_photo(args.image), read_mask(args.mask)
@@ -92,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     result = inpainter(image, hole, progress=progress)
     if progress is not None:
         print(file=sys.stderr)  # end the progress line
-    for (_, target), pixels in zip(targets, (result.refined, result.coarse)):
+    for (_, target), pixels in zip(targets, (result.image, result.stage("coarse"))):
         try:
             save_like(pixels, target, args.image)
         except (OSError, ValueError) as exc:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .options import add_option_flags, options_from_args
+from .common import weights_message
+from .options import add_option_flags, flag_of, in_flags, options_from_args
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         trainer = Trainer(opts)
     except (TrainError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        message = in_flags(exc, TrainOptions) if isinstance(exc, ValueError) else \
+            weights_message(exc, flag_of("init", TrainOptions))  # the starting weights are --init's
+        print(f"error: {message}", file=sys.stderr)
         return 2
     for path, why in trainer.skipped:
         print(f"skipped {why}", file=sys.stderr)
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = trainer.run(bar=True)
     except TrainError as exc:  # --resume from a last.pt that does not fit
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {in_flags(exc, TrainOptions)}", file=sys.stderr)
         return 2
     print(f"{'stopped' if result.stopped else 'done'} at step {result.steps_done}; best val PSNR "
           f"{result.best_psnr:.2f} dB -> {result.best_path}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """``python main.py watermark-mask INPUT_DIR -o MASK.png [--sample N]``: estimate
-a folder's shared watermark (``model/jobs/watermark_restore.py``) and write it."""
+a folder's shared watermark (``model/jobs/watermark_estimate.py``) and write it."""
 from __future__ import annotations
 
 import argparse
@@ -8,22 +8,25 @@ from pathlib import Path
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
+    from ..jobs.watermark_options import SAMPLE
+
     p = sub.add_parser("watermark-mask", help="estimate the watermark shared by a folder of photos",
                        description="Find what is the same at the same place in many photos (a watermark) "
                                    "and write it as a mask (white = remove) for `batch --mask`.")
     p.add_argument("input_dir", type=Path, help="folder of photos that share the watermark")
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="mask file to write (PNG); its opacity and colour go to MASK_alpha.png and MASK_colour.png")
-    p.add_argument("--sample", type=int, default=40,
-                   help="photos to analyse (default 40; 20 or more for a good opacity estimate)")
+    p.add_argument("--sample", type=int, default=SAMPLE,
+                   help=f"photos to analyse (default {SAMPLE}; 20 or more for a good opacity estimate)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..jobs.watermark import MIN_PHOTOS
-    from ..jobs.watermark_restore import NoWatermarkError, companion_paths, watermark_from_folder
+    from ..jobs.watermark_options import MIN_PHOTOS
+    from ..jobs.watermark_estimate import watermark_from_folder
+    from ..jobs.watermark_model import companion_paths, NoWatermarkError
     from ..paths import is_inside, output_file_problem
     from ..photos.savefile import output_format
 
@@ -72,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     area = int(mask.sum())
     alpha_path, colour_path = companion_paths(args.out)
     strong = result.alpha > 0.1
-    print(f"watermark mask from {len(result.used)} photos of {w}x{h}: box x {x0}-{x1}, y {y0}-{y1} "
+    photos = (f"{len(result.used)} photos of {len(result.fits)} sizes, at {w}x{h}" if result.placement is not None
+              else f"{len(result.used)} photos of {w}x{h}")
+    print(f"watermark mask from {photos}: box x {x0}-{x1}, y {y0}-{y1} "
           f"({x1 - x0}x{y1 - y0}), area {area} px ({100 * area / (w * h):.2f} %) -> {args.out}")
     print(f"opacity (median {float(np.median(result.alpha[strong])) if strong.any() else 0:.2f}, "
           f"max {float(result.alpha.max()):.2f}) -> {alpha_path}; colour -> {colour_path}")

@@ -225,18 +225,6 @@ def crop_box(shape: tuple[int, ...], centre: tuple[int, int], side: int = HIRES_
     return slice(y0, y0 + sy), slice(x0, x0 + sx)
 
 
-def context_box(hole: np.ndarray, context: float = 0.5, min_margin: int = 64) -> tuple[slice, slice]:
-    """The holes' bounding box grown by ``context`` x its longer side (as
-    ``Inpainter`` gives the network), clipped to the image: the baselines fill
-    this crop, not the whole 12 MP photo (same result for Telea, whose fill
-    reads only a few pixels around the hole; PatchMatch gets the same context
-    as the network)."""
-    ys, xs = np.nonzero(hole)
-    m = max(min_margin, int(context * max(np.ptp(ys) + 1, np.ptp(xs) + 1)))
-    h, w = hole.shape
-    return slice(max(0, ys.min() - m), min(h, ys.max() + 1 + m)), slice(max(0, xs.min() - m), min(w, xs.max() + 1 + m))
-
-
 def held_out_paths(folder: str | Path) -> tuple[list[Path], list[str]]:
     """The photo files the trainer keeps for validation when trained on ``folder``."""
     from ..training.data import scan_photos, split_validation

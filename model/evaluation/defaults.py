@@ -6,3 +6,6 @@ EVAL_SIZE = 512
 DEFAULT_BINS = "10-20,20-30,30-40,40-50"
 BASELINES = ("telea", "ns", "patchmatch", "biharmonic")
 HIRES_BASELINES = ("telea", "patchmatch")  # the high-resolution check (biharmonic is too slow at full size)
+# how the tables and sheets name each fill
+LABELS = {"refined": "ours refined", "coarse": "ours coarse", "telea": "Telea (cv2)",
+          "ns": "NS (cv2)", "patchmatch": "PatchMatch", "biharmonic": "biharmonic"}

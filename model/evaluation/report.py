@@ -22,12 +22,9 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..metrics import l1, psnr, sharpness_ratio, ssim
-from .baselines import HIRES_BASELINES, run_baseline, run_hires_baseline
+from .baselines import HIRES_BASELINES, baseline_fillers
 from .cases import HIRES_CROP, HiresCase, crop_box
-
-MODEL_METHODS = ("refined", "coarse")
-LABELS = {"refined": "ours refined", "coarse": "ours coarse", "telea": "Telea (cv2)",
-          "ns": "NS (cv2)", "patchmatch": "PatchMatch", "biharmonic": "biharmonic"}
+from .defaults import LABELS  # noqa: F401 (re-exported)
 # Per-case scores: whole-image PSNR / SSIM / L1, the deep distance (whole
 # image, model.deep_distance) and the sharpness ratio (hole only).
 METRICS = ("psnr", "ssim", "l1", "deep", "sharpness")
@@ -49,6 +46,13 @@ def _mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in METRICS if rows and all(k in r for r in rows)}
 
 
+def _methods(filler, baselines: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``filler``'s outputs (the result first: the network's "refined", then
+    its "coarse"), and the baselines not among them: the methods scored."""
+    ours = list(filler.outputs)
+    return ours, [b for b in baselines if b not in ours]
+
+
 def resolve_deep(deep="auto", device: str = "cpu"):
     """The deep-distance judge for ``evaluate_cases``: "auto" -> the shared
     EfficientNet-Lite0 one where its packages are installed; None -> none.
@@ -64,9 +68,10 @@ def resolve_deep(deep="auto", device: str = "cpu"):
 def evaluate_cases(inpainter, cases: Sequence, baselines: Sequence[str] = (),
                    keep_outputs: int | Iterable[int] = 0, progress: Callable[[int, int], None] | None = None,
                    deep="auto") -> dict:
-    """Fill every case with the model (one ``inpainter`` call gives both the
-    refined and the coarse result) and with each of ``baselines``; score each
-    output against the case's image.
+    """Fill every case with the model (a ``model.fill`` filler: one call
+    gives each of its outputs, e.g. the network's refined and coarse
+    results) and with each of ``baselines`` (filler names, on the whole
+    image); score each output against the case's image.
 
     ``cases``: anything with ``name``, ``image``, ``hole`` and optionally
     ``bin`` (without one, the hole area's 10 % decade is used).
@@ -86,7 +91,9 @@ def evaluate_cases(inpainter, cases: Sequence, baselines: Sequence[str] = (),
         raise ValueError("no cases to evaluate")
     keep = set(range(keep_outputs)) if isinstance(keep_outputs, int) else set(keep_outputs)
     judge, deep_note = resolve_deep(deep)
-    methods = list(MODEL_METHODS) + list(baselines)
+    ours, baselines = _methods(inpainter, baselines)
+    methods = ours + baselines
+    fillers = baseline_fillers(baselines, whole_image=True)
     bins: list[str] = []
     per_case, outputs = [], []
     times: dict[str, list[float]] = {m: [] for m in methods}
@@ -100,12 +107,12 @@ def evaluate_cases(inpainter, cases: Sequence, baselines: Sequence[str] = (),
         # The first call pays one-time start-up costs (kernel selection,
         # allocations); leave it out of the timing when there are others.
         if i > 0 or len(cases) == 1:
-            times["refined"].append(model_s)
-            times["coarse"].append(model_s)
-        out = {"refined": res.refined, "coarse": res.coarse}
+            for m in ours:
+                times[m].append(model_s)
+        out = {m: res.images[m] for m in ours}
         for name in baselines:
             t0 = time.perf_counter()
-            out[name] = run_baseline(name, case.image, case.hole)
+            out[name] = fillers[name](case.image, case.hole).image
             times[name].append(time.perf_counter() - t0)
         scores = {m: _scores(out[m], case.image, case.hole) for m in methods}
         if judge is not None:
@@ -126,9 +133,9 @@ def evaluate_cases(inpainter, cases: Sequence, baselines: Sequence[str] = (),
         "bins": bins,
         "counts": {b: sum(c["bin"] == b for c in per_case) for b in bins} | {"all": len(per_case)},
         "table": table,
-        "paired": paired_differences(per_case, bins, methods),
+        "paired": paired_differences(per_case, bins, methods, ours=methods[0]),
         "time_s": {m: float(np.mean(t)) for m, t in times.items()},
-        "model_time_s": float(np.mean(times["refined"])),
+        "model_time_s": float(np.mean(times[methods[0]])),
         "notes": [deep_note] if deep_note else [],
         "cases": per_case,
     }
@@ -167,9 +174,11 @@ def paired_differences(per_case: list[dict], bins: Sequence[str], methods: Seque
     return paired
 
 
-def format_paired(results: dict, ours: str = "refined") -> str:
+def format_paired(results: dict) -> str:
     """``results["paired"]`` as text: per bin and method, mean difference ±
-    standard error and the cases where ``ours`` is better."""
+    standard error and the cases where ours (the model's result, the first
+    method) is better."""
+    ours = results["methods"][0] if results.get("methods") else "refined"
     metrics = list(PAIRED_METRICS)
     lines = [f"{LABELS.get(ours, ours)} minus each method, case by case (mean ± standard error, "
              f"cases where {LABELS.get(ours, ours)} is better):",
@@ -234,19 +243,21 @@ def evaluate_hires(inpainter, cases: Iterable[HiresCase], baselines: Sequence[st
     ``keep_crops`` is false): per case, {column: RGB window} for
     ``hires_sheet``. ``cases`` may be a generator (photos are read one at a time)."""
     judge, deep_note = resolve_deep(deep)
-    methods = list(MODEL_METHODS) + list(baselines)
+    ours, baselines = _methods(inpainter, baselines)
+    methods = ours + baselines
+    fillers = baseline_fillers(baselines, whole_image=False)
     per_case, crops = [], []
     times: dict[str, list[float]] = {m: [] for m in methods}
     for i, case in enumerate(cases):
         t0 = time.perf_counter()
         res = inpainter(case.image, case.hole)
         model_s = time.perf_counter() - t0
-        times["refined"].append(model_s)
-        times["coarse"].append(model_s)
-        out = {"refined": res.refined, "coarse": res.coarse}
+        for m in ours:
+            times[m].append(model_s)
+        out = {m: res.images[m] for m in ours}
         for name in baselines:
             t0 = time.perf_counter()
-            out[name] = run_hires_baseline(name, case.image, case.hole)
+            out[name] = fillers[name](case.image, case.hole).image
             times[name].append(time.perf_counter() - t0)
         box = crop_box(case.image.shape, case.centre, crop)
         truth_c, hole_c = case.image[box], case.hole[box]
@@ -268,8 +279,8 @@ def evaluate_hires(inpainter, cases: Iterable[HiresCase], baselines: Sequence[st
             crops.append(tiles)
         if progress is not None:
             s = scores
-            progress(f"{case.name} {w}x{h}, hole {case.hole.mean() * 100:.1f} %: refined deep "
-                     f"{s['refined'].get('deep', float('nan')):.3f} sharp {s['refined']['sharpness']:.2f}, "
+            progress(f"{case.name} {w}x{h}, hole {case.hole.mean() * 100:.1f} %: {methods[0]} deep "
+                     f"{s[methods[0]].get('deep', float('nan')):.3f} sharp {s[methods[0]]['sharpness']:.2f}, "
                      f"{model_s:.1f} s")
     if not per_case:
         raise ValueError("no photos for the high-resolution check")

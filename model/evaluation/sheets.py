@@ -19,6 +19,16 @@ SHEET_COLUMNS = ("input", "mask", "telea", "coarse", "refined", "truth")
 _COLUMN_TITLES = {"input": "input + mask", "mask": "mask", "truth": "truth"} | LABELS
 
 
+def sheet_columns(columns: Sequence[str], methods: Sequence[str], ours: Sequence[str]) -> list[str]:
+    """A sheet's default ``columns`` (the truth last) for the ``methods``
+    scored: each method's column where it was scored, and the model's own
+    outputs ``ours`` (the result first) before the truth where the default
+    has no column for them (a filler other than the network)."""
+    kept = [c for c in columns if c not in LABELS or c in methods]
+    extra = [m for m in reversed(ours) if m not in kept]
+    return kept[:-1] + extra + kept[-1:]
+
+
 def _caption(tile: np.ndarray, text: str, y: int) -> None:
     """White text on a dark band, readable over any photo."""
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)

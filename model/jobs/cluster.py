@@ -1,7 +1,7 @@
 """Batch cleaning on a Ray cluster: ``python main.py batch DIR --cluster ADDRESS``.
 
 The driver (this process) does what a local run does, with the same code
-(``model.jobs.batch``): it plans, holds the output folder's lock, writes every
+(``model.jobs.batch`` and the modules beside it): it plans, holds the output folder's lock, writes every
 result atomically, keeps the manifest and the report. Only the model step is
 elsewhere: Ray actors (``PhotoWorker``), each holding one loaded model,
 receive a photo's bytes (and its mask's) and answer with the encoded result,
@@ -32,9 +32,15 @@ from typing import Callable
 
 import numpy as np
 
+from ..fill.options import InferenceOptions
+from ..option import default_of
 from ..photos.imageio import ImageReadError, check_regular_file, read_photo
-from .batch import (MISSES_PHOTO, BatchError, BatchOptions, BatchProgress, BatchSummary, Encoded, MaskFitter,
-                    PhotoError, _BatchRun, _Job, clean_photo, encode_result, run_locked)
+from .batch import MISSES_PHOTO, Encoded, PhotoError, _BatchRun, clean_photo, encode_result, run_locked
+from .errors import BatchError, BatchOptionError
+from .mask_fit import MaskFitter
+from .options import BatchOptions
+from .plan import Job
+from .report import BatchProgress, BatchSummary, write_report
 
 MAX_TRIES = 3  # a photo is tried on up to this many workers
 QUEUED_PER_WORKER = 2  # photos handed to a worker at once: the next one is there when it finishes one
@@ -44,7 +50,7 @@ DEFAULT_PORT = 6379  # `ray start --head`'s port
 
 
 class ClusterError(BatchError):
-    """The cluster cannot be used: not reachable, Ray missing, no worker could start."""
+    """The cluster cannot be used: not reachable, no worker could start (without Ray: BatchOptionError)."""
 
 
 @dataclass
@@ -52,7 +58,8 @@ class WorkerSpec:
     """What each worker loads and how it writes (sent to every worker)."""
     device: str = "auto"  # "cpu", or "cuda" for a worker that holds a GPU
     threads: int = 1  # torch and OpenCV threads (= the CPUs Ray reserves for the worker)
-    texture: bool = True
+    method: str = default_of(InferenceOptions, "method")  # the filler each worker loads (model.fill)
+    texture: bool = default_of(InferenceOptions, "texture")
     mask_fit: str = "error"
     quality: int | None = None
 
@@ -64,19 +71,21 @@ class PhotoWorker:
     one photo at a time from its bytes. Files live only in a private temp
     folder, named like the originals (the readers and writers go by name)."""
 
-    def __init__(self, spec: WorkerSpec, weights: bytes, shared_hole: np.ndarray | None, restorer=None):
+    def __init__(self, spec: WorkerSpec, weights: bytes | None, shared_hole: np.ndarray | None, restorer=None):
         import cv2
         import torch
 
-        from ..inference import Inpainter
+        from ..fill import load_filler
 
         torch.set_num_threads(spec.threads)
         cv2.setNumThreads(spec.threads)
         self.spec = spec
         self.folder = Path(tempfile.mkdtemp(prefix="inpaint-worker-"))
-        weights_file = self.folder / "weights.pt"
-        weights_file.write_bytes(weights)
-        self.inpainter = Inpainter(weights_file, spec.device, texture=spec.texture)
+        weights_file = None  # a classical fill has none
+        if weights is not None:
+            weights_file = self.folder / "weights.pt"
+            weights_file.write_bytes(weights)
+        self.inpainter = load_filler(spec.method, weights_file, spec.device, texture=spec.texture)
         self.device = self.inpainter.device
         self.notes: list[str] = []
         if restorer is not None:  # --watermark: the restorer stands in for the model and calls it
@@ -127,7 +136,7 @@ class PhotoWorker:
             try:
                 cleaned = clean_photo(photo, mask_path, self.fit, self.inpainter)
             except PhotoError as exc:
-                return {**answer, "reason": named(str(exc))}
+                return {**answer, "reason": named(str(exc)), "option": exc.option}
             answer.update(model_s=cleaned.model_s, confidence=cleaned.confidence)
             if cleaned.result is None:
                 return {**answer, "status": "copy", "reason": cleaned.reason}
@@ -151,8 +160,8 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise ClusterError("--cluster needs Ray: pip install 'region-inpaint[cluster]' "
-                           "(or pip install ray) on this machine and on every machine of the cluster") from None
+        raise BatchOptionError("{cluster} needs Ray: pip install 'region-inpaint[cluster]' "
+                               "(or pip install ray) on this machine and on every machine of the cluster") from None
     return ray
 
 
@@ -213,9 +222,9 @@ def worker_plan(device: str, workers: int | None) -> tuple[int, dict, WorkerSpec
     resources = ray.cluster_resources()
     cpus, gpus = int(resources.get("CPU", 0)), int(resources.get("GPU", 0))
     if device.startswith("cuda") and gpus == 0:
-        raise ClusterError(f"--device {device}: the cluster has no GPU (it has {cpus} CPUs)")
+        raise BatchOptionError("{device} {name}: the cluster has no GPU (it has {cpus} CPUs)", name=device, cpus=cpus)
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise ClusterError(f"--device {device}: a cluster runs on cpu or cuda workers (or auto)")
+        raise BatchOptionError("{device} {name}: a cluster runs on cpu or cuda workers (or auto)", name=device)
     if gpus and device != "cpu":
         count = min(workers or gpus, gpus)
         threads = max(1, min(8, cpus // gpus))  # the texture step is on the CPU: give it some
@@ -239,7 +248,7 @@ class _Worker:
 
 @dataclass
 class _Try:
-    job: _Job
+    job: Job
     worker: _Worker
     seq: int  # hand-over order (a worker works in this order)
 
@@ -249,8 +258,10 @@ class _ClusterRun(_BatchRun):
     cleaned by Ray actors instead of the model on the main thread."""
 
     def __init__(self, options: BatchOptions, progress, out_dir: Path, token: str, *, count: int, resources: dict,
-                 spec: WorkerSpec, weights: bytes, restorer, note: Callable[[str], None] | None):
-        super().__init__(options, None, progress and self._with_workers(progress), out_dir, token)
+                 spec: WorkerSpec, weights: bytes | None, restorer, fill: str, note: Callable[[str], None] | None):
+        # the workers have the fillers; here only the restorer's hole key and files count (or none), and
+        # ``fill``, the key of the filler the workers load (the same as a local run's: --resume works across)
+        super().__init__(options, restorer, progress and self._with_workers(progress), out_dir, token, fill)
         self.count, self.resources, self.note = count, resources, note or (lambda message: None)
         self.spec = dataclasses.replace(spec, mask_fit=options.mask_fit, quality=options.quality)
         self.restorer = restorer
@@ -305,7 +316,7 @@ class _ClusterRun(_BatchRun):
             self.note(f"a worker was lost ({reason}); starting another")
             self._start_worker()
 
-    def _retry(self, job: _Job, worker: _Worker, reason: str, counted: bool = True) -> None:
+    def _retry(self, job: Job, worker: _Worker, reason: str, counted: bool = True) -> None:
         rel = job.rel.as_posix()
         if counted:
             self.tries[rel] = self.tries.get(rel, 0) + 1
@@ -316,7 +327,7 @@ class _ClusterRun(_BatchRun):
             self.todo.appendleft(job)
 
     # -- handing photos over
-    def _pick(self, job: _Job) -> _Worker | None:
+    def _pick(self, job: Job) -> _Worker | None:
         free = [w for w in self.workers if w.ready and w.queued < QUEUED_PER_WORKER]
         if not free:
             return None
@@ -335,7 +346,7 @@ class _ClusterRun(_BatchRun):
                 check_regular_file(job.path)
                 photo_bytes = job.path.read_bytes()
                 mask_bytes = None
-                if self.shared_hole is None:  # --masks: the photo's own mask goes with it
+                if job.mask is not None and self.shared_hole is None:  # --masks: the photo's own mask goes with it
                     check_regular_file(job.mask)
                     mask_bytes = job.mask.read_bytes()
             except ImageReadError as exc:
@@ -371,7 +382,7 @@ class _ClusterRun(_BatchRun):
             return
         self._use(job, answer)
 
-    def _use(self, job: _Job, answer: dict) -> None:
+    def _use(self, job: Job, answer: dict) -> None:
         """A worker's answer: the result to write, a copy, or the reason it failed."""
         for message in answer.get("notes") or ():
             self.note(message)
@@ -383,7 +394,7 @@ class _ClusterRun(_BatchRun):
             job.reason = job.reason or answer.get("reason") or MISSES_PHOTO
             self.writes.put((job, None, None, times))
         else:
-            self.finish(job, "failed", answer["reason"], **times)
+            self.finish(job, "failed", answer["reason"], answer.get("option", ""), **times)
 
     def _started(self, worker: _Worker) -> None:
         ray = _ray()
@@ -399,13 +410,10 @@ class _ClusterRun(_BatchRun):
 
     # -- the run
     def run(self, should_stop: Callable[[], bool] | None, t_start: float) -> BatchSummary:
-        import threading
-
         ray = _ray()
         summary = self.summary
-        writer = threading.Thread(target=self._writer, daemon=True, name="batch-write")
-        writer.start()
-        self.todo: deque[_Job] = deque()
+        self.start_writers()
+        self.todo: deque[Job] = deque()
         self._seq = 0
         try:
             for job in self.jobs:
@@ -455,15 +463,13 @@ class _ClusterRun(_BatchRun):
                     ray.kill(worker.handle)
                 except Exception:
                     pass
-            self.writes.put(None)
-            writer.join()  # every answer received is written before we return
+            self.stop_writers()  # every answer received is written before we return
             self.manifest.close()
             self.sort_records()  # the same order as a local run's report, whatever order the workers answered in
             summary.seconds = time.perf_counter() - t_start
             if self.options.report is not None:
-                from .batch import _write_report
                 try:
-                    _write_report(Path(self.options.report), summary, self.token)
+                    write_report(Path(self.options.report), summary, self.token)
                 except OSError as exc:
                     summary.report_error = f"cannot write the report {self.options.report}: {exc.strerror or exc}"
         if self.writer_errors:
@@ -495,33 +501,50 @@ def _detached(restorer):
 
 
 def run_cluster_batch(options: BatchOptions, weights: str | os.PathLike | None = None, device: str = "auto",
-                      texture: bool = True, restorer=None, progress: Callable[[BatchProgress], None] | None = None,
+                      texture: bool = default_of(InferenceOptions, "texture"), restorer=None,
+                      progress: Callable[[BatchProgress], None] | None = None,
                       should_stop: Callable[[], bool] | None = None,
-                      note: Callable[[str], None] | None = None) -> BatchSummary:
+                      note: Callable[[str], None] | None = None,
+                      method: str = default_of(InferenceOptions, "method")) -> BatchSummary:
     """``run_batch`` on the Ray cluster at ``options.cluster``: the same
-    outputs, manifest and report. ``weights``/``device``/``texture``: the
-    model each worker loads (the weights file is sent to them); ``restorer``:
-    a ``WatermarkRestorer`` (``--watermark``). Raises ClusterError (a
-    BatchError) when the cluster cannot be used, BatchError for bad options."""
+    outputs, manifest and report. ``method``/``weights``/``device``/``texture``:
+    the filler each worker loads (the weights file is sent to them);
+    ``restorer``: a ``WatermarkRestorer`` (``--watermark``). Raises
+    ClusterError (a BatchError) when the cluster cannot be used, BatchError
+    for bad options."""
+    from ..fill import FILLERS, check_settings, load_filler
+    from ..option import OptionError
     from ..paths import resolve_weights
+    from .manifest import fill_key
 
     if not options.cluster:
-        raise BatchError("no cluster address given (--cluster ADDRESS or auto)")
+        raise BatchOptionError("no cluster address given ({cluster} ADDRESS or auto)")
     try:
-        weights_bytes = resolve_weights(weights).read_bytes()
-    except OSError as exc:
+        check_settings(method, ["weights"] if weights is not None else [])
+    except OptionError as exc:
+        raise BatchOptionError(exc.text, **exc.values) from None
+    except ValueError as exc:  # an unknown method
+        raise BatchError(str(exc)) from None
+    weights_bytes = None  # a fill without weights (a classical one): none is sent
+    try:
+        if "weights" in FILLERS[method].own_settings:
+            weights = resolve_weights(weights)
+            weights_bytes = weights.read_bytes()
+        # the filler as each worker loads it, here on the CPU: its key is the manifest's (as a local run's)
+        loaded = load_filler(method, weights, "cpu", texture=texture)
+        fill = fill_key(restorer, loaded) if restorer is not None else fill_key(loaded)
+    except (OSError, ValueError, RuntimeError) as exc:
         raise BatchError(str(exc)) from None
     started = connect(str(options.cluster))
     try:
         count, resources, spec = worker_plan(device, options.workers)
-        spec.texture = texture
+        spec.texture, spec.method = texture, method
         if note is not None:
             kind = "GPU" if spec.device == "cuda" else "CPU"
             note(f"cluster: {count} {kind} worker(s), {spec.threads} thread(s) each")
         return run_locked(options, lambda out_dir, token: _ClusterRun(
             options, progress, out_dir, token, count=count, resources=resources, spec=spec,
-            weights=weights_bytes, restorer=restorer, note=note), should_stop,
-            getattr(restorer, "prepare_output", None))
+            weights=weights_bytes, restorer=restorer, fill=fill, note=note), should_stop, restorer)
     finally:
         if started:
             _ray().shutdown()

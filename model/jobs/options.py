@@ -1,5 +1,5 @@
 """The options of a batch run (``BatchOptions``), apart from the batch code
-(``batch.py``) so that the command line builds its flags, and answers
+(``batch.py`` and the modules beside it) so that the command line builds its flags, and answers
 ``--help``, without loading numpy, OpenCV or the photo readers."""
 from __future__ import annotations
 
@@ -19,9 +19,6 @@ class BatchOptions:
     output_dir: Path | None = option(None, "output folder (default: INPUT_DIR_cleaned next to the input)",
                                      flag=("-o", "--output"), parse=Path)
     mask: Path | None = option(None, "one mask for every photo (white = remove)", group="mask", parse=Path)
-    # True when ``mask`` is the run's own file in the output folder (the
-    # watermark estimate of --watermark), not one the user gave
-    mask_is_generated: bool = option(False, "", cli=False)
     masks_dir: Path | None = option(None, "a folder of masks matched by relative path and stem "
                                           "(a.jpg <-> MASKS/a.png)", flag=("--masks",), group="mask", parse=Path)
     mask_fit: str = option("error", "a mask of another size than the photo: fail the photo (error), stretch "

@@ -17,7 +17,7 @@ from ..losses import BUNDLED_VGG, InpaintLoss, LossWeights, VGGFeatures
 from ..network import InpaintNet, get_config
 from ..paths import resolve_weights
 from .data import scan_photos, split_validation
-from .options import TrainError, TrainOptions
+from .options import TrainError, TrainOptionError, TrainOptions
 
 
 def find_photos(opts: TrainOptions, run_dir: Path) -> tuple[list[Path], list[Path], list[tuple[str, str]]]:
@@ -41,7 +41,7 @@ def total_steps(opts: TrainOptions, n_photos: int) -> int:
     if opts.epochs is not None:
         return max(1, math.ceil(opts.epochs * n_photos / opts.batch_size))
     if not opts.steps or opts.steps < 1:
-        raise TrainError("give --steps N (N >= 1) or --epochs N")
+        raise TrainOptionError("give {steps} N (N >= 1) or {epochs} N")
     return opts.steps
 
 

@@ -8,10 +8,10 @@ GUI reads the defaults with ``model.option.default_of(TrainOptions, name)``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from ..netconfig import CONFIGS, parse_scales
-from ..option import option
+from ..option import OptionError, option
 from ..netconfig import PREFILLS
 
 
@@ -113,20 +113,19 @@ class TrainError(ValueError):
     it; ``model.training.trainer`` re-exports it.)"""
 
 
-# The options that take one of two words; the run refuses any other value
-# with the flag's name (the GUI and Python callers bypass argparse's choices).
-_CHOICES = {"l1_region": ("--l1", ("image", "hole")), "lr_schedule": ("--lr-schedule", ("constant", "cosine")),
-            "stages": ("--stages", ("both", "refine")), "select": ("--select", ("psnr", "last")),
-            "amp": ("--amp", ("auto", "off")), "pipeline": ("--pipeline", ("auto", "device", "loader")),
-            "memory_format": ("--memory-format", ("channels_last", "contiguous")),
-            "fused_adam": ("--fused-adam", ("auto", "on", "off")), "prefill": ("--prefill", (None,) + PREFILLS)}
+class TrainOptionError(OptionError, TrainError):
+    """A TrainError that names options by field (``{resume}``): the command
+    line says ``--resume``, the app its own control (model/option.py)."""
 
 
 def check_choices(opts: TrainOptions, *names: str) -> None:
-    """TrainError for the first of ``names`` whose value is not one of its words."""
-    for name in names:
-        flag, words = _CHOICES[name]
-        value = getattr(opts, name)
-        if value not in words:
-            shown = [w for w in words if w is not None]
-            raise TrainError(f"{flag} must be {', '.join(shown[:-1])} or {shown[-1]}, not {value!r}")
+    """TrainOptionError for the first of ``names`` whose value is not one of
+    its field's choices (the GUI and Python callers bypass argparse's; a
+    field whose default is None may also be None)."""
+    by_name = {f.name: f for f in fields(opts)}
+    for f in (by_name[name] for name in names):
+        words = tuple(f.metadata["choices"])
+        value = getattr(opts, f.name)
+        if value not in words and not (value is None and f.default is None):
+            raise TrainOptionError("{" + f.name + "} must be {words}, not {got!r}",
+                                   words=f"{', '.join(words[:-1])} or {words[-1]}", got=value)

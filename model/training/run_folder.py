@@ -16,7 +16,7 @@ import torch
 from ..checkpoint import CheckpointError, check_finite, read_checkpoint, read_config
 from ..paths import path_relation
 from ..photos.atomic import TEMP_SUFFIX, atomic_target
-from .options import TrainError, TrainOptions
+from .options import TrainError, TrainOptionError, TrainOptions
 
 
 def check_run_folder(opts: TrainOptions) -> None:
@@ -56,27 +56,29 @@ def remove_stale_checkpoint_temps(run_dir: Path) -> list[Path]:
 
 
 def read_last(run_dir: Path) -> dict:
-    """RUN_DIR/last.pt for --resume, checked; TrainError (one line) if it
+    """RUN_DIR/last.pt to resume from, checked; TrainError (one line) if it
     is missing, truncated, not a checkpoint or not a training checkpoint."""
     path = run_dir / "last.pt"
     if not path.is_file():
-        raise TrainError(f"--resume: {path} does not exist (nothing to resume; start without --resume)")
+        raise TrainOptionError("{resume}: {path} does not exist (nothing to resume; start without {resume})",
+                               path=path)
     try:
         ckpt = read_checkpoint(path)
     except CheckpointError as exc:
-        raise TrainError(f"--resume: {exc}") from None
+        raise TrainOptionError("{resume}: {problem}", problem=str(exc)) from None
     missing = [k for k in ("optimizer", "step", "rng") if k not in ckpt]
     if missing:
-        raise TrainError(f"--resume: {path} is not a training checkpoint (no {', '.join(missing)}); "
-                         "it cannot be resumed")
+        raise TrainOptionError("{resume}: {path} is not a training checkpoint (no {missing}); it cannot be resumed",
+                               path=path, missing=", ".join(missing))
     problem = _state_problem(ckpt)
     if problem:
-        raise TrainError(f"--resume: {path} is damaged ({problem}); it cannot be resumed")
+        raise TrainOptionError("{resume}: {path} is damaged ({problem}); it cannot be resumed", path=path,
+                               problem=problem)
     try:
         read_config(ckpt, path)
         check_finite(ckpt["model"], path)
     except CheckpointError as exc:
-        raise TrainError(f"--resume: {exc}") from None
+        raise TrainOptionError("{resume}: {problem}", problem=str(exc)) from None
     return ckpt
 
 

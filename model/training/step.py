@@ -29,5 +29,5 @@ def adversarial_term(critic: torch.nn.Module, critic_opt: torch.optim.Optimizer,
     d_loss.backward()
     critic_opt.step()
     g_loss = generator_loss(critic(fake, known))
-    parts["critic"], parts["adversarial"] = float(d_loss.detach()), float(g_loss.detach())
+    parts["critic"], parts["adversarial"] = d_loss.detach(), g_loss.detach()
     return weight * g_loss

@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..checkpoint import FORMAT, CheckpointError, atomic_save, load_state, save_weights
+from ..losses import loss_values
 from ..devices import autocast, cpu_has_bf16, resolve_device
 from ..network import NetConfig
 from ..prefill import DEVICE_PREFILLS
@@ -33,7 +34,7 @@ from .build import build_losses, build_optimisers, find_photos, total_steps
 from .build import build_network as _build_network  # looked up here when a Trainer is made: tests swap it
 from .data import CropDataset
 from .device_data import DeviceBatches
-from .options import TrainError, TrainOptions, check_choices
+from .options import TrainError, TrainOptionError, TrainOptions, check_choices
 from .run_folder import (RunLog, check_run_folder, read_last, remove_stale_checkpoint_temps, rng_state,
                          set_rng_state)
 from .step import adversarial_term, learning_rate
@@ -88,6 +89,9 @@ class Trainer:
                                if self.pipeline == "device" else None)
         self.val_cases = validation_cases(self.val_photos, opts.size)
         self.loss, self.l1_loss = build_losses(opts, self.device)
+        # Reading the losses waits for an accelerator to finish the step: there they are read (in one
+        # transfer) only on the steps that log them; on the CPU they are ready, so the curve gets every step.
+        self.losses_every_step = self.device.type == "cpu"
         self.optimizer, self.critic, self.critic_opt = build_optimisers(self.net, opts, self.device)
         self.log = RunLog(self.out)
         self.step = 0
@@ -104,6 +108,8 @@ class Trainer:
         torch.manual_seed(opts.seed)
         self.net, self.init_source = _build_network(opts, self.device)
         if opts.widen is not None:
+            if opts.widen < 1:
+                raise TrainOptionError("{widen} must be at least 1, not {got}", got=opts.widen)
             try:
                 self.net = widen_network(self.net, opts.widen)
             except ValueError as exc:
@@ -149,9 +155,10 @@ class Trainer:
             load_state(self.net, ckpt["model"], path, plan)
             self.optimizer.load_state_dict(ckpt["optimizer"])
         except (CheckpointError, ValueError, KeyError, TypeError) as exc:
-            detail = str(exc) if isinstance(exc, CheckpointError) else (
-                f"{path}: its optimiser state does not fit this run (another --stages or --adversarial?)")
-            raise TrainError(f"--resume: {detail}") from None
+            if isinstance(exc, CheckpointError):
+                raise TrainOptionError("{resume}: {problem}", problem=str(exc)) from None
+            raise TrainOptionError("{resume}: {path}: its optimiser state does not fit this run "
+                                   "(another {stages} or {adversarial}?)", path=path) from None
         if self.critic is not None and "critic" in ckpt:
             self.critic.load_state_dict(ckpt["critic"])
             self.critic_opt.load_state_dict(ckpt["critic_optimizer"])
@@ -166,8 +173,9 @@ class Trainer:
         if pipeline == "auto":
             return "device" if self.device.type == "cuda" and prefill in DEVICE_PREFILLS else "loader"
         if pipeline == "device" and prefill not in DEVICE_PREFILLS:
-            raise TrainError(f"--pipeline device makes the prefill on the device, and the {prefill} prefill "
-                             f"cannot be made there: add --prefill harmonic (or zero), or use --pipeline loader")
+            raise TrainOptionError("{pipeline} device makes the prefill on the device, and the {name} prefill "
+                                   "cannot be made there: add {prefill} harmonic (or zero), or use {pipeline} loader",
+                                   name=prefill)
         return pipeline
 
     # ------------------------------------------------------------- step
@@ -191,8 +199,9 @@ class Trainer:
                           num_workers=workers, pin_memory=self.device.type == "cuda",
                           persistent_workers=False, prefetch_factor=4 if workers else None)
 
-    def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        """One optimiser step on ``batch`` (and one critic step with --adversarial); returns the loss parts."""
+    def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        """One optimiser step on ``batch`` (and one critic step with --adversarial); returns the loss
+        parts as detached device tensors, so that a step never waits for the device to finish."""
         truth, known, prefill = (t.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
                                  for t in batch)
         self.net.train()
@@ -267,23 +276,30 @@ class Trainer:
         t0, s0 = time.perf_counter(), self.step
         try:
             for batch in self._batches():
-                parts = self.train_step(batch)
-                rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
-                eta = (self.total - self.step) / max(rate, 1e-9)
+                step_parts = self.train_step(batch)
                 if tqdm_bar is not None:
                     tqdm_bar.update(1)
-                    tqdm_bar.set_postfix(loss=f"{parts['total']:.4f}", l1=f"{parts['l1']:.4f}")
-                if self.step % self.opts.log_every == 0 or self.step == self.total:
+                logging = self.step % self.opts.log_every == 0 or self.step == self.total
+                validating = self.step % self.opts.val_every == 0 or self.step == self.total
+                out_of_time = self.opts.time_limit is not None and time.perf_counter() - t0 > 60 * self.opts.time_limit
+                stopping = out_of_time or (should_stop is not None and should_stop())
+                parts = {}
+                if logging or validating or stopping or self.losses_every_step:
+                    parts = loss_values(step_parts)
+                    rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
+                    eta = (self.total - self.step) / max(rate, 1e-9)
+                    if tqdm_bar is not None:
+                        tqdm_bar.set_postfix(loss=f"{parts['total']:.4f}", l1=f"{parts['l1']:.4f}")
+                if logging:
                     self.log.append({"step": self.step, **parts, "time": time.time()})
                 val = None
-                if self.step % self.opts.val_every == 0 or self.step == self.total:
+                if validating:
                     val = self._validate_and_keep(progress, parts, rate, eta)
                 if self.step % self.opts.checkpoint_every == 0:
                     self.save_last()
-                if progress is not None and val is None:
+                if progress is not None and val is None and parts:
                     progress(TrainProgress(self.step, self.total, parts, steps_per_s=rate, eta_s=eta))
-                out_of_time = self.opts.time_limit is not None and time.perf_counter() - t0 > 60 * self.opts.time_limit
-                if out_of_time or (should_stop is not None and should_stop()):
+                if stopping:
                     stopped = self.step < self.total
                     if stopped and val is None:  # judge the weights as they are when stopped
                         self._validate_and_keep(progress, parts, rate)

@@ -20,7 +20,7 @@ def wider_config(cfg: NetConfig, factor: float) -> NetConfig:
     """``cfg`` with its widths times ``factor`` (rounded up to even numbers:
     the last decoder layer has half the full-resolution width)."""
     if factor < 1:
-        raise ValueError(f"--widen must be at least 1, not {factor}")
+        raise ValueError(f"the widening factor must be at least 1, not {factor}")
 
     def grow(n: int) -> int:
         return max(n, 2 * round(n * factor / 2))

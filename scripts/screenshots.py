@@ -1,6 +1,7 @@
-"""Regenerate docs/screenshots/*.png (a developer tool, not part of the app).
+"""Regenerate docs/screenshots/*.png (a developer tool, kept out of the
+installed app), from the repository's root:
 
-    xvfb-run -s "-screen 0 1600x1000x24" python -m inpaint_gui.screenshots [PHOTO]
+    xvfb-run -s "-screen 0 1600x1000x24" python scripts/screenshots.py [PHOTO]
 
 PHOTO defaults to the Kite wallpaper fetched into data/ (``main.py fetch-data``),
 then to a generated sky; the batch and fine-tune shots use the other photos
@@ -83,9 +84,9 @@ def generated_sky(h: int = 800, w: int = 1280) -> np.ndarray:
 def main(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication(["screenshots"])
     app.setStyle("Fusion")
-    from . import messages
-    from .main_window import MainWindow
-    from .settings import Settings
+    from inpaint_gui import messages
+    from inpaint_gui.main_window import MainWindow
+    from inpaint_gui.settings import Settings
 
     # never block on a message box while scripting
     def no(parent, kind, title, text, *a, **k):
@@ -136,7 +137,7 @@ def main(argv: list[str]) -> int:
     from PySide6.QtCore import QRectF
     from PySide6.QtGui import QPainterPath
 
-    from .canvas import Tool
+    from inpaint_gui.canvas import Tool
     kept = m.mask.copy()
     m.clear()
     win.set_tool(Tool.SELECT)
@@ -193,7 +194,7 @@ def main(argv: list[str]) -> int:
 
     # batch dialog: a folder of different photos (the same region removed from each), one broken file;
     # the review list shows the least confident results first
-    from .dialogs.batch import BatchDialog
+    from inpaint_gui.dialogs.batch import BatchDialog
     folder = tmp / "batch"
     folder.mkdir()
     others = sorted(photos_dir.glob("plasma-workspace-wallpapers--*.jpg"))[:7] if photos_dir.is_dir() else []
@@ -244,7 +245,7 @@ def main(argv: list[str]) -> int:
     rs.close()
 
     # fine-tune dialog: a few real steps on a tiny folder
-    from .dialogs.finetune import FinetuneDialog
+    from inpaint_gui.dialogs.finetune import FinetuneDialog
     photos = tmp / "train"
     photos.mkdir()
     src = sorted(photos_dir.glob("*.jpg"))[:8] if photos_dir.is_dir() else []
